@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against real services it starts itself:
+#   * a throwaway PostgreSQL cluster (and a second one with TLS), unless DATABASE_URL is set;
+#   * LocalStack on loopback, for the AWS SDK calls.
+# Everything it started is stopped on exit, whether the tests pass or not.
+# Extra arguments go to the test runner, e.g. `scripts/test.sh -E 'test(migrations)'`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+source scripts/lib/postgres.sh
+source scripts/lib/localstack.sh
+
+command -v cargo >/dev/null || die "cargo not found: install Rust with rustup"
+command -v curl >/dev/null || die "curl not found: install it with 'apt-get install curl'"
+command -v python3 >/dev/null || die "python3 not found: install it with 'apt-get install python3'"
+
+RUN_DIR="$(mktemp -d /tmp/tickwatch-test.XXXXXX)"
+chmod 755 "$RUN_DIR"
+cleanup() {
+    local status=$?
+    localstack_stop
+    if [ -n "${PG_BIN:-}" ]; then pg_stop "$RUN_DIR/pg"; pg_stop "$RUN_DIR/pg-tls"; fi
+    rm -rf "$RUN_DIR"
+    exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+started=$(date +%s)
+if [ -n "${DATABASE_URL:-}" ]; then
+    say "using the PostgreSQL at DATABASE_URL"
+    export TICKWATCH_TEST_DATABASE_URL="$DATABASE_URL"
+else
+    require_pg
+    port="$(free_port)"; tls_port="$(free_port)"
+    pg_start "$RUN_DIR/pg" "$port"
+    pg_start "$RUN_DIR/pg-tls" "$tls_port" tls
+    export TICKWATCH_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    export TICKWATCH_TEST_TLS_DATABASE_URL="postgres://postgres@localhost:$tls_port/postgres"
+    export TICKWATCH_TEST_TLS_CA_FILE="$RUN_DIR/pg-tls/certs/ca.crt"
+    say "PostgreSQL on 127.0.0.1:$port (TLS cluster on $tls_port)"
+fi
+unset DATABASE_URL
+
+aws_port="$(free_port)"
+localstack_start "$RUN_DIR/localstack" "$aws_port"
+export TICKWATCH_TEST_AWS_ENDPOINT="http://127.0.0.1:$aws_port"
+say "LocalStack on $TICKWATCH_TEST_AWS_ENDPOINT (ready after $(( $(date +%s) - started )) s)"
+
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
+else
+    cargo test --workspace --no-fail-fast "$@"
+fi
+say "tests finished in $(( $(date +%s) - started )) s"

@@ -1,0 +1,232 @@
+//! Database settings: where the credentials come from, TLS, and pool sizing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::{ConfigError, Env, millis};
+
+/// Where the database credentials come from. Exactly one source is chosen, in this order of
+/// precedence: `DATABASE_URL`, `DB_SECRET_ARN`, `DB_IAM_AUTH=true`.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A libpq-style URL or key/value string, typical for local runs.
+    Url(SecretString),
+    /// A Secrets Manager secret in the JSON shape RDS writes (`username`, `password`, and
+    /// optionally `host`, `port`, `dbname`); the `DB_*` variables fill in what it lacks,
+    /// because the secret RDS manages for a master user holds only the username and password.
+    Secret {
+        arn: String,
+        host: Option<String>,
+        port: Option<u16>,
+        dbname: Option<String>,
+    },
+    /// A short-lived RDS IAM authentication token, signed for each new connection.
+    IamAuth {
+        host: String,
+        port: u16,
+        dbname: String,
+        user: String,
+    },
+}
+
+/// How the connection is protected, named as libpq names the same choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain TCP; only for a database on the same host.
+    Disable,
+    /// Encrypted, but the server's certificate is not checked.
+    Require,
+    /// Encrypted, and the certificate must chain to the CA bundle and name the host.
+    VerifyFull,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Require => "require",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub credentials: Credentials,
+    pub tls: TlsMode,
+    /// PEM bundle of trusted CAs for `verify-full` (the RDS global bundle in the cloud). Without
+    /// it the public web roots are used, which is right for RDS Proxy but not for RDS itself.
+    pub ca_file: Option<PathBuf>,
+    /// Connections per function instance. Keep it small: Lambda multiplies it by concurrency.
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+}
+
+const URL_HINT: &str =
+    "set DATABASE_URL, or DB_SECRET_ARN, or DB_IAM_AUTH=true with DB_HOST, DB_NAME and DB_USER";
+
+impl DatabaseSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let port = env.parse_with("DB_PORT", |v| {
+            v.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{v:?} is not a TCP port"))
+        })?;
+        let credentials = if let Some(url) = env.get("DATABASE_URL") {
+            url.parse::<tokio_postgres::Config>()
+                .map_err(|_| ConfigError::Invalid {
+                    name: "DATABASE_URL",
+                    // The parser's message may quote the URL, and the URL holds the password.
+                    reason: "not a valid postgres:// URL or key=value connection string".to_owned(),
+                })?;
+            Credentials::Url(SecretString::from(url))
+        } else if let Some(arn) = env.get("DB_SECRET_ARN") {
+            if !arn.starts_with("arn:") {
+                return Err(ConfigError::Invalid {
+                    name: "DB_SECRET_ARN",
+                    reason: format!("{arn:?} is not an ARN"),
+                });
+            }
+            Credentials::Secret {
+                arn,
+                host: env.get("DB_HOST"),
+                port,
+                dbname: env.get("DB_NAME"),
+            }
+        } else if env.flag("DB_IAM_AUTH", false)? {
+            Credentials::IamAuth {
+                host: env.require("DB_HOST", "DB_IAM_AUTH needs the database host")?,
+                port: port.unwrap_or(5432),
+                dbname: env.require("DB_NAME", "DB_IAM_AUTH needs the database name")?,
+                user: env.require("DB_USER", "DB_IAM_AUTH needs the database user")?,
+            }
+        } else {
+            return Err(ConfigError::Missing {
+                name: "DATABASE_URL",
+                hint: URL_HINT,
+            });
+        };
+        let tls = env
+            .parse_with("DB_TLS", |v| match v {
+                "disable" => Ok(TlsMode::Disable),
+                "require" => Ok(TlsMode::Require),
+                "verify-full" => Ok(TlsMode::VerifyFull),
+                _ => Err(format!("{v:?}: expected disable, require or verify-full")),
+            })?
+            // A URL names its own host, usually a local one; the cloud paths always use TLS.
+            .unwrap_or(match credentials {
+                Credentials::Url(_) => TlsMode::Disable,
+                _ => TlsMode::VerifyFull,
+            });
+        let ca_file = env.get("DB_TLS_CA_FILE").map(PathBuf::from);
+        if let Some(path) = &ca_file
+            && !path.is_file()
+        {
+            return Err(ConfigError::Invalid {
+                name: "DB_TLS_CA_FILE",
+                reason: format!("{} is not a readable file", path.display()),
+            });
+        }
+        let pool_size = env
+            .parse_with("DB_POOL_SIZE", |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| format!("{v:?}: expected a whole number from 1 to 64"))
+            })?
+            .unwrap_or(2);
+        let connect_timeout = env
+            .parse_with("DB_CONNECT_TIMEOUT_MS", millis)?
+            .unwrap_or(Duration::from_secs(5));
+        Ok(Self {
+            credentials,
+            tls,
+            ca_file,
+            pool_size,
+            connect_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_credentials_at_all_names_database_url_and_the_alternatives() {
+        let err = DatabaseSettings::from_env(&Env::default()).expect_err("no credentials");
+        assert_eq!(err.variable(), "DATABASE_URL");
+        assert!(err.to_string().contains("DB_SECRET_ARN"), "{err}");
+    }
+
+    #[test]
+    fn iam_auth_names_each_missing_variable() {
+        let base = Env::from_pairs(&[("DB_IAM_AUTH", "true")]);
+        let err = DatabaseSettings::from_env(&base).expect_err("no host");
+        assert_eq!(err.variable(), "DB_HOST");
+        let err = DatabaseSettings::from_env(&base.clone().with("DB_HOST", "db.internal"))
+            .expect_err("no name");
+        assert_eq!(err.variable(), "DB_NAME");
+        let err = DatabaseSettings::from_env(
+            &base
+                .with("DB_HOST", "db.internal")
+                .with("DB_NAME", "tickwatch"),
+        )
+        .expect_err("no user");
+        assert_eq!(err.variable(), "DB_USER");
+    }
+
+    #[test]
+    fn a_malformed_url_is_rejected_without_echoing_it() {
+        let env = Env::from_pairs(&[("DATABASE_URL", "postgres://user:hunter2@host:notaport/db")]);
+        let err = DatabaseSettings::from_env(&env).expect_err("bad url");
+        assert_eq!(err.variable(), "DATABASE_URL");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_arn_is_checked_and_defaults_to_verified_tls() {
+        let bad = Env::from_pairs(&[("DB_SECRET_ARN", "my-secret")]);
+        assert_eq!(
+            DatabaseSettings::from_env(&bad)
+                .expect_err("not an arn")
+                .variable(),
+            "DB_SECRET_ARN"
+        );
+        let good = Env::from_pairs(&[
+            (
+                "DB_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+            ),
+            ("DB_HOST", "db.internal"),
+        ]);
+        let settings = DatabaseSettings::from_env(&good).expect("valid");
+        assert_eq!(settings.tls, TlsMode::VerifyFull);
+        assert!(matches!(
+            settings.credentials,
+            Credentials::Secret { host: Some(_), .. }
+        ));
+    }
+
+    #[test]
+    fn the_password_never_appears_in_debug_output() {
+        let env = Env::from_pairs(&[("DATABASE_URL", "postgres://app:hunter2@localhost/db")]);
+        let settings = DatabaseSettings::from_env(&env).expect("valid");
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("REDACTED"), "{printed}");
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_reported() {
+        let env = Env::from_pairs(&[
+            ("DATABASE_URL", "postgres://localhost/db"),
+            ("DB_TLS_CA_FILE", "/nonexistent/rds-global-bundle.pem"),
+        ]);
+        let err = DatabaseSettings::from_env(&env).expect_err("missing file");
+        assert_eq!(err.variable(), "DB_TLS_CA_FILE");
+    }
+}

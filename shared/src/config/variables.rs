@@ -1,0 +1,157 @@
+//! Every environment variable the functions read, in one table.
+//!
+//! The README's configuration table and the Terraform consistency test are checked against
+//! this list, so a new setting that is not wired into the cloud fails a test instead of a
+//! deployment. Keep one `var(...)` call per line: the test reads this file as text.
+
+/// A function that reads a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Collector,
+    Detector,
+    Api,
+}
+
+/// Whether Terraform must set the variable on a deployed function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InCloud {
+    /// Every deployed function that reads it must have it set.
+    Required,
+    /// Has a sensible default; set it only to change the behaviour.
+    Optional,
+    /// Meant for local runs and tests; never set in the cloud.
+    LocalOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    pub used_by: &'static [Function],
+    pub in_cloud: InCloud,
+    pub description: &'static str,
+}
+
+const fn var(
+    name: &'static str,
+    used_by: &'static [Function],
+    in_cloud: InCloud,
+    description: &'static str,
+) -> Variable {
+    Variable {
+        name,
+        used_by,
+        in_cloud,
+        description,
+    }
+}
+
+use Function::{Api, Collector, Detector};
+use InCloud::{LocalOnly, Optional, Required};
+
+const ALL: &[Function] = &[Collector, Detector, Api];
+
+pub const VARIABLES: &[Variable] = &[
+    var(
+        "DATABASE_URL",
+        ALL,
+        LocalOnly,
+        "PostgreSQL URL; takes precedence over the other credential sources",
+    ),
+    var(
+        "DB_SECRET_ARN",
+        ALL,
+        Required,
+        "Secrets Manager secret holding the database username and password",
+    ),
+    var(
+        "DB_IAM_AUTH",
+        ALL,
+        Optional,
+        "true to sign RDS IAM auth tokens instead of reading a password",
+    ),
+    var(
+        "DB_HOST",
+        ALL,
+        Required,
+        "database host (RDS endpoint or RDS Proxy)",
+    ),
+    var("DB_PORT", ALL, Optional, "database port (default 5432)"),
+    var("DB_NAME", ALL, Required, "database name"),
+    var("DB_USER", ALL, Optional, "database user for IAM auth"),
+    var(
+        "DB_TLS",
+        ALL,
+        Required,
+        "disable, require or verify-full (default verify-full in the cloud)",
+    ),
+    var(
+        "DB_TLS_CA_FILE",
+        ALL,
+        Optional,
+        "PEM CA bundle for verify-full (the RDS global bundle)",
+    ),
+    var(
+        "DB_POOL_SIZE",
+        ALL,
+        Optional,
+        "connections per function instance (default 2)",
+    ),
+    var(
+        "DB_CONNECT_TIMEOUT_MS",
+        ALL,
+        Optional,
+        "database connect timeout in milliseconds (default 5000)",
+    ),
+    var(
+        "METRICS_SINK",
+        ALL,
+        Required,
+        "cloudwatch, log or none (default cloudwatch on Lambda, log locally)",
+    ),
+    var(
+        "METRICS_NAMESPACE",
+        ALL,
+        Required,
+        "CloudWatch namespace for the pipeline's metrics (default Tickwatch)",
+    ),
+    var(
+        "LOG_FORMAT",
+        ALL,
+        Optional,
+        "json or pretty (default json on Lambda, pretty locally)",
+    ),
+    var(
+        "RUST_LOG",
+        ALL,
+        Optional,
+        "log filter, e.g. info,tickwatch=debug",
+    ),
+];
+
+/// The variables `function` reads.
+pub fn for_function(function: Function) -> impl Iterator<Item = &'static Variable> {
+    VARIABLES
+        .iter()
+        .filter(move |v| v.used_by.contains(&function))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_upper_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for v in VARIABLES {
+            assert!(seen.insert(v.name), "{} listed twice", v.name);
+            assert!(
+                v.name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "{}",
+                v.name
+            );
+            assert!(!v.used_by.is_empty(), "{} is used by nobody", v.name);
+        }
+    }
+}

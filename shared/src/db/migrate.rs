@@ -1,0 +1,32 @@
+//! Embedded schema migrations, applied at cold start under a PostgreSQL advisory lock so that
+//! several functions starting at once take turns instead of racing each other.
+
+use tokio_postgres::Client;
+
+use super::DbError;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// An arbitrary, fixed key for `pg_advisory_lock`; every tickwatch process uses the same one.
+const MIGRATION_LOCK_KEY: i64 = 0x7469_636B_7761_7463; // "tickwatc"
+
+/// Applies every migration not yet applied, and returns how many were.
+pub(crate) async fn run(client: &mut Client) -> Result<usize, DbError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    let outcome = embedded::migrations::runner()
+        .set_abort_divergent(true)
+        .set_abort_missing(true)
+        .run_async(client)
+        .await;
+    // Unlock even when a migration failed; the session would release it on close anyway.
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await;
+    let report = outcome.map_err(|e| DbError::Migration(e.to_string()))?;
+    unlocked?;
+    Ok(report.applied_migrations().len())
+}

@@ -1,0 +1,101 @@
+//! Queries on the `symbols` table: the watch list.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::DbError;
+use crate::model::{AssetClass, Interval, Provider, Symbol, WatchedSymbol};
+
+const COLUMNS: &str =
+    "symbol, asset_class, provider, provider_id, interval, enabled, detector_overrides";
+
+fn from_row(row: &Row) -> Result<WatchedSymbol, DbError> {
+    let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("symbols: {e}"));
+    Ok(WatchedSymbol {
+        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
+        asset_class: AssetClass::parse(row.try_get("asset_class")?).map_err(|e| corrupt(&e))?,
+        provider: Provider::parse(row.try_get("provider")?).map_err(|e| corrupt(&e))?,
+        provider_id: row.try_get("provider_id")?,
+        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
+        enabled: row.try_get("enabled")?,
+        detector_overrides: row.try_get("detector_overrides")?,
+    })
+}
+
+/// Every symbol on the watch list, enabled or not, in alphabetical order.
+pub async fn list(client: &impl GenericClient) -> Result<Vec<WatchedSymbol>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM symbols ORDER BY symbol");
+    let statement = client.prepare_cached(&sql).await?;
+    client
+        .query(&statement, &[])
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The symbols the collector should fetch.
+pub async fn list_enabled(client: &impl GenericClient) -> Result<Vec<WatchedSymbol>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM symbols WHERE enabled ORDER BY symbol");
+    let statement = client.prepare_cached(&sql).await?;
+    client
+        .query(&statement, &[])
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+pub async fn get(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+) -> Result<Option<WatchedSymbol>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM symbols WHERE symbol = $1");
+    let statement = client.prepare_cached(&sql).await?;
+    client
+        .query_opt(&statement, &[&symbol.as_str()])
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Inserts or replaces a watch-list entry; returns true when it was new.
+pub async fn upsert(client: &impl GenericClient, entry: &WatchedSymbol) -> Result<bool, DbError> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO symbols (symbol, asset_class, provider, provider_id, interval, enabled, detector_overrides)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (symbol) DO UPDATE SET
+                 asset_class = EXCLUDED.asset_class, provider = EXCLUDED.provider,
+                 provider_id = EXCLUDED.provider_id, interval = EXCLUDED.interval,
+                 enabled = EXCLUDED.enabled, detector_overrides = EXCLUDED.detector_overrides,
+                 updated_at = now()
+             RETURNING (xmax = 0) AS inserted",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &entry.symbol.as_str(),
+                &entry.asset_class.as_str(),
+                &entry.provider.as_str(),
+                &entry.provider_id,
+                &entry.interval.as_str(),
+                &entry.enabled,
+                &entry.detector_overrides,
+            ],
+        )
+        .await?;
+    Ok(row.try_get("inserted")?)
+}
+
+/// Removes a symbol and, through the foreign keys, its candles, anomalies and detector state.
+/// Returns false when there was no such symbol.
+pub async fn delete(client: &impl GenericClient, symbol: &Symbol) -> Result<bool, DbError> {
+    let statement = client
+        .prepare_cached("DELETE FROM symbols WHERE symbol = $1")
+        .await?;
+    Ok(client.execute(&statement, &[&symbol.as_str()]).await? > 0)
+}

@@ -1,0 +1,12 @@
+//! tickwatch: the library behind the collector, detector and api Lambdas.
+//!
+//! The Lambda binaries only wire things up; everything they do lives here, where it can be
+//! tested against a real PostgreSQL and real HTTP servers on loopback.
+
+pub mod aws;
+pub mod config;
+pub mod db;
+pub mod metrics;
+pub mod model;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,15 @@
+//! The domain types every crate shares. Each is built by parsing at the boundary (HTTP
+//! parameters, provider payloads, database rows, configuration), so code past that point can
+//! rely on a value being valid without checking it again.
+
+mod anomaly;
+mod candle;
+mod interval;
+mod symbol;
+mod watch;
+
+pub use anomaly::{Anomaly, AnomalyError, AnomalyKind, Method, Score, Severity};
+pub use candle::{Candle, CandleError, CandleInput, FUTURE_TOLERANCE, price_from_f64};
+pub use interval::{Interval, IntervalError};
+pub use symbol::{Symbol, SymbolError};
+pub use watch::{AssetClass, Provider, UnknownName, WatchedSymbol};

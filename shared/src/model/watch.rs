@@ -1,0 +1,106 @@
+//! The watch list: which symbols are collected, from which source, at which interval.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Interval, Symbol};
+
+/// A name that is not one of an enumeration's known values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}; expected one of {expected}")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(input: &str) -> Result<Self, $crate::model::UnknownName> {
+                match input {
+                    $($text => Ok($name::$variant),)+
+                    other => Err($crate::model::UnknownName {
+                        kind: $kind,
+                        value: other.chars().take(32).collect(),
+                        expected: concat!($($text, " "),+),
+                    }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::model::UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
+named_enum!(
+    /// What kind of market a symbol trades in; it decides which sources make sense.
+    AssetClass, "asset class" {
+        Crypto => "crypto",
+        Stock => "stock",
+    }
+);
+
+named_enum!(
+    /// Where a symbol's prices come from.
+    Provider, "provider" {
+        CoinGecko => "coingecko",
+        Binance => "binance",
+        AlphaVantage => "alphavantage",
+        Synthetic => "synthetic",
+    }
+);
+
+/// One row of the watch list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WatchedSymbol {
+    #[schema(value_type = String, example = "BTC")]
+    pub symbol: Symbol,
+    pub asset_class: AssetClass,
+    pub provider: Provider,
+    /// The source's own name for the instrument: `bitcoin` on CoinGecko, `BTCUSDT` on Binance.
+    pub provider_id: String,
+    #[schema(value_type = String, example = "1h")]
+    pub interval: Interval,
+    pub enabled: bool,
+    /// Per-symbol detector thresholds that override the environment's defaults.
+    #[schema(value_type = Object)]
+    pub detector_overrides: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_round_trip_and_unknown_ones_name_the_choices() {
+        for provider in Provider::ALL {
+            assert_eq!(Provider::parse(provider.as_str()), Ok(*provider));
+        }
+        let err = Provider::parse("yahoo").expect_err("unknown provider");
+        assert!(err.to_string().contains("coingecko"), "{err}");
+        assert!(AssetClass::parse("bond").is_err());
+    }
+}

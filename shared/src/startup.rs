@@ -1,0 +1,53 @@
+//! What every function does once per cold start: read settings, set up logging, load the AWS
+//! configuration and build the database pool and metrics sink. Nothing here touches the
+//! network, so a cold start stays fast; the first invocation opens the first connection.
+
+use crate::config::{ConfigError, Settings};
+use crate::db::{Db, DbError};
+use crate::metrics::MetricsSink;
+
+/// The resources a function keeps for its whole life and shares across invocations.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub function: &'static str,
+    pub settings: Settings,
+    pub aws: aws_config::SdkConfig,
+    pub db: Db,
+    pub metrics: MetricsSink,
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl Resources {
+    /// Builds everything from the process environment.
+    pub async fn from_env(function: &'static str) -> Result<Self, StartupError> {
+        let settings = Settings::from_process_env()?;
+        crate::telemetry::init(settings.log_format);
+        let aws = crate::aws::sdk_config().await;
+        let db = Db::connect(&settings.database, Some(&aws)).await?;
+        let metrics = MetricsSink::new(&settings.metrics, Some(&aws));
+        tracing::info!(function, database = db.target(), "started");
+        Ok(Self {
+            function,
+            settings,
+            aws,
+            db,
+            metrics,
+        })
+    }
+}
+
+/// Reports a start-up failure as one line on stderr and exits. Logging may not be set up yet
+/// (its format is itself a setting), and Lambda records stderr in the function's log group.
+#[allow(clippy::print_stderr)]
+pub fn exit_with(function: &str, error: &StartupError) -> ! {
+    eprintln!("{function}: cannot start: {error}");
+    std::process::exit(2)
+}

@@ -1,0 +1,10 @@
+//! Integration tests, compiled as one binary: each module talks to the real services that
+//! `make test` starts (PostgreSQL, LocalStack).
+
+// Tests report what they skip on stderr, which the test runner shows.
+#![allow(clippy::print_stderr)]
+
+mod database;
+mod migrations;
+mod secrets;
+mod tls;

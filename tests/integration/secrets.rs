@@ -1,0 +1,101 @@
+//! Credentials read from a Secrets Manager secret on the local AWS-compatible server.
+
+use tickwatch::config::{ConfigError, DatabaseSettings, Env};
+use tickwatch::db::{Db, DbError};
+use tickwatch_tests::{TestDb, admin_url, local_aws};
+
+async fn create_secret(aws: &aws_config::SdkConfig, body: &str) -> String {
+    let client = aws_sdk_secretsmanager::Client::new(aws);
+    let name = format!("tickwatch/test/{}", uuid::Uuid::new_v4().simple());
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(body)
+        .send()
+        .await
+        .expect("create the secret on the local server")
+        .arn
+        .expect("the secret has an ARN")
+}
+
+fn host_and_port(url: &str) -> (String, String) {
+    let config: tokio_postgres::Config = url.parse().expect("valid admin URL");
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("the tests expect a TCP host, got {other:?}"),
+    };
+    (host, config.get_ports()[0].to_string())
+}
+
+#[tokio::test]
+async fn credentials_are_read_from_a_secrets_manager_secret() {
+    let test_db = TestDb::migrated().await;
+    let aws = local_aws().await;
+    let (host, port) = host_and_port(&admin_url());
+    // The shape RDS writes for a managed master user: only username and password.
+    let arn = create_secret(
+        &aws,
+        r#"{"username":"postgres","password":"not-checked-by-trust-auth"}"#,
+    )
+    .await;
+    let env = Env::from_pairs(&[
+        ("DB_SECRET_ARN", &arn),
+        ("DB_HOST", &host),
+        ("DB_PORT", &port),
+        ("DB_NAME", &test_db.name),
+        ("DB_TLS", "disable"),
+    ]);
+    let settings = DatabaseSettings::from_env(&env).expect("valid settings");
+    let db = Db::connect(&settings, Some(&aws))
+        .await
+        .expect("the secret is read");
+    let client = db
+        .client()
+        .await
+        .expect("connect with the secret's credentials");
+    let row = client
+        .query_one("SELECT current_database()::text", &[])
+        .await
+        .expect("query");
+    assert_eq!(row.get::<_, String>(0), test_db.name);
+}
+
+#[tokio::test]
+async fn a_secret_in_the_wrong_shape_names_the_variable_and_hides_the_value() {
+    let aws = local_aws().await;
+    let arn = create_secret(&aws, r#"{"user":"postgres","pass":"hunter2"}"#).await;
+    let env = Env::from_pairs(&[("DB_SECRET_ARN", &arn), ("DB_HOST", "127.0.0.1")]);
+    let settings = DatabaseSettings::from_env(&env).expect("valid settings");
+    let err = Db::connect(&settings, Some(&aws))
+        .await
+        .expect_err("wrong shape");
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            DbError::Config(ConfigError::SecretUnreadable {
+                name: "DB_SECRET_ARN",
+                ..
+            })
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[tokio::test]
+async fn a_secret_that_does_not_exist_is_reported_against_its_variable() {
+    let aws = local_aws().await;
+    let env = Env::from_pairs(&[
+        (
+            "DB_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:missing-AbCdEf",
+        ),
+        ("DB_HOST", "127.0.0.1"),
+    ]);
+    let settings = DatabaseSettings::from_env(&env).expect("valid settings");
+    let err = Db::connect(&settings, Some(&aws))
+        .await
+        .expect_err("no such secret");
+    assert!(err.to_string().starts_with("DB_SECRET_ARN"), "{err}");
+}

@@ -1,0 +1,109 @@
+//! Test support: a fresh PostgreSQL database per test, and SDK configuration pointing at the
+//! local AWS-compatible server. The services themselves are started by `scripts/test.sh`
+//! (`make test`), which exports their addresses.
+
+use std::sync::Once;
+
+use tickwatch::config::{DatabaseSettings, Env};
+use tickwatch::db::Db;
+
+/// Where `make test` put the throwaway cluster's superuser connection.
+pub fn admin_url() -> String {
+    std::env::var("TICKWATCH_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!("TICKWATCH_TEST_DATABASE_URL is not set: run the tests with `make test`, which starts a throwaway PostgreSQL")
+    })
+}
+
+/// Logs go to the test output only when `TEST_LOG` is set, so passing runs stay quiet.
+pub fn init_logging() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("TEST_LOG")
+                        .unwrap_or_else(|_| "debug".into()),
+                )
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// A database of its own for one test, on the shared throwaway cluster.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub db: Db,
+}
+
+impl TestDb {
+    /// An empty database, not migrated.
+    pub async fn empty() -> Self {
+        init_logging();
+        let admin = admin_url();
+        let name = format!("tw_{}", uuid::Uuid::new_v4().simple());
+        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test cluster");
+        let task = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create a test database");
+        drop(client);
+        let _ = task.await;
+        let url = replace_dbname(&admin, &name);
+        let db = connect(&url, &[]).await;
+        Self { name, url, db }
+    }
+
+    /// A database with every migration applied.
+    pub async fn migrated() -> Self {
+        let test_db = Self::empty().await;
+        test_db.db.migrate().await.expect("migrations apply");
+        test_db
+    }
+
+    /// A plain connection for assertions that look behind the library's back.
+    pub async fn raw(&self) -> tickwatch::db::Client {
+        self.db.client().await.expect("a pooled connection")
+    }
+}
+
+/// Builds a pool for `url` with extra settings, exactly as a function would from its environment.
+pub async fn connect(url: &str, extra: &[(&str, &str)]) -> Db {
+    let mut env = Env::from_pairs(extra).with("DATABASE_URL", url);
+    if extra.iter().all(|(k, _)| *k != "DB_POOL_SIZE") {
+        env = env.with("DB_POOL_SIZE", "4");
+    }
+    let settings = DatabaseSettings::from_env(&env).expect("valid test settings");
+    Db::connect(&settings, None).await.expect("pool builds")
+}
+
+fn replace_dbname(url: &str, name: &str) -> String {
+    let (base, _) = url
+        .rsplit_once('/')
+        .expect("the admin URL names a database");
+    format!("{base}/{name}")
+}
+
+/// SDK configuration for the local AWS-compatible server started by `make test`.
+pub async fn local_aws() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("TICKWATCH_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("TICKWATCH_TEST_AWS_ENDPOINT is not set: run the tests with `make test`, which starts LocalStack")
+    });
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "tickwatch-tests",
+        ))
+        .load()
+        .await
+}
