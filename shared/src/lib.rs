@@ -8,5 +8,6 @@ pub mod config;
 pub mod db;
 pub mod metrics;
 pub mod model;
+pub mod providers;
 pub mod startup;
 pub mod telemetry;
