@@ -23,3 +23,7 @@ clippy:
 
 check: ## type-check everything quickly
 	cargo check --workspace --all-targets
+
+.PHONY: run
+run: ## run the pipeline locally: throwaway PostgreSQL, synthetic prices, API on :8080
+	@scripts/run.sh $(ARGS)
