@@ -27,3 +27,16 @@ check: ## type-check everything quickly
 .PHONY: run
 run: ## run the pipeline locally: throwaway PostgreSQL, synthetic prices, API on :8080
 	@scripts/run.sh $(ARGS)
+
+.PHONY: watch invoke-collector invoke-detector invoke-api
+watch: ## serve the three functions with cargo lambda watch on 127.0.0.1:9000
+	@scripts/watch.sh
+
+invoke-collector: ## send events/collector-scheduled.json to the watched collector
+	cargo lambda invoke -A 127.0.0.1 -P 9000 collector --data-file events/collector-scheduled.json
+
+invoke-detector: ## send events/detector-scheduled.json to the watched detector
+	cargo lambda invoke -A 127.0.0.1 -P 9000 detector --data-file events/detector-scheduled.json
+
+invoke-api: ## send events/api-latest.json (an API Gateway HTTP API request) to the watched api
+	cargo lambda invoke -A 127.0.0.1 -P 9000 api --data-file events/api-latest.json

@@ -1,0 +1,188 @@
+//! Start-up benchmark: starts each Lambda `bootstrap` against a minimal local Lambda Runtime
+//! API (this program serves `/runtime/invocation/next` and takes the response) and measures
+//! the time from process start to the first response posted, and the process's peak RSS.
+//!
+//! Usage: `bench-startup [--runs N] NAME=PATH@EVENT.json ...` — the first entry is the
+//! baseline every other is compared with. The environment is passed through to the children.
+
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use tokio::sync::{Mutex, mpsc};
+
+struct Target {
+    name: String,
+    binary: PathBuf,
+    event: String,
+}
+
+#[derive(Clone)]
+struct Runtime {
+    /// The event to hand out; `None` once handed out, so later polls wait (as Lambda's do).
+    event: Arc<Mutex<Option<String>>>,
+    done: mpsc::UnboundedSender<(Instant, bool)>,
+}
+
+async fn next(State(rt): State<Runtime>) -> (StatusCode, HeaderMap, String) {
+    let Some(event) = rt.event.lock().await.take() else {
+        std::future::pending::<()>().await;
+        unreachable!("pending never resolves")
+    };
+    let mut headers = HeaderMap::new();
+    let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
+    for (name, value) in [
+        ("lambda-runtime-aws-request-id", "bench-request-1".to_owned()),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:000000000000:function:bench".to_owned(),
+        ),
+        ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".to_owned()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    (StatusCode::OK, headers, event)
+}
+
+async fn response(State(rt): State<Runtime>, Path(_id): Path<String>) -> StatusCode {
+    let _ = rt.done.send((Instant::now(), true));
+    StatusCode::ACCEPTED
+}
+
+async fn error(State(rt): State<Runtime>) -> StatusCode {
+    let _ = rt.done.send((Instant::now(), false));
+    StatusCode::ACCEPTED
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+struct Sample {
+    elapsed: Duration,
+    rss_kib: u64,
+    ok: bool,
+}
+
+async fn run_once(target: &Target) -> anyhow::Result<Sample> {
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let runtime = Runtime {
+        event: Arc::new(Mutex::new(Some(target.event.clone()))),
+        done: done_tx,
+    };
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(error))
+        .with_state(runtime);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let started = Instant::now();
+    let mut child = Command::new(&target.binary)
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", &target.name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", target.binary.display()))?;
+    let pid = child.id();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), done_rx.recv()).await;
+    let rss_kib = peak_rss_kib(pid).unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    server.abort();
+    match outcome {
+        Ok(Some((at, ok))) => Ok(Sample {
+            elapsed: at - started,
+            rss_kib,
+            ok,
+        }),
+        _ => bail!("{} posted no response within 30 s", target.name),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut runs = 15;
+    if args.first().map(String::as_str) == Some("--runs") {
+        runs = args.get(1).context("--runs needs a number")?.parse()?;
+        args.drain(..2);
+    }
+    let targets = args
+        .iter()
+        .map(|arg| {
+            let (name, rest) = arg.split_once('=').context("expected NAME=PATH@EVENT")?;
+            let (path, event) = rest.split_once('@').context("expected NAME=PATH@EVENT")?;
+            Ok(Target {
+                name: name.to_owned(),
+                binary: PathBuf::from(path),
+                event: std::fs::read_to_string(event).with_context(|| format!("reading {event}"))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if targets.is_empty() {
+        bail!("usage: bench-startup [--runs N] NAME=PATH@EVENT.json ... (baseline first)");
+    }
+
+    println!(
+        "{:<22} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "binary", "size", "p50", "p90", "peak RSS", "p50 vs", "outcome"
+    );
+    let mut baseline_p50 = None;
+    for target in &targets {
+        let size = std::fs::metadata(&target.binary)?.len();
+        let mut times = Vec::with_capacity(runs);
+        let mut rss = 0;
+        let mut ok = true;
+        for _ in 0..runs {
+            let sample = run_once(target).await?;
+            times.push(sample.elapsed);
+            rss = rss.max(sample.rss_kib);
+            ok &= sample.ok;
+        }
+        times.sort();
+        let p50 = percentile(&times, 0.5);
+        let base = *baseline_p50.get_or_insert(p50);
+        println!(
+            "{:<22} {:>7.1}MB {:>8.1}ms {:>8.1}ms {:>8.1}MB {:>8.2}x {:>9}",
+            target.name,
+            size as f64 / 1e6,
+            p50.as_secs_f64() * 1e3,
+            percentile(&times, 0.9).as_secs_f64() * 1e3,
+            rss as f64 / 1024.0,
+            p50.as_secs_f64() / base.as_secs_f64(),
+            if ok { "response" } else { "error" },
+        );
+    }
+    Ok(())
+}
