@@ -41,13 +41,19 @@ async fn next(State(rt): State<Runtime>) -> (StatusCode, HeaderMap, String) {
     let mut headers = HeaderMap::new();
     let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
     for (name, value) in [
-        ("lambda-runtime-aws-request-id", "bench-request-1".to_owned()),
+        (
+            "lambda-runtime-aws-request-id",
+            "bench-request-1".to_owned(),
+        ),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
         (
             "lambda-runtime-invoked-function-arn",
             "arn:aws:lambda:us-east-1:000000000000:function:bench".to_owned(),
         ),
-        ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".to_owned()),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000".to_owned(),
+        ),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
@@ -91,7 +97,10 @@ async fn run_once(target: &Target) -> anyhow::Result<Sample> {
     };
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(error))
         .with_state(runtime);
@@ -146,7 +155,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(Target {
                 name: name.to_owned(),
                 binary: PathBuf::from(path),
-                event: std::fs::read_to_string(event).with_context(|| format!("reading {event}"))?,
+                event: std::fs::read_to_string(event)
+                    .with_context(|| format!("reading {event}"))?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
