@@ -5,6 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 mod database;
+mod metrics;
 mod migrations;
 mod secrets;
 mod tls;
