@@ -336,6 +336,31 @@ def test_scheduled_functions_have_reserved_concurrency_and_a_dead_letter_queue(t
     assert target["retry_policy"] and target["dead_letter_config"]
 
 
+def test_every_variable_has_a_description_and_a_type_and_every_output_a_description():
+    for path in sorted(TERRAFORM.glob("*.tf")):
+        with path.open() as handle:
+            document = clean(hcl2.load(handle))
+        for block in document.get("variable", []):
+            for name, body in block.items():
+                assert body.get("description"), f"variable {name} ({path.name}) has no description"
+                assert body.get("type"), f"variable {name} ({path.name}) has no type"
+        for block in document.get("output", []):
+            for name, body in block.items():
+                assert body.get("description"), f"output {name} ({path.name}) has no description"
+
+
+def test_the_example_tfvars_sets_only_declared_variables():
+    declared = set()
+    for path in sorted(TERRAFORM.glob("*.tf")):
+        with path.open() as handle:
+            for block in clean(hcl2.load(handle)).get("variable", []):
+                declared.update(block)
+    with (TERRAFORM / "terraform.tfvars.example").open() as handle:
+        example = clean(hcl2.load(handle))
+    assert example, "the example sets nothing"
+    assert set(example) <= declared, set(example) - declared
+
+
 # ------------------------------------------------------------------------------------------
 # The checker itself fails when it should
 # ------------------------------------------------------------------------------------------
