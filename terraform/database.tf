@@ -10,7 +10,7 @@ resource "aws_db_subnet_group" "main" {
 }
 
 resource "aws_db_parameter_group" "main" {
-  name        = "${local.name}-postgres${var.db_engine_version}"
+  name_prefix = "${local.name}-postgres${var.db_engine_version}-"
   family      = "postgres${var.db_engine_version}"
   description = "${local.name}: TLS only, slow queries and connections logged"
 

@@ -18,6 +18,12 @@ mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{}" }
   }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      id            = "a1b2c3d4e5"
+      execution_arn = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5"
+    }
+  }
   mock_resource "aws_db_instance" {
     defaults = {
       address = "tickwatch-dev.abc.us-east-1.rds.amazonaws.com"
@@ -58,6 +64,14 @@ run "the_default_stack_plans_three_functions_reading_the_rds_secret" {
   assert {
     condition     = aws_db_instance.main.deletion_protection && aws_db_instance.main.storage_encrypted && !aws_db_instance.main.publicly_accessible
     error_message = "the database is protected, encrypted and private"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.data_age.namespace == "Tickwatch" && aws_cloudwatch_metric_alarm.data_age.metric_name == "DataAgeSeconds" && aws_cloudwatch_metric_alarm.data_age.dimensions == tomap({ Function = "collector" })
+    error_message = "the freshness alarm reads DataAgeSeconds{Function=collector} in the pipeline's namespace"
+  }
+  assert {
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.main.dashboard_body).widgets) == 12
+    error_message = "the dashboard has its twelve widgets"
   }
 }
 
