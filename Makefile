@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help test lint fmt fmt-check clippy build check
+.PHONY: help test lint fmt fmt-check clippy build check deploy destroy check-terraform check-release
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,3 +40,25 @@ invoke-detector: ## send events/detector-scheduled.json to the watched detector
 
 invoke-api: ## send events/api-latest.json (an API Gateway HTTP API request) to the watched api
 	cargo lambda invoke -A 127.0.0.1 -P 9000 api --data-file events/api-latest.json
+# ----------------------------------------------------------------------------------------------
+# Cloud. ARCH is the Lambda architecture to build for: lambda_architecture from
+# terraform/terraform.tfvars when it sets one, arm64 otherwise.
+ARCH ?= $(or $(shell sed -n 's/^[[:space:]]*lambda_architecture[[:space:]]*=[[:space:]]*"\([a-z0-9_]*\)".*/\1/p' terraform/terraform.tfvars 2>/dev/null),arm64)
+TERRAFORM := CHECKPOINT_DISABLE=1 terraform -chdir=terraform
+
+build: ## release zips of the three functions in target/lambda/ (ARCH=arm64|x86_64; installs cargo-lambda if missing)
+	@scripts/build.sh $(ARCH)
+
+deploy: build ## build, then terraform init and apply in terraform/ (needs AWS credentials)
+	$(TERRAFORM) init -input=false
+	$(TERRAFORM) apply -var lambda_architecture=$(ARCH)
+
+destroy: ## terraform destroy (set db_deletion_protection = false and apply first)
+	$(TERRAFORM) init -input=false
+	$(TERRAFORM) destroy -var lambda_architecture=$(ARCH)
+
+check-terraform: ## offline checks of terraform/: fmt, checkov, and the Terraform-vs-code test
+	@scripts/check-terraform.sh
+
+check-release: ## release build for ARCH, checked: zips exist, glibc <= 2.34, sizes printed
+	@scripts/check-release.sh $(ARCH)

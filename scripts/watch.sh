@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 source scripts/lib/postgres.sh
 source scripts/lib/localdb.sh
+source scripts/lib/lambda.sh
 
 ensure_cargo_lambda
 localdb_start

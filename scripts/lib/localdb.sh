@@ -32,11 +32,3 @@ localdb_stop() {
         pg_stop "$LOCALDB_DIR"
     fi
 }
-
-ensure_cargo_lambda() {
-    command -v cargo-lambda >/dev/null && return 0
-    say "installing cargo-lambda (once)"
-    python3 -m pip install --quiet --disable-pip-version-check cargo-lambda >/dev/null 2>&1 \
-        || die "could not install cargo-lambda: install it with 'pip install cargo-lambda'"
-    command -v cargo-lambda >/dev/null || die "cargo-lambda installed but not on PATH: add Python's script directory to PATH"
-}

@@ -6,6 +6,7 @@
 
 mod database;
 mod events;
+mod metrics;
 mod migrations;
 mod secrets;
 mod tls;

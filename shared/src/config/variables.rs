@@ -126,6 +126,12 @@ pub const VARIABLES: &[Variable] = &[
         Optional,
         "log filter, e.g. info,tickwatch=debug",
     ),
+    var(
+        "API_KEY_SECRET_ARN",
+        &[Api],
+        Required,
+        "Secrets Manager secret holding the bearer key for API writes",
+    ),
 ];
 
 /// The variables `function` reads.

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The release build of every function, checked as Lambda will run it: for each architecture
+# given (default x86_64; `scripts/check-release.sh arm64 x86_64` for both) it builds
+# target/lambda/<fn>/bootstrap.zip with cargo-lambda, then checks that the zip exists, holds an
+# executable `bootstrap` for that architecture, and that the binary needs no glibc symbol newer
+# than Amazon Linux 2023's 2.34. Prints each zip's size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+source scripts/lib/lambda.sh
+
+GLIBC_CEILING="2.34"
+command -v readelf >/dev/null || die "readelf not found: install binutils (apt-get install binutils)"
+command -v unzip >/dev/null || die "unzip not found: install it (apt-get install unzip)"
+ensure_cargo_lambda
+
+archs=("$@")
+[ ${#archs[@]} -gt 0 ] || archs=(x86_64)
+work="$(mktemp -d /tmp/tickwatch-release.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+failed=0
+for arch in "${archs[@]}"; do
+    started=$(date +%s)
+    lambda_build "$arch"
+    say "built for $arch in $(( $(date +%s) - started )) s"
+    case "$arch" in
+        x86_64) machine="X86-64" ;;
+        arm64) machine="AArch64" ;;
+    esac
+    for fn in $(lambda_functions); do
+        zip="target/lambda/$fn/bootstrap.zip"
+        if [ ! -f "$zip" ]; then echo "FAIL $fn ($arch): $zip was not written"; failed=1; continue; fi
+        rm -rf "${work:?}/$fn" && mkdir -p "$work/$fn"
+        unzip -q "$zip" -d "$work/$fn"
+        bin="$work/$fn/bootstrap"
+        if [ ! -f "$bin" ]; then echo "FAIL $fn ($arch): $zip holds no bootstrap"; failed=1; continue; fi
+        if [ ! -x "$bin" ]; then echo "FAIL $fn ($arch): bootstrap is not executable"; failed=1; continue; fi
+        if ! readelf -h "$bin" | grep -q "Machine:.*$machine"; then
+            echo "FAIL $fn ($arch): bootstrap is not an $machine binary"; failed=1; continue
+        fi
+        # The newest GLIBC_x.y version the binary asks the dynamic linker for.
+        newest="$(readelf --version-info --wide "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V -u | tail -1)"
+        newest="${newest:-none}"
+        if [ "$newest" != none ] && [ "$(printf '%s\n%s\n' "$newest" "$GLIBC_CEILING" | sort -V | tail -1)" != "$GLIBC_CEILING" ]; then
+            echo "FAIL $fn ($arch): bootstrap needs GLIBC_$newest, newer than Amazon Linux 2023's $GLIBC_CEILING"
+            failed=1; continue
+        fi
+        zip_size=$(stat -c %s "$zip"); bin_size=$(stat -c %s "$bin")
+        printf 'ok   %-10s %-7s zip %6d KiB  bootstrap %6d KiB  newest glibc symbol %s\n' \
+            "$fn" "$arch" $((zip_size / 1024)) $((bin_size / 1024)) "$newest"
+    done
+done
+[ "$failed" = 0 ] || die "the release build check failed"

@@ -1,0 +1,50 @@
+# Building the Lambda zips with cargo-lambda. Source after common.sh.
+
+# The functions that become Lambdas: every crate under functions/.
+lambda_functions() {
+    local dir
+    for dir in functions/*/; do
+        [ -f "$dir/Cargo.toml" ] && basename "$dir"
+    done
+}
+
+# Puts cargo-lambda (and the zig it links with) on PATH, installing it once into a virtualenv
+# in the cache directory when the machine has none.
+ensure_cargo_lambda() {
+    if cargo lambda --version >/dev/null 2>&1; then return 0; fi
+    local venv
+    venv="$(cache_dir)/cargo-lambda-venv"
+    if [ ! -x "$venv/bin/cargo-lambda" ]; then
+        command -v python3 >/dev/null || die "python3 not found: install it to get cargo-lambda (apt-get install python3 python3-venv)"
+        say "installing cargo-lambda into $venv (once)"
+        rm -rf "$venv"
+        python3 -m venv "$venv" || die "could not create a virtualenv (apt-get install python3-venv)"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check cargo-lambda >"$venv.log" 2>&1 \
+            || { tail -20 "$venv.log" >&2; die "pip could not install cargo-lambda"; }
+    fi
+    # The venv's python3 comes first so cargo-lambda finds zig through `python3 -m ziglang`.
+    export PATH="$venv/bin:$PATH"
+    cargo lambda --version >/dev/null 2>&1 || die "cargo-lambda is installed in $venv but does not run"
+}
+
+# The Rust target for a Lambda architecture, with a glibc floor below Amazon Linux 2023's 2.34
+# so the binary never needs a newer glibc than the runtime has.
+lambda_target() {
+    case "$1" in
+        x86_64) echo "x86_64-unknown-linux-gnu.2.26" ;;
+        arm64) echo "aarch64-unknown-linux-gnu.2.26" ;;
+        *) die "unknown Lambda architecture '$1': expected arm64 or x86_64" ;;
+    esac
+}
+
+# lambda_build ARCH [cargo-lambda args...]: release-builds every function into
+# target/lambda/<fn>/bootstrap.zip for ARCH (arm64 or x86_64).
+lambda_build() {
+    local arch="$1"; shift
+    local target packages=()
+    target="$(lambda_target "$arch")"
+    for fn in $(lambda_functions); do packages+=(-p "$fn"); done
+    say "cargo lambda build --release for $arch ($target): ${packages[*]}"
+    cargo lambda build --release --target "$target" --output-format zip \
+        --lambda-dir target/lambda "${packages[@]}" "$@"
+}
