@@ -5,6 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 mod database;
+mod detector;
 mod migrations;
 mod secrets;
 mod tls;

@@ -378,3 +378,89 @@ pub async fn handle(
     );
     serde_json::to_value(&report).map_err(|e| RunError::InvalidEvent(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sample_detector_event_parses() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).expect("events/ exists") {
+            let path = entry.expect("readable entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            if !(name.starts_with("detector-") && name.ends_with(".json")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("readable event");
+            let event: Value = serde_json::from_str(&text).expect("event is JSON");
+            Request::parse(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+            seen += 1;
+        }
+        assert!(seen >= 2, "only {seen} detector events");
+    }
+
+    #[test]
+    fn malformed_events_are_refused_with_a_reason_and_not_retried() {
+        for (event, needle) in [
+            (serde_json::json!([]), "object"),
+            (serde_json::json!({"hello": 1}), "neither"),
+            (serde_json::json!({"action": "purge"}), "rescan"),
+            (
+                serde_json::json!({"action": "rescan", "symbols": [], "from": "2026-01-01T00:00:00Z"}),
+                "non-empty",
+            ),
+            (
+                serde_json::json!({"action": "rescan", "symbols": ["btc!"], "from": "2026-01-01T00:00:00Z"}),
+                "symbol",
+            ),
+            (
+                serde_json::json!({"action": "rescan", "symbols": ["BTC"]}),
+                "from",
+            ),
+            (
+                serde_json::json!({"action": "rescan", "symbols": ["BTC"], "from": "yesterday"}),
+                "RFC 3339",
+            ),
+            (
+                serde_json::json!({"action": "rescan", "symbols": ["BTC"], "from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
+                "before",
+            ),
+        ] {
+            let err = Request::parse(&event).expect_err("should be refused");
+            assert!(!err.is_retryable());
+            assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn a_report_becomes_the_detector_metrics_with_a_count_per_method() {
+        let mut report = RunReport {
+            series_scanned: 2,
+            candles_scanned: 30,
+            ..Default::default()
+        };
+        report.anomalies_found.insert(Method::ZScore, 3);
+        let mut metrics = Metrics::new("detector");
+        report.record(&mut metrics, Method::ALL);
+        assert_eq!(metrics.counter("SeriesScanned", &[]), 2.0);
+        assert_eq!(metrics.counter("CandlesScanned", &[]), 30.0);
+        assert_eq!(
+            metrics.counter("AnomaliesFound", &[("Method", "zscore")]),
+            3.0
+        );
+        assert_eq!(metrics.counter("AnomaliesFound", &[("Method", "iqr")]), 0.0);
+    }
+
+    #[test]
+    fn the_page_size_is_validated() {
+        let err = Detection::from_env(&Env::from_pairs(&[("DETECTOR_PAGE_SIZE", "3")]))
+            .expect_err("too small");
+        assert_eq!(err.variable(), "DETECTOR_PAGE_SIZE");
+    }
+}
