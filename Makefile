@@ -23,3 +23,14 @@ clippy:
 
 check: ## type-check everything quickly
 	cargo check --workspace --all-targets
+
+.PHONY: bench bench-detector
+
+BENCH_VENV ?= $(HOME)/.cache/tickwatch/venv-detector
+
+bench: bench-detector ## every benchmark (not run by CI)
+
+bench-detector: ## the seven detectors, Rust against numpy/pandas/scikit-learn on the same data
+	@test -x "$(BENCH_VENV)/bin/python" || python3 -m venv "$(BENCH_VENV)"
+	@"$(BENCH_VENV)/bin/pip" install -q -r tests/reference/requirements.txt
+	TICKWATCH_BENCH_PYTHON="$(BENCH_VENV)/bin/python" cargo bench -p tickwatch --bench detector

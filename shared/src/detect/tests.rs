@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
-use crate::model::{AnomalyKind, Candle, Interval, Method, Symbol};
+use crate::model::{Anomaly, AnomalyKind, Candle, Interval, Method, Symbol};
 use crate::providers::synthetic::{InjectedKind, SyntheticParams, SyntheticSeries, generate};
 
 fn start() -> DateTime<Utc> {
@@ -244,7 +244,7 @@ fn judging_from_an_index_with_its_lookback_matches_a_full_run() {
         let got = detector.detect(&tail, cut - first);
         // Rolling sums carry rounding from the candles they have seen, and Wilder's smoothing
         // forgets its seed geometrically: the same findings, scores equal to rounding.
-        let key = |a: &crate::model::Anomaly| (a.open_time, a.kind);
+        let key = |a: &Anomaly| (a.open_time, a.kind);
         assert_eq!(
             got.iter().map(key).collect::<Vec<_>>(),
             expected.iter().map(key).collect::<Vec<_>>(),

@@ -34,9 +34,7 @@ impl WilderRsi {
         if !price.is_finite() {
             return self.value();
         }
-        let Some(previous) = self.previous.replace(price) else {
-            return None;
-        };
+        let previous = self.previous.replace(price)?;
         let change = price - previous;
         let (gain, loss) = (change.max(0.0), (-change).max(0.0));
         let n = self.period as f64;
