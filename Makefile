@@ -62,3 +62,13 @@ check-terraform: ## offline checks of terraform/: fmt, checkov, and the Terrafor
 
 check-release: ## release build for ARCH, checked: zips exist, glibc <= 2.34, sizes printed
 	@scripts/check-release.sh $(ARCH)
+.PHONY: bench bench-detector
+
+BENCH_VENV ?= $(HOME)/.cache/tickwatch/venv-detector
+
+bench: bench-detector ## every benchmark (not run by CI)
+
+bench-detector: ## the seven detectors, Rust against numpy/pandas/scikit-learn on the same data
+	@test -x "$(BENCH_VENV)/bin/python" || python3 -m venv "$(BENCH_VENV)"
+	@"$(BENCH_VENV)/bin/pip" install -q -r tests/reference/requirements.txt
+	TICKWATCH_BENCH_PYTHON="$(BENCH_VENV)/bin/python" cargo bench -p tickwatch --bench detector

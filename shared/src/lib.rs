@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod config;
 pub mod db;
+pub mod detect;
 pub mod metrics;
 pub mod model;
 pub mod providers;

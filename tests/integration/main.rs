@@ -7,6 +7,7 @@
 mod database;
 mod events;
 mod metrics;
+mod detector;
 mod migrations;
 mod secrets;
 mod tls;

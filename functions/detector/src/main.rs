@@ -1,7 +1,9 @@
-//! The detector Lambda: wiring only. The work is done by the `tickwatch` library.
+//! The detector Lambda: wiring only. The work is done by `tickwatch::detect::run`.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use tickwatch::startup::{Resources, exit_with};
+use tickwatch::config::Env;
+use tickwatch::detect::run::{Detection, RunError, handle};
+use tickwatch::startup::{Resources, StartupError, exit_with};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -9,18 +11,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok(resources) => resources,
         Err(error) => exit_with("detector", &error),
     };
-    let resources = &resources;
+    let detection = match Detection::from_env(&Env::process()) {
+        Ok(detection) => detection,
+        Err(error) => exit_with("detector", &StartupError::Config(error)),
+    };
+    let (resources, detection) = (&resources, &detection);
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move { handle(resources, event).await },
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle(resources, detection, &event.payload)
+                .await
+                .map_err(|e: RunError| {
+                    tracing::error!(error = %e, retryable = e.is_retryable(), "detector run failed");
+                    lambda_runtime::Error::from(e.to_string())
+                })
+        },
     ))
     .await
-}
-
-async fn handle(
-    resources: &Resources,
-    event: LambdaEvent<serde_json::Value>,
-) -> Result<serde_json::Value, lambda_runtime::Error> {
-    resources.db.ensure_migrated().await?;
-    tracing::warn!(request_id = %event.context.request_id, "the detector is not implemented yet");
-    Err("the detector is not implemented yet; this invocation stored nothing".into())
 }

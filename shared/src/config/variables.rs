@@ -1,8 +1,9 @@
 //! Every environment variable the functions read, in one table.
 //!
-//! The README's configuration table and the Terraform consistency test are checked against
+//! The Terraform consistency test (`tests/terraform/`) checks every function's Lambda against
 //! this list, so a new setting that is not wired into the cloud fails a test instead of a
-//! deployment. Keep one `var(...)` call per line: the test reads this file as text.
+//! deployment. Keep every entry a `var(name, functions, in_cloud, description)` call: that
+//! test reads this file as text.
 
 /// A function that reads a variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +132,150 @@ pub const VARIABLES: &[Variable] = &[
         &[Api],
         Required,
         "Secrets Manager secret holding the bearer key for API writes",
+    ),
+    var(
+        "DETECTOR_METHODS",
+        &[Detector],
+        Optional,
+        "comma-separated methods to run (default all seven)",
+    ),
+    var(
+        "DETECTOR_PAGE_SIZE",
+        &[Detector],
+        Optional,
+        "candles judged per transaction and series (default 5000)",
+    ),
+    var(
+        "DETECTOR_PCT_CHANGE_THRESHOLD",
+        &[Detector],
+        Optional,
+        "pct_change: fraction between two closes that fires (default 0.05)",
+    ),
+    var(
+        "DETECTOR_ZSCORE_WINDOW",
+        &[Detector],
+        Optional,
+        "zscore: returns in the rolling window (default 100)",
+    ),
+    var(
+        "DETECTOR_ZSCORE_THRESHOLD",
+        &[Detector],
+        Optional,
+        "zscore: |z| that fires (default 6)",
+    ),
+    var(
+        "DETECTOR_IQR_WINDOW",
+        &[Detector],
+        Optional,
+        "iqr: returns in the rolling window (default 100)",
+    ),
+    var(
+        "DETECTOR_IQR_K",
+        &[Detector],
+        Optional,
+        "iqr: fence distance in interquartile ranges (default 4)",
+    ),
+    var(
+        "DETECTOR_ISOLATION_FOREST_TREES",
+        &[Detector],
+        Optional,
+        "isolation_forest: trees (default 100)",
+    ),
+    var(
+        "DETECTOR_ISOLATION_FOREST_SAMPLE_SIZE",
+        &[Detector],
+        Optional,
+        "isolation_forest: points per tree (default 256)",
+    ),
+    var(
+        "DETECTOR_ISOLATION_FOREST_THRESHOLD",
+        &[Detector],
+        Optional,
+        "isolation_forest: anomaly score that fires (default 0.78)",
+    ),
+    var(
+        "DETECTOR_ISOLATION_FOREST_SEED",
+        &[Detector],
+        Optional,
+        "isolation_forest: random seed (default 42)",
+    ),
+    var(
+        "DETECTOR_ISOLATION_FOREST_WINDOW",
+        &[Detector],
+        Optional,
+        "isolation_forest: candles of history it fits on (default 1000)",
+    ),
+    var(
+        "DETECTOR_ISOLATION_FOREST_VOLUME_WINDOW",
+        &[Detector],
+        Optional,
+        "isolation_forest: volumes in the volume-ratio median (default 50)",
+    ),
+    var(
+        "DETECTOR_MOVING_AVERAGE_WINDOW",
+        &[Detector],
+        Optional,
+        "moving_average: closes in the average (default 5)",
+    ),
+    var(
+        "DETECTOR_MOVING_AVERAGE_AVERAGE",
+        &[Detector],
+        Optional,
+        "moving_average: sma or ema (default sma)",
+    ),
+    var(
+        "DETECTOR_MOVING_AVERAGE_K",
+        &[Detector],
+        Optional,
+        "moving_average: standard deviations of the deviation that fire (default 6)",
+    ),
+    var(
+        "DETECTOR_VOLUME_SPIKE_WINDOW",
+        &[Detector],
+        Optional,
+        "volume_spike: volumes in the rolling median (default 50)",
+    ),
+    var(
+        "DETECTOR_VOLUME_SPIKE_THRESHOLD",
+        &[Detector],
+        Optional,
+        "volume_spike: robust z-score that fires (default 12)",
+    ),
+    var(
+        "DETECTOR_VOLUME_SPIKE_MIN_RATIO",
+        &[Detector],
+        Optional,
+        "volume_spike: least multiple of the median that fires (default 4)",
+    ),
+    var(
+        "DETECTOR_TECHNICAL_RSI_PERIOD",
+        &[Detector],
+        Optional,
+        "technical: RSI period (default 14)",
+    ),
+    var(
+        "DETECTOR_TECHNICAL_OVERBOUGHT",
+        &[Detector],
+        Optional,
+        "technical: RSI level whose upward crossing fires (default 80)",
+    ),
+    var(
+        "DETECTOR_TECHNICAL_OVERSOLD",
+        &[Detector],
+        Optional,
+        "technical: RSI level whose downward crossing fires (default 20)",
+    ),
+    var(
+        "DETECTOR_TECHNICAL_BAND_WINDOW",
+        &[Detector],
+        Optional,
+        "technical: closes in the Bollinger bands (default 20)",
+    ),
+    var(
+        "DETECTOR_TECHNICAL_BAND_K",
+        &[Detector],
+        Optional,
+        "technical: Bollinger band width in standard deviations (default 3)",
     ),
 ];
 

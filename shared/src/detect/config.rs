@@ -1,0 +1,358 @@
+//! Detector thresholds: defaults, then the environment (`DETECTOR_<METHOD>_<PARAM>`, and
+//! `DETECTOR_METHODS` to choose the methods), then per-symbol overrides from the watch list's
+//! `detector_overrides` column, e.g. `{"zscore": {"threshold": 4.0}}`.
+//!
+//! Every layer is validated by the same code: a parameter that cannot be used is refused with
+//! its name and the reason, at start-up for the environment and per symbol for overrides (a
+//! bad override skips that symbol only).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{
+    Detector, Iqr, IqrParams, IsolationForest, IsolationForestParams, MovingAverage,
+    MovingAverageParams, PctChange, PctChangeParams, Technical, TechnicalParams, VolumeSpike,
+    VolumeSpikeParams, ZScore, ZScoreParams,
+};
+use crate::config::variables::VARIABLES;
+use crate::config::{ConfigError, Env};
+use crate::model::Method;
+
+/// A parameter a detector cannot work with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{method}.{field}: {reason}")]
+pub struct InvalidParams {
+    pub method: Method,
+    pub field: String,
+    pub reason: String,
+}
+
+impl InvalidParams {
+    pub(crate) fn new(method: Method, field: &str, reason: impl Into<String>) -> Self {
+        Self {
+            method,
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The parameters of one method: serialisable so layers merge as JSON, validated in one place.
+pub(crate) trait Params: Serialize + DeserializeOwned + Default + Clone {
+    const METHOD: Method;
+    fn validate(&self) -> Result<(), InvalidParams>;
+}
+
+/// Checks shared by every method: a window long enough for statistics, a positive threshold.
+pub(crate) fn check_window(
+    method: Method,
+    field: &str,
+    value: usize,
+    min: usize,
+) -> Result<(), InvalidParams> {
+    if value < min || value > 100_000 {
+        return Err(InvalidParams::new(
+            method,
+            field,
+            format!("{value} must lie in {min}..=100000"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_positive(method: Method, field: &str, value: f64) -> Result<(), InvalidParams> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(InvalidParams::new(
+            method,
+            field,
+            format!("{value} must be a positive number"),
+        ));
+    }
+    Ok(())
+}
+
+/// Why a symbol's overrides were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OverrideError {
+    #[error("detector_overrides must be a JSON object keyed by method name")]
+    NotAnObject,
+    #[error("detector_overrides: unknown method {0:?}")]
+    UnknownMethod(String),
+    #[error("detector_overrides.{0}: must be an object of parameters")]
+    MethodNotAnObject(String),
+    #[error("detector_overrides.{method}: {reason}")]
+    Unreadable { method: Method, reason: String },
+    #[error("detector_overrides.{0}")]
+    Invalid(InvalidParams),
+}
+
+/// The parameters of every method.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorConfig {
+    pub pct_change: PctChangeParams,
+    pub zscore: ZScoreParams,
+    pub iqr: IqrParams,
+    pub isolation_forest: IsolationForestParams,
+    pub moving_average: MovingAverageParams,
+    pub volume_spike: VolumeSpikeParams,
+    pub technical: TechnicalParams,
+}
+
+/// Parses an environment value: numbers and booleans as themselves, anything else as text.
+fn env_value(raw: &str) -> Value {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ (Value::Number(_) | Value::Bool(_))) => v,
+        _ => Value::String(raw.to_owned()),
+    }
+}
+
+/// Applies `patch` to `current` and validates the result.
+fn merge<T: Params>(current: &T, patch: &Map<String, Value>) -> Result<T, String> {
+    let mut json = serde_json::to_value(current).map_err(|e| e.to_string())?;
+    if let Value::Object(fields) = &mut json {
+        for (k, v) in patch {
+            fields.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value::<T>(json).map_err(|e| e.to_string())
+}
+
+fn from_env_one<T: Params>(env: &Env, current: &T) -> Result<T, ConfigError> {
+    let prefix = format!("DETECTOR_{}_", T::METHOD.as_str().to_ascii_uppercase());
+    let mut value = current.clone();
+    let mut names = Vec::new();
+    for variable in VARIABLES.iter().filter(|v| v.name.starts_with(&prefix)) {
+        let Some(raw) = env.get(variable.name) else {
+            continue;
+        };
+        let field = variable.name[prefix.len()..].to_ascii_lowercase();
+        let mut patch = Map::new();
+        patch.insert(field.clone(), env_value(&raw));
+        value = merge(&value, &patch).map_err(|reason| ConfigError::Invalid {
+            name: variable.name,
+            reason,
+        })?;
+        names.push((field, variable.name));
+    }
+    value.validate().map_err(|e| {
+        let name = names
+            .iter()
+            .find(|(field, _)| *field == e.field)
+            .map_or("DETECTOR_METHODS", |(_, name)| *name);
+        ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(value)
+}
+
+fn override_one<T: Params>(current: &T, patch: Option<&Value>) -> Result<T, OverrideError> {
+    let Some(patch) = patch else {
+        return Ok(current.clone());
+    };
+    let Value::Object(patch) = patch else {
+        return Err(OverrideError::MethodNotAnObject(
+            T::METHOD.as_str().to_owned(),
+        ));
+    };
+    let value = merge(current, patch).map_err(|reason| OverrideError::Unreadable {
+        method: T::METHOD,
+        reason,
+    })?;
+    value.validate().map_err(OverrideError::Invalid)?;
+    Ok(value)
+}
+
+impl DetectorConfig {
+    /// Reads `DETECTOR_METHODS` (a comma-separated list; all methods when unset) and every
+    /// `DETECTOR_<METHOD>_<PARAM>` variable registered in `config::variables`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        if let Some(list) = env.get("DETECTOR_METHODS") {
+            let mut chosen = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                chosen.push(Method::parse(name).map_err(|e| ConfigError::Invalid {
+                    name: "DETECTOR_METHODS",
+                    reason: e.to_string(),
+                })?);
+            }
+            for method in Method::ALL {
+                config.set_enabled(*method, chosen.contains(method));
+            }
+        }
+        Ok(Self {
+            pct_change: from_env_one(env, &config.pct_change)?,
+            zscore: from_env_one(env, &config.zscore)?,
+            iqr: from_env_one(env, &config.iqr)?,
+            isolation_forest: from_env_one(env, &config.isolation_forest)?,
+            moving_average: from_env_one(env, &config.moving_average)?,
+            volume_spike: from_env_one(env, &config.volume_spike)?,
+            technical: from_env_one(env, &config.technical)?,
+        })
+    }
+
+    fn set_enabled(&mut self, method: Method, enabled: bool) {
+        match method {
+            Method::PctChange => self.pct_change.enabled = enabled,
+            Method::ZScore => self.zscore.enabled = enabled,
+            Method::Iqr => self.iqr.enabled = enabled,
+            Method::IsolationForest => self.isolation_forest.enabled = enabled,
+            Method::MovingAverage => self.moving_average.enabled = enabled,
+            Method::VolumeSpike => self.volume_spike.enabled = enabled,
+            Method::Technical => self.technical.enabled = enabled,
+        }
+    }
+
+    /// This configuration with one symbol's overrides applied (`{}` changes nothing).
+    pub fn with_overrides(&self, overrides: &Value) -> Result<Self, OverrideError> {
+        let Value::Object(map) = overrides else {
+            return Err(OverrideError::NotAnObject);
+        };
+        if let Some(unknown) = map.keys().find(|k| Method::parse(k).is_err()) {
+            return Err(OverrideError::UnknownMethod(
+                unknown.chars().take(40).collect(),
+            ));
+        }
+        let get = |m: Method| map.get(m.as_str());
+        Ok(Self {
+            pct_change: override_one(&self.pct_change, get(Method::PctChange))?,
+            zscore: override_one(&self.zscore, get(Method::ZScore))?,
+            iqr: override_one(&self.iqr, get(Method::Iqr))?,
+            isolation_forest: override_one(&self.isolation_forest, get(Method::IsolationForest))?,
+            moving_average: override_one(&self.moving_average, get(Method::MovingAverage))?,
+            volume_spike: override_one(&self.volume_spike, get(Method::VolumeSpike))?,
+            technical: override_one(&self.technical, get(Method::Technical))?,
+        })
+    }
+
+    /// The enabled detectors, each constructed (and so validated) from its parameters.
+    pub fn build(&self) -> Result<Vec<Box<dyn Detector>>, InvalidParams> {
+        let mut detectors: Vec<Box<dyn Detector>> = Vec::new();
+        if self.pct_change.enabled {
+            detectors.push(Box::new(PctChange::new(self.pct_change.clone())?));
+        }
+        if self.zscore.enabled {
+            detectors.push(Box::new(ZScore::new(self.zscore.clone())?));
+        }
+        if self.iqr.enabled {
+            detectors.push(Box::new(Iqr::new(self.iqr.clone())?));
+        }
+        if self.isolation_forest.enabled {
+            detectors.push(Box::new(IsolationForest::new(
+                self.isolation_forest.clone(),
+            )?));
+        }
+        if self.moving_average.enabled {
+            detectors.push(Box::new(MovingAverage::new(self.moving_average.clone())?));
+        }
+        if self.volume_spike.enabled {
+            detectors.push(Box::new(VolumeSpike::new(self.volume_spike.clone())?));
+        }
+        if self.technical.enabled {
+            detectors.push(Box::new(Technical::new(self.technical.clone())?));
+        }
+        Ok(detectors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param_names<T: Params>(value: &T) -> Vec<String> {
+        match serde_json::to_value(value).expect("serialisable") {
+            Value::Object(map) => map.keys().filter(|k| *k != "enabled").cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_parameter_has_a_registered_environment_variable() {
+        let c = DetectorConfig::default();
+        let all = [
+            (Method::PctChange, param_names(&c.pct_change)),
+            (Method::ZScore, param_names(&c.zscore)),
+            (Method::Iqr, param_names(&c.iqr)),
+            (Method::IsolationForest, param_names(&c.isolation_forest)),
+            (Method::MovingAverage, param_names(&c.moving_average)),
+            (Method::VolumeSpike, param_names(&c.volume_spike)),
+            (Method::Technical, param_names(&c.technical)),
+        ];
+        for (method, fields) in all {
+            for field in fields {
+                let name = format!("DETECTOR_{}_{}", method.as_str(), field).to_ascii_uppercase();
+                assert!(
+                    VARIABLES.iter().any(|v| v.name == name),
+                    "{name} is not in config/variables.rs"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_enable_every_method() {
+        let built = DetectorConfig::from_env(&Env::default())
+            .expect("defaults are valid")
+            .build()
+            .expect("defaults build");
+        let methods: Vec<_> = built.iter().map(|d| d.method()).collect();
+        assert_eq!(methods, Method::ALL);
+    }
+
+    #[test]
+    fn environment_values_apply_and_bad_ones_name_their_variable() {
+        let env = Env::from_pairs(&[
+            ("DETECTOR_ZSCORE_THRESHOLD", "3.5"),
+            ("DETECTOR_MOVING_AVERAGE_AVERAGE", "ema"),
+            ("DETECTOR_METHODS", "zscore, moving_average"),
+        ]);
+        let config = DetectorConfig::from_env(&env).expect("valid");
+        assert_eq!(config.zscore.threshold, 3.5);
+        assert!(!config.pct_change.enabled);
+        assert_eq!(config.build().expect("builds").len(), 2);
+        for (name, value) in [
+            ("DETECTOR_ZSCORE_THRESHOLD", "-1"),
+            ("DETECTOR_ZSCORE_WINDOW", "1.5"),
+            ("DETECTOR_IQR_WINDOW", "1"),
+            ("DETECTOR_MOVING_AVERAGE_AVERAGE", "wma"),
+            ("DETECTOR_METHODS", "zscore,magic"),
+        ] {
+            let err = DetectorConfig::from_env(&Env::from_pairs(&[(name, value)]))
+                .expect_err("should be refused");
+            assert_eq!(err.variable(), name, "{err}");
+        }
+    }
+
+    #[test]
+    fn overrides_apply_per_method_and_bad_ones_are_explained() {
+        let base = DetectorConfig::default();
+        let tuned = base
+            .with_overrides(
+                &serde_json::json!({"zscore": {"threshold": 4.0}, "iqr": {"enabled": false}}),
+            )
+            .expect("valid overrides");
+        assert_eq!(tuned.zscore.threshold, 4.0);
+        assert!(!tuned.iqr.enabled);
+        assert_eq!(tuned.pct_change, base.pct_change);
+        for (bad, needle) in [
+            (serde_json::json!([1]), "JSON object"),
+            (serde_json::json!({"zscroe": {}}), "unknown method"),
+            (serde_json::json!({"zscore": 4}), "object of parameters"),
+            (serde_json::json!({"zscore": {"treshold": 4}}), "treshold"),
+            (
+                serde_json::json!({"zscore": {"threshold": "high"}}),
+                "zscore",
+            ),
+            (
+                serde_json::json!({"zscore": {"threshold": 0}}),
+                "zscore.threshold",
+            ),
+        ] {
+            let err = base.with_overrides(&bad).expect_err("should be refused");
+            assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+        }
+    }
+}
