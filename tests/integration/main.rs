@@ -5,9 +5,9 @@
 #![allow(clippy::print_stderr)]
 
 mod database;
+mod detector;
 mod events;
 mod metrics;
-mod detector;
 mod migrations;
 mod secrets;
 mod tls;
