@@ -34,10 +34,12 @@ certs=$(grep -c 'BEGIN CERTIFICATE' "$bundle" || true)
 [ "$certs" -gt 0 ] || die "$bundle holds no PEM certificate"
 
 started=$(date +%s)
-lambda_build "$arch" --include "$bundle"
+lambda_build "$arch"
 for fn in $(lambda_functions); do
     zip="target/lambda/$fn/bootstrap.zip"
     [ -f "$zip" ] || die "$zip was not written"
+    # At the zip's root, so it lands in /var/task/ (cargo lambda --include keeps the path).
+    zip_add_file "$zip" "$bundle" rds-ca-bundle.pem
     printf '  %-10s %s  %d KiB\n' "$fn" "$zip" $(( $(stat -c %s "$zip") / 1024 )) >&2
 done
 say "built for $arch in $(( $(date +%s) - started )) s (CA bundle: $certs certificates)"

@@ -8,18 +8,20 @@ lambda_functions() {
     done
 }
 
-# Puts cargo-lambda (and the zig it links with) on PATH, installing it once into a virtualenv
-# in the cache directory when the machine has none.
+# Puts cargo-lambda (and the zig it links with) on PATH. The copy in the cache directory wins
+# when there is one, so every build links with the same zig and cargo's cache stays valid;
+# otherwise one already on PATH is used; otherwise it is installed once into the cache.
+CARGO_LAMBDA_VERSION="1.9.2"
 ensure_cargo_lambda() {
-    if cargo lambda --version >/dev/null 2>&1; then return 0; fi
     local venv
     venv="$(cache_dir)/cargo-lambda-venv"
+    if [ ! -x "$venv/bin/cargo-lambda" ] && cargo lambda --version >/dev/null 2>&1; then return 0; fi
     if [ ! -x "$venv/bin/cargo-lambda" ]; then
         command -v python3 >/dev/null || die "python3 not found: install it to get cargo-lambda (apt-get install python3 python3-venv)"
-        say "installing cargo-lambda into $venv (once)"
+        say "installing cargo-lambda $CARGO_LAMBDA_VERSION into $venv (once)"
         rm -rf "$venv"
         python3 -m venv "$venv" || die "could not create a virtualenv (apt-get install python3-venv)"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check cargo-lambda >"$venv.log" 2>&1 \
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" >"$venv.log" 2>&1 \
             || { tail -20 "$venv.log" >&2; die "pip could not install cargo-lambda"; }
     fi
     # The venv's python3 comes first so cargo-lambda finds zig through `python3 -m ziglang`.
@@ -47,4 +49,24 @@ lambda_build() {
     say "cargo lambda build --release for $arch ($target): ${packages[*]}"
     cargo lambda build --release --target "$target" --output-format zip \
         --lambda-dir target/lambda "${packages[@]}" "$@"
+}
+
+# zip_add_file ZIP FILE NAME: puts FILE into ZIP as NAME (replacing an older NAME), keeping
+# every other entry and its permissions (bootstrap must stay executable).
+zip_add_file() {
+    python3 - "$1" "$2" "$3" <<'PY' || die "could not add $2 to $1"
+import os, sys, zipfile
+archive, path, name = sys.argv[1:4]
+staging = archive + ".tmp"
+with zipfile.ZipFile(archive) as src, zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as dst:
+    for info in src.infolist():
+        if info.filename != name:
+            dst.writestr(info, src.read(info))
+    entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    entry.external_attr = 0o100644 << 16
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    with open(path, "rb") as handle:
+        dst.writestr(entry, handle.read())
+os.replace(staging, archive)
+PY
 }
