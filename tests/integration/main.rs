@@ -4,6 +4,9 @@
 // Tests report what they skip on stderr, which the test runner shows.
 #![allow(clippy::print_stderr)]
 
+mod collector;
+mod collector_db;
+mod collector_sources;
 mod database;
 mod detector;
 mod events;
