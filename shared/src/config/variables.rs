@@ -126,6 +126,24 @@ pub const VARIABLES: &[Variable] = &[
         Optional,
         "log filter, e.g. info,tickwatch=debug",
     ),
+    var(
+        "API_KEY",
+        &[Api],
+        LocalOnly,
+        "the key writes to the API must present (local runs)",
+    ),
+    var(
+        "API_KEY_SECRET_ARN",
+        &[Api],
+        Required,
+        "Secrets Manager secret holding the API's write key",
+    ),
+    var(
+        "PORT",
+        &[Api],
+        LocalOnly,
+        "port the API listens on when run outside Lambda (default 8080)",
+    ),
 ];
 
 /// The variables `function` reads.

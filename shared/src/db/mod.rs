@@ -6,6 +6,7 @@ pub mod candles;
 mod connect;
 pub mod detector_state;
 mod migrate;
+pub mod stats;
 pub mod symbols;
 mod tls;
 
