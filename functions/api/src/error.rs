@@ -182,7 +182,7 @@ impl IntoResponse for ApiError {
                 );
             }
             _ => {
-                tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
+                tracing::info!(status = self.status.as_u16(), code = self.code, reason = %self.message, "request refused");
             }
         }
         let body = ErrorEnvelope {

@@ -17,8 +17,8 @@ macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident, $kind:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        // Each variant (de)serialises as its stored name, so JSON, SQL and logs agree.
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -102,5 +102,19 @@ mod tests {
         let err = Provider::parse("yahoo").expect_err("unknown provider");
         assert!(err.to_string().contains("coingecko"), "{err}");
         assert!(AssetClass::parse("bond").is_err());
+    }
+
+    #[test]
+    fn json_names_are_the_stored_names() {
+        for provider in Provider::ALL {
+            let json = serde_json::to_value(provider).expect("serialises");
+            assert_eq!(json, provider.as_str());
+            assert_eq!(
+                serde_json::from_value::<Provider>(json).ok(),
+                Some(*provider)
+            );
+        }
+        let json = serde_json::to_value(crate::model::Method::ZScore).expect("serialises");
+        assert_eq!(json, "zscore");
     }
 }
