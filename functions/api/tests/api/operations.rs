@@ -204,6 +204,23 @@ async fn the_openapi_document_lists_every_route_with_its_errors() {
     .map(str::to_owned)
     .collect();
     assert_eq!(routes, expected);
+    // Enumerations are documented by the names the API sends (the stored names).
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["Provider"]["enum"]
+            .as_array()
+            .is_some_and(|v| v.contains(&"coingecko".into()))
+    );
+    assert!(
+        schemas["Method"]["enum"]
+            .as_array()
+            .is_some_and(|v| v.contains(&"zscore".into()))
+    );
+    assert!(
+        schemas["Severity"]["enum"]
+            .as_array()
+            .is_some_and(|v| v.contains(&"critical".into()))
+    );
     // Every documented route is served: none answers "unknown route".
     for route in &expected {
         let (method, path) = route.split_once(' ').expect("method and path");
