@@ -4,6 +4,7 @@
 //! tested against a real PostgreSQL and real HTTP servers on loopback.
 
 pub mod aws;
+pub mod collect;
 pub mod config;
 pub mod db;
 pub mod metrics;

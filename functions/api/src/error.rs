@@ -137,15 +137,22 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 503: the database cannot be reached.
+    pub fn database_unavailable(source: anyhow::Error) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database cannot be reached; try again shortly",
+        )
+        .with_source(source)
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         if error.is_unavailable() {
-            Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
-                "the database cannot be reached; try again shortly",
-            )
-            .with_source(error.into())
+            Self::database_unavailable(error.into())
         } else {
             Self::internal(error.into())
         }

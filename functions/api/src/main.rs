@@ -1,8 +1,12 @@
 //! The api Lambda: wiring only. Builds the state once per cold start, then serves the router
 //! through `lambda_http` on Lambda, or on `127.0.0.1:$PORT` (default 8080) anywhere else.
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
-use tickwatch::config::Env;
+use tickwatch::collect::Collector;
+use tickwatch::config::{CollectorSettings, Env};
+use tickwatch::providers::http::build_client;
 use tickwatch::startup::{Resources, exit_with};
 
 #[tokio::main]
@@ -18,7 +22,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     if api_key.is_none() {
         tracing::warn!("neither API_KEY nor API_KEY_SECRET_ARN is set: writes are disabled");
     }
-    let app = api::app(api::AppState::new(resources.db.clone(), api_key));
+    let settings = CollectorSettings::from_env(&env)?
+        .resolve_keys(Some(&resources.aws))
+        .await?;
+    let client = build_client(&settings.http).context("HTTP client")?;
+    let collector = Collector::new(resources.db.clone(), settings, client);
+    let state = api::AppState::new(resources.db.clone(), api_key)
+        .with_collector(Arc::new(collector))
+        .with_metrics(resources.metrics.clone());
+    let app = api::app(state);
     if env.get("AWS_LAMBDA_RUNTIME_API").is_some() {
         return lambda_http::run(app).await;
     }

@@ -5,6 +5,7 @@
 //! through a lookup function rather than `std::env` directly, so tests pass a map and never
 //! mutate the process environment.
 
+mod collector;
 mod database;
 mod env;
 mod secret;
@@ -12,6 +13,7 @@ pub mod variables;
 
 use std::time::Duration;
 
+pub use collector::{ApiKey, CollectorSettings, HttpSettings, SourceSettings};
 pub use database::{Credentials, DatabaseSettings, TlsMode};
 pub use env::Env;
 pub use secret::{DatabaseSecret, read_database_secret, read_secret_string};

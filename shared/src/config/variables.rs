@@ -144,6 +144,96 @@ pub const VARIABLES: &[Variable] = &[
         LocalOnly,
         "port the API listens on when run outside Lambda (default 8080)",
     ),
+    var(
+        "COINGECKO_BASE_URL",
+        &[Collector, Api],
+        Optional,
+        "CoinGecko API base URL (tests point it at loopback)",
+    ),
+    var(
+        "COINGECKO_API_KEY",
+        &[Collector, Api],
+        LocalOnly,
+        "CoinGecko demo key, sent as a header; optional",
+    ),
+    var(
+        "COINGECKO_SECRET_ARN",
+        &[Collector, Api],
+        Optional,
+        "Secrets Manager secret holding the CoinGecko key",
+    ),
+    var(
+        "COINGECKO_RATE_PER_MINUTE",
+        &[Collector, Api],
+        Optional,
+        "CoinGecko calls per minute (default 30)",
+    ),
+    var(
+        "ALPHAVANTAGE_BASE_URL",
+        &[Collector, Api],
+        Optional,
+        "Alpha Vantage API base URL",
+    ),
+    var(
+        "ALPHAVANTAGE_API_KEY",
+        &[Collector, Api],
+        LocalOnly,
+        "Alpha Vantage key for local runs",
+    ),
+    var(
+        "ALPHAVANTAGE_SECRET_ARN",
+        &[Collector, Api],
+        Optional,
+        "Secrets Manager secret holding the Alpha Vantage key",
+    ),
+    var(
+        "ALPHAVANTAGE_RATE_PER_MINUTE",
+        &[Collector, Api],
+        Optional,
+        "Alpha Vantage calls per minute (default 5)",
+    ),
+    var(
+        "BINANCE_BASE_URL",
+        &[Collector, Api],
+        Optional,
+        "Binance spot API base URL",
+    ),
+    var(
+        "BINANCE_RATE_PER_MINUTE",
+        &[Collector, Api],
+        Optional,
+        "Binance klines calls per minute (default 600)",
+    ),
+    var(
+        "SYNTHETIC_SEED",
+        &[Collector, Api],
+        Optional,
+        "seed of the synthetic price source (default 42)",
+    ),
+    var(
+        "HTTP_TIMEOUT_MS",
+        &[Collector, Api],
+        Optional,
+        "timeout per source request in milliseconds (default 5000)",
+    ),
+    var(
+        "HTTP_RETRY_BASE_MS",
+        &[Collector, Api],
+        Optional,
+        "first retry delay in milliseconds, doubled per retry (default 250)",
+    ),
+    var(
+        "COLLECTOR_BATCH_SIZE",
+        &[Collector, Api],
+        Optional,
+        "candles per upsert statement (default 5000)",
+    ),
+    var(
+        "COLLECTOR_SCHEDULE_SECONDS",
+        &[Collector, Api],
+        Optional,
+        "how often the collect schedule fires (default 300)",
+    ),
 ];
 
 /// The variables `function` reads.

@@ -2,6 +2,7 @@
 //! real socket. Every route's happy path and each of its error paths. Run with `make test`.
 
 mod anomalies;
+mod collect;
 mod helpers;
 mod lambda;
 mod operations;

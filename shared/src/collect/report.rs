@@ -1,0 +1,220 @@
+//! What one collector invocation did, symbol by symbol, and the metrics that follow from it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::metrics::{Metrics, Unit};
+use crate::model::{Interval, Provider, Symbol};
+
+/// Which kind of run produced a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// The schedule: every enabled symbol that is due.
+    Scheduled,
+    /// Named symbols, now (the API's collect-once uses this).
+    Collect,
+    /// History for named symbols over a range.
+    Backfill,
+}
+
+/// How one symbol fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeStatus {
+    /// At least one candle was inserted or changed.
+    Stored,
+    /// Candles were accepted, and the database already held exactly them.
+    Unchanged,
+    /// The source delivered nothing usable: every item was rejected (or there were none).
+    Rejected,
+    /// The source or the database failed; `error` says why and whether to retry.
+    Failed,
+}
+
+/// Why a symbol failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OutcomeError {
+    /// Stable code: a source error's code (`timeout`, `rate_limited`, `quota_exhausted`, …),
+    /// `database`, or `unknown_symbol`.
+    pub code: String,
+    pub message: String,
+    /// Whether running again later can help without anyone changing anything.
+    pub retryable: bool,
+    /// Seconds the source asked us to wait, when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+}
+
+/// One symbol's result.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SymbolOutcome {
+    #[schema(value_type = String, example = "BTC")]
+    pub symbol: Symbol,
+    #[schema(value_type = Option<String>, example = "binance")]
+    pub provider: Option<Provider>,
+    #[schema(value_type = Option<String>, example = "1h")]
+    pub interval: Option<Interval>,
+    pub status: OutcomeStatus,
+    /// Items the source delivered.
+    pub fetched: u64,
+    /// Rows inserted or changed.
+    pub stored: u64,
+    /// Accepted candles the database already held unchanged.
+    pub unchanged: u64,
+    /// Items dropped because the same response held a later one for the same candle.
+    pub duplicates: u64,
+    /// Rejected items, by reason (`non_positive_price`, `high_below_low`, …).
+    pub rejected: BTreeMap<String, u64>,
+    /// Open time of the newest accepted candle.
+    pub newest: Option<DateTime<Utc>>,
+    pub error: Option<OutcomeError>,
+}
+
+impl SymbolOutcome {
+    pub(crate) fn new(
+        symbol: Symbol,
+        provider: Option<Provider>,
+        interval: Option<Interval>,
+    ) -> Self {
+        Self {
+            symbol,
+            provider,
+            interval,
+            status: OutcomeStatus::Rejected,
+            fetched: 0,
+            stored: 0,
+            unchanged: 0,
+            duplicates: 0,
+            rejected: BTreeMap::new(),
+            newest: None,
+            error: None,
+        }
+    }
+
+    pub(crate) fn fail(&mut self, error: OutcomeError) {
+        self.error = Some(error);
+        self.status = OutcomeStatus::Failed;
+    }
+
+    /// Settles the status once counting is done (a failure stays a failure).
+    pub(crate) fn settle(&mut self) {
+        if self.error.is_some() {
+            self.status = OutcomeStatus::Failed;
+        } else if self.stored > 0 {
+            self.status = OutcomeStatus::Stored;
+        } else if self.unchanged > 0 {
+            self.status = OutcomeStatus::Unchanged;
+        } else {
+            self.status = OutcomeStatus::Rejected;
+        }
+    }
+
+    /// Whether the database took this symbol's candles (new or unchanged).
+    pub fn succeeded(&self) -> bool {
+        self.stored > 0 || self.unchanged > 0
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// One call (or paged sequence of calls) to a source, for latency and error metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SourceCall {
+    pub provider: Provider,
+    pub millis: f64,
+    pub failed: bool,
+}
+
+/// The result of one invocation.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CollectReport {
+    pub kind: RunKind,
+    pub started_at: DateTime<Utc>,
+    /// Rows inserted or changed, over every symbol.
+    pub stored: u64,
+    /// Items rejected, over every symbol.
+    pub rejected: u64,
+    /// Symbols that failed.
+    pub failed: u64,
+    pub outcomes: Vec<SymbolOutcome>,
+    #[serde(skip)]
+    pub(crate) calls: Vec<SourceCall>,
+}
+
+impl CollectReport {
+    pub(crate) fn new(kind: RunKind, started_at: DateTime<Utc>) -> Self {
+        Self {
+            kind,
+            started_at,
+            stored: 0,
+            rejected: 0,
+            failed: 0,
+            outcomes: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, mut outcome: SymbolOutcome) {
+        outcome.settle();
+        self.stored += outcome.stored;
+        self.rejected += outcome.rejected_total();
+        if outcome.status == OutcomeStatus::Failed {
+            self.failed += 1;
+        }
+        self.outcomes.push(outcome);
+    }
+
+    /// The outcome for `symbol`, if it was part of the run.
+    pub fn outcome(&self, symbol: &Symbol) -> Option<&SymbolOutcome> {
+        self.outcomes.iter().find(|o| &o.symbol == symbol)
+    }
+
+    /// True when there was work and none of it reached the database.
+    pub fn nothing_stored(&self) -> bool {
+        !self.outcomes.is_empty() && !self.outcomes.iter().any(SymbolOutcome::succeeded)
+    }
+
+    /// Whether a retry could change the result: some failure was of a retryable kind.
+    pub fn retry_can_help(&self) -> bool {
+        self.outcomes
+            .iter()
+            .filter_map(|o| o.error.as_ref())
+            .any(|e| e.retryable)
+    }
+
+    /// Adds this run's counters to `metrics`. Dimensions stay low-cardinality: source and
+    /// rejection reason, never the symbol.
+    pub fn record(&self, metrics: &mut Metrics) {
+        for outcome in &self.outcomes {
+            let source = outcome.provider.map(Provider::as_str).unwrap_or("unknown");
+            metrics.count(
+                "CandlesStored",
+                outcome.stored as f64,
+                &[("Source", source)],
+            );
+            for (reason, count) in &outcome.rejected {
+                metrics.count("CandlesRejected", *count as f64, &[("Reason", reason)]);
+            }
+            if outcome
+                .error
+                .as_ref()
+                .is_some_and(|e| e.code != "database" && e.code != "unknown_symbol")
+            {
+                metrics.count("SourceErrors", 1.0, &[("Source", source)]);
+            }
+        }
+        for call in &self.calls {
+            metrics.observe(
+                "SourceLatency",
+                call.millis,
+                Unit::Milliseconds,
+                &[("Source", call.provider.as_str())],
+            );
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Collector settings: where each price source lives, its key, its pacing, and how patient the
+//! shared HTTP client is. Every base URL is a setting so tests and local runs point at loopback.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::{ConfigError, Env, millis};
+
+/// How a source's API key is provided.
+#[derive(Debug, Clone, Default)]
+pub enum ApiKey {
+    /// No key: the source's keyless tier.
+    #[default]
+    None,
+    /// The key itself, from a plain variable (local runs).
+    Plain(SecretString),
+    /// A Secrets Manager secret holding the key; read by [`CollectorSettings::resolve_keys`].
+    Secret { variable: &'static str, arn: String },
+}
+
+impl ApiKey {
+    fn from_env(
+        env: &Env,
+        key_var: &'static str,
+        arn_var: &'static str,
+    ) -> Result<Self, ConfigError> {
+        if let Some(key) = env.get(key_var) {
+            return Ok(Self::Plain(SecretString::from(key)));
+        }
+        match env.get(arn_var) {
+            Some(arn) if arn.starts_with("arn:") => Ok(Self::Secret {
+                variable: arn_var,
+                arn,
+            }),
+            Some(arn) => Err(ConfigError::Invalid {
+                name: arn_var,
+                reason: format!("{arn:?} is not an ARN"),
+            }),
+            None => Ok(Self::None),
+        }
+    }
+
+    /// The key, when it is known (after [`CollectorSettings::resolve_keys`]).
+    pub fn secret(&self) -> Option<&SecretString> {
+        match self {
+            Self::Plain(key) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// One source's address, key and pace.
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080/api/v3` in tests.
+    pub base_url: String,
+    pub api_key: ApiKey,
+    /// Requests per minute this process may send; the source's published limit by default.
+    pub rate_per_minute: u32,
+}
+
+/// How the shared HTTP client waits and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Per attempt, connect to last byte.
+    pub timeout: Duration,
+    /// Attempts per request, the first included.
+    pub attempts: u32,
+    /// The first retry waits about this long, each later one twice as long (with jitter).
+    pub retry_base: Duration,
+    /// No wait between attempts is longer than this, whatever `Retry-After` says; a source
+    /// that asks for a longer wait gets a rate-limited error instead, and the next run retries.
+    pub max_wait: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            attempts: 3,
+            retry_base: Duration::from_millis(250),
+            max_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the collector needs besides the database.
+#[derive(Debug, Clone)]
+pub struct CollectorSettings {
+    pub coingecko: SourceSettings,
+    pub alphavantage: SourceSettings,
+    pub binance: SourceSettings,
+    /// Seed of the synthetic source: the same seed gives the same prices on every run.
+    pub synthetic_seed: u64,
+    pub http: HttpSettings,
+    /// Candles per upsert statement (and per transaction).
+    pub batch_size: usize,
+    /// How often the schedule fires. A candle source is polled in the first period after each
+    /// of its buckets closes (and whenever its last closed candle is missing).
+    pub schedule_period: Duration,
+}
+
+impl CollectorSettings {
+    /// Published limits, per minute: CoinGecko's public tier allows about 30 calls, Alpha
+    /// Vantage's free tier 5 (and 25 a day), Binance 6,000 request weight (a klines call weighs 2;
+    /// we stay at a fifth of that).
+    pub const COINGECKO_RATE: u32 = 30;
+    pub const ALPHAVANTAGE_RATE: u32 = 5;
+    pub const BINANCE_RATE: u32 = 600;
+
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let source = |base_var: &'static str,
+                      default_base: &str,
+                      key: ApiKey,
+                      rate_var: &'static str,
+                      default_rate: u32|
+         -> Result<SourceSettings, ConfigError> {
+            let base_url = env
+                .parse_with(base_var, |v| {
+                    if v.starts_with("http://") || v.starts_with("https://") {
+                        Ok(v.trim_end_matches('/').to_owned())
+                    } else {
+                        Err(format!("{v:?} is not an http(s) URL"))
+                    }
+                })?
+                .unwrap_or_else(|| default_base.to_owned());
+            let rate_per_minute = env
+                .parse_with(rate_var, |v| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("{v:?}: expected a positive whole number"))
+                })?
+                .unwrap_or(default_rate);
+            Ok(SourceSettings {
+                base_url,
+                api_key: key,
+                rate_per_minute,
+            })
+        };
+        let coingecko = source(
+            "COINGECKO_BASE_URL",
+            "https://api.coingecko.com/api/v3",
+            ApiKey::from_env(env, "COINGECKO_API_KEY", "COINGECKO_SECRET_ARN")?,
+            "COINGECKO_RATE_PER_MINUTE",
+            Self::COINGECKO_RATE,
+        )?;
+        let alphavantage = source(
+            "ALPHAVANTAGE_BASE_URL",
+            "https://www.alphavantage.co",
+            ApiKey::from_env(env, "ALPHAVANTAGE_API_KEY", "ALPHAVANTAGE_SECRET_ARN")?,
+            "ALPHAVANTAGE_RATE_PER_MINUTE",
+            Self::ALPHAVANTAGE_RATE,
+        )?;
+        let binance = source(
+            "BINANCE_BASE_URL",
+            "https://api.binance.com",
+            ApiKey::None,
+            "BINANCE_RATE_PER_MINUTE",
+            Self::BINANCE_RATE,
+        )?;
+        let defaults = HttpSettings::default();
+        let http = HttpSettings {
+            timeout: env
+                .parse_with("HTTP_TIMEOUT_MS", millis)?
+                .unwrap_or(defaults.timeout),
+            attempts: defaults.attempts,
+            retry_base: env
+                .parse_with("HTTP_RETRY_BASE_MS", millis)?
+                .unwrap_or(defaults.retry_base),
+            max_wait: defaults.max_wait,
+        };
+        let batch_size = env
+            .parse_with("COLLECTOR_BATCH_SIZE", |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=50_000).contains(n))
+                    .ok_or_else(|| format!("{v:?}: expected a whole number from 1 to 50000"))
+            })?
+            .unwrap_or(5_000);
+        let schedule_period = env
+            .parse_with("COLLECTOR_SCHEDULE_SECONDS", |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (60..=86_400).contains(n))
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| format!("{v:?}: expected seconds from 60 to 86400"))
+            })?
+            .unwrap_or(Duration::from_secs(300));
+        Ok(Self {
+            coingecko,
+            alphavantage,
+            binance,
+            synthetic_seed: env.parse_or("SYNTHETIC_SEED", 42_u64)?,
+            http,
+            batch_size,
+            schedule_period,
+        })
+    }
+
+    /// Settings for tests and local runs: every source at `base_url`-style loopback addresses
+    /// is up to the caller; this gives the defaults without reading the environment.
+    pub fn defaults() -> Self {
+        Self::from_env(&Env::default()).unwrap_or_else(|_| unreachable_defaults())
+    }
+
+    /// Reads keys held in Secrets Manager, once per cold start.
+    pub async fn resolve_keys(
+        mut self,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> Result<Self, ConfigError> {
+        for source in [&mut self.coingecko, &mut self.alphavantage] {
+            if let ApiKey::Secret { variable, arn } = &source.api_key {
+                let aws = aws.ok_or(ConfigError::Missing {
+                    name: variable,
+                    hint: "reading the key's secret needs AWS configuration",
+                })?;
+                let client = aws_sdk_secretsmanager::Client::new(aws);
+                let key = super::read_secret_string(&client, variable, arn).await?;
+                source.api_key = ApiKey::Plain(key);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The defaults parse from an empty environment by construction; this is never reached, but
+/// keeps `defaults` free of a panic path.
+fn unreachable_defaults() -> CollectorSettings {
+    let source = |base: &str, rate| SourceSettings {
+        base_url: base.to_owned(),
+        api_key: ApiKey::None,
+        rate_per_minute: rate,
+    };
+    CollectorSettings {
+        coingecko: source("https://api.coingecko.com/api/v3", 30),
+        alphavantage: source("https://www.alphavantage.co", 5),
+        binance: source("https://api.binance.com", 600),
+        synthetic_seed: 42,
+        http: HttpSettings::default(),
+        batch_size: 5_000,
+        schedule_period: Duration::from_secs(300),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let s = CollectorSettings::from_env(&Env::default()).expect("defaults");
+        assert_eq!(s.http.timeout, Duration::from_secs(5));
+        assert_eq!(s.http.attempts, 3);
+        assert_eq!(s.alphavantage.rate_per_minute, 5);
+        assert!(matches!(s.coingecko.api_key, ApiKey::None));
+    }
+
+    #[test]
+    fn each_malformed_setting_names_its_variable() {
+        for (name, value) in [
+            ("COINGECKO_BASE_URL", "ftp://x"),
+            ("BINANCE_RATE_PER_MINUTE", "0"),
+            ("ALPHAVANTAGE_SECRET_ARN", "my-key"),
+            ("HTTP_TIMEOUT_MS", "soon"),
+            ("COLLECTOR_BATCH_SIZE", "0"),
+            ("COLLECTOR_SCHEDULE_SECONDS", "5"),
+            ("SYNTHETIC_SEED", "-1"),
+        ] {
+            let err = CollectorSettings::from_env(&Env::from_pairs(&[(name, value)]))
+                .expect_err("should be rejected");
+            assert_eq!(err.variable(), name);
+        }
+    }
+
+    #[test]
+    fn a_plain_key_wins_over_a_secret_and_never_prints() {
+        let env = Env::from_pairs(&[
+            ("ALPHAVANTAGE_API_KEY", "hunter2"),
+            (
+                "ALPHAVANTAGE_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:av",
+            ),
+        ]);
+        let s = CollectorSettings::from_env(&env).expect("valid");
+        assert!(s.alphavantage.api_key.secret().is_some());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}
