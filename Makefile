@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help test lint fmt fmt-check clippy build check
+.PHONY: help test lint fmt fmt-check clippy build check bench bench-api fuzz-api
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,3 +23,11 @@ clippy:
 
 check: ## type-check everything quickly
 	cargo check --workspace --all-targets
+
+fuzz-api: ## fuzz the API with schemathesis against its OpenAPI document (also run by make test)
+	@scripts/fuzz-api.sh
+
+bench: bench-api ## every benchmark (not run by CI)
+
+bench-api: ## the API under wrk next to pgbench running the same SQL, a million candles loaded
+	@scripts/bench-api.sh

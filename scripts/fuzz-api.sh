@@ -63,12 +63,13 @@ curl -fsS -X POST "${auth[@]}" "$base/v1/prices/BTC/candles" -d "$candles" >/dev
 
 say "schemathesis: ${FUZZ_EXAMPLES:-25} examples per operation"
 started=$(date +%s)
+# One worker: threads parsing lambdas at once trip a CPython 3.11 AST bug inside hypothesis.
 "$st" run "$base/openapi.json" \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "${FUZZ_EXAMPLES:-25}" \
     --seed "${FUZZ_SEED:-20261122}" \
     --generation-database none \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 10 \
     --no-color \
     -H "Authorization: Bearer $key" \

@@ -253,19 +253,9 @@ pub async fn page_watched(
     }))
 }
 
-/// The statement behind `latest` and `history`; public so the benchmark can hand the very
-/// same SQL to pgbench.
-pub const HISTORY_SQL: &str = "SELECT COALESCE($2::text, s.interval) AS series_interval, c.*
-     FROM symbols s
-     LEFT JOIN LATERAL (
-         SELECT symbol, interval, open_time, open, high, low, close, volume, source
-         FROM candles
-         WHERE symbol = s.symbol AND interval = COALESCE($2::text, s.interval)
-           AND open_time >= $3 AND open_time < $4
-         ORDER BY open_time DESC
-         LIMIT $5
-     ) c ON true
-     WHERE s.symbol = $1";
+/// The statement behind `latest` and `history`. It lives in `shared/sql/history.sql` so the
+/// benchmark (`make bench-api`) hands the very same text to pgbench.
+pub const HISTORY_SQL: &str = include_str!("../../sql/history.sql");
 
 /// One stored candle, if there is one.
 pub async fn get(
