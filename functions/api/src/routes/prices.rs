@@ -324,7 +324,7 @@ pub struct Rejection {
 }
 
 fn to_input(
-    body: CandleBody,
+    body: &CandleBody,
     watched: &WatchedSymbol,
     path_time: Option<DateTime<Utc>>,
 ) -> Result<CandleInput, Rejection> {
@@ -412,7 +412,7 @@ pub async fn post_candles(
                 reason: "malformed".to_owned(),
                 message: e.to_string(),
             })
-            .and_then(|body| to_input(body, &watched, None).map_err(|r| Rejection { index, ..r }))
+            .and_then(|body| to_input(&body, &watched, None).map_err(|r| Rejection { index, ..r }))
             .and_then(|input| {
                 Candle::validate(input, now).map_err(|e| Rejection {
                     index,
@@ -479,7 +479,7 @@ pub async fn put_candle(
     let open_time = params::instant("open_time", &raw_time)?;
     let client = state.client().await?;
     let watched = watched(&client, &symbol).await?;
-    let input = to_input(body, &watched, Some(open_time))
+    let input = to_input(&body, &watched, Some(open_time))
         .map_err(|r| ApiError::bad_request("invalid_body", r.message))?;
     let candle = Candle::validate(input, Utc::now()).map_err(|e| {
         ApiError::unprocessable("invalid_candle", e.to_string()).with_details(

@@ -74,7 +74,7 @@ async fn history_and_anomaly_queries_use_indexes_on_a_million_candles() {
         "'S3', '1m', '2020-01-10', '2020-01-20', 1001",
         "'S3', NULL, '0001-01-01', '2020-01-05 12:00', 2",
     ] {
-        for plan in plans(&client, HISTORY_SQL, history_types, &args).await {
+        for plan in plans(&client, HISTORY_SQL, history_types, args).await {
             assert_no_big_seq_scan(&plan, &format!("history({args})"));
             assert!(
                 plan.contains("candles_pkey"),
