@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help test lint fmt fmt-check clippy build check deploy destroy check-terraform check-release
+.PHONY: help test lint fmt fmt-check clippy build check deploy destroy check-terraform check-release fuzz-api
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,6 +40,7 @@ invoke-detector: ## send events/detector-scheduled.json to the watched detector
 
 invoke-api: ## send events/api-latest.json (an API Gateway HTTP API request) to the watched api
 	cargo lambda invoke -A 127.0.0.1 -P 9000 api --data-file events/api-latest.json
+
 # ----------------------------------------------------------------------------------------------
 # Cloud. ARCH is the Lambda architecture to build for: lambda_architecture from
 # terraform/terraform.tfvars when it sets one, arm64 otherwise.
@@ -62,13 +63,20 @@ check-terraform: ## offline checks of terraform/: fmt, checkov, and the Terrafor
 
 check-release: ## release build for ARCH, checked: zips exist, glibc <= 2.34, sizes printed
 	@scripts/check-release.sh $(ARCH)
-.PHONY: bench bench-detector
+.PHONY: bench bench-detector bench-api
+bench: bench-detector bench-api ## every benchmark (not run by CI)
 
 BENCH_VENV ?= $(HOME)/.cache/tickwatch/venv-detector
 
-bench: bench-detector ## every benchmark (not run by CI)
 
 bench-detector: ## the seven detectors, Rust against numpy/pandas/scikit-learn on the same data
 	@test -x "$(BENCH_VENV)/bin/python" || python3 -m venv "$(BENCH_VENV)"
 	@"$(BENCH_VENV)/bin/pip" install -q -r tests/reference/requirements.txt
 	TICKWATCH_BENCH_PYTHON="$(BENCH_VENV)/bin/python" cargo bench -p tickwatch --bench detector
+
+fuzz-api: ## fuzz the API with schemathesis against its OpenAPI document (also run by make test)
+	@scripts/fuzz-api.sh
+
+
+bench-api: ## the API under wrk next to pgbench running the same SQL, a million candles loaded
+	@scripts/bench-api.sh

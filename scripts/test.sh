@@ -51,4 +51,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --no-fail-fast "$@"
 fi
+# The whole suite (no test filter given) also fuzzes the API against its OpenAPI document.
+if [ $# -eq 0 ] && [ -z "${TICKWATCH_SKIP_FUZZ:-}" ]; then
+    scripts/fuzz-api.sh
+fi
 say "tests finished in $(( $(date +%s) - started )) s"

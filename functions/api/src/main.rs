@@ -1,27 +1,51 @@
-//! The api Lambda: wiring only. The routes live in the `api` library target.
+//! The api Lambda: wiring only. Builds the state once per cold start, then serves the router
+//! through `lambda_http` on Lambda, or on `127.0.0.1:$PORT` (default 8080) anywhere else.
 
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tickwatch::collect::Collector;
+use tickwatch::config::{CollectorSettings, Env};
+use tickwatch::providers::http::build_client;
 use tickwatch::startup::{Resources, exit_with};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     let resources = match Resources::from_env("api").await {
         Ok(resources) => resources,
         Err(error) => exit_with("api", &error),
     };
-    let resources = &resources;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        handle(resources, request).await
-    }))
-    .await
-}
-
-async fn handle(resources: &Resources, _request: Request) -> Result<Response<Body>, Error> {
-    resources.db.ensure_migrated().await?;
-    Ok(Response::builder()
-        .status(501)
-        .header("content-type", "application/json")
-        .body(Body::from(
-            r#"{"error":{"code":"not_implemented","message":"the API is not implemented yet"}}"#,
-        ))?)
+    let env = Env::process();
+    let api_key = api::load_api_key(&env, &resources.aws)
+        .await
+        .context("API key")?;
+    if api_key.is_none() {
+        tracing::warn!("neither API_KEY nor API_KEY_SECRET_ARN is set: writes are disabled");
+    }
+    let settings = CollectorSettings::from_env(&env)?
+        .resolve_keys(Some(&resources.aws))
+        .await?;
+    let client = build_client(&settings.http).context("HTTP client")?;
+    let collector = Collector::new(resources.db.clone(), settings, client);
+    let state = api::AppState::new(resources.db.clone(), api_key)
+        .with_collector(Arc::new(collector))
+        .with_metrics(resources.metrics.clone());
+    let app = api::app(state);
+    if env.get("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return lambda_http::run(app).await;
+    }
+    let port: u16 = match env.get("PORT") {
+        Some(port) => port.parse().context("PORT must be a port number")?,
+        None => 8080,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
 }

@@ -278,6 +278,18 @@ pub const VARIABLES: &[Variable] = &[
         "technical: Bollinger band width in standard deviations (default 3)",
     ),
     var(
+        "API_KEY",
+        &[Api],
+        LocalOnly,
+        "the key writes to the API must present (local runs)",
+    ),
+    var(
+        "PORT",
+        &[Api],
+        LocalOnly,
+        "port the API listens on when run outside Lambda (default 8080)",
+    ),
+    var(
         "COINGECKO_BASE_URL",
         &[Collector, Api],
         Optional,

@@ -89,3 +89,150 @@ pub async fn for_series(
         .map(from_row)
         .collect()
 }
+
+// ---- Reads for the HTTP API -------------------------------------------------------------
+
+/// A stored finding with the columns the table adds: its id (the tie-breaker that makes
+/// paging by time exact) and when it was detected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnomaly {
+    pub id: i64,
+    pub detected_at: chrono::DateTime<chrono::Utc>,
+    pub anomaly: Anomaly,
+}
+
+/// Which findings to list. Times bound the candle's open time: `from <= open_time < to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyFilter {
+    pub symbol: Option<Symbol>,
+    pub method: Option<Method>,
+    pub severity: Option<Severity>,
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+}
+
+/// Findings matching `filter`, newest first by `(open_time, id)`, at most `limit`, starting
+/// strictly after `after` (the last row of the previous page). The statement names only the
+/// filters given, so the planner can pick the index that leads with them.
+pub async fn page(
+    client: &impl GenericClient,
+    filter: &AnomalyFilter,
+    after: Option<(chrono::DateTime<chrono::Utc>, i64)>,
+    limit: i64,
+) -> Result<Vec<StoredAnomaly>, DbError> {
+    let (sql, _) = page_sql(filter, after.is_some());
+    let symbol = filter.symbol.as_ref().map(Symbol::as_str);
+    let method = filter.method.map(Method::as_str);
+    let severity = filter.severity.map(Severity::as_str);
+    let (after_time, after_id) = after.unzip();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        vec![&filter.from, &filter.to, &limit];
+    if let Some(symbol) = &symbol {
+        params.push(symbol);
+    }
+    if let Some(method) = &method {
+        params.push(method);
+    }
+    if let Some(severity) = &severity {
+        params.push(severity);
+    }
+    if let (Some(time), Some(id)) = (&after_time, &after_id) {
+        params.push(time);
+        params.push(id);
+    }
+    let statement = client.prepare_cached(&sql).await?;
+    client
+        .query(&statement, &params)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(StoredAnomaly {
+                id: row.try_get("id")?,
+                detected_at: row.try_get("detected_at")?,
+                anomaly: from_row(row)?,
+            })
+        })
+        .collect()
+}
+
+/// The statement [`page`] runs for this filter, and how many parameters it takes; public so
+/// tests can EXPLAIN exactly what the API runs.
+pub fn page_sql(filter: &AnomalyFilter, with_cursor: bool) -> (String, usize) {
+    let mut sql = String::from(
+        "SELECT id, symbol, interval, open_time, method, kind, score, severity, details, detected_at
+         FROM anomalies WHERE open_time >= $1 AND open_time < $2",
+    );
+    let mut n = 3;
+    for (present, column) in [
+        (filter.symbol.is_some(), "symbol"),
+        (filter.method.is_some(), "method"),
+        (filter.severity.is_some(), "severity"),
+    ] {
+        if present {
+            n += 1;
+            sql.push_str(&format!(" AND {column} = ${n}"));
+        }
+    }
+    if with_cursor {
+        sql.push_str(&format!(" AND (open_time, id) < (${}, ${})", n + 1, n + 2));
+        n += 2;
+    }
+    sql.push_str(" ORDER BY open_time DESC, id DESC LIMIT $3");
+    (sql, n)
+}
+
+/// Counts of findings in a time range, grouped three ways.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnomalyStats {
+    pub total: i64,
+    pub by_method: Vec<(String, i64)>,
+    pub by_kind: Vec<(String, i64)>,
+    pub by_severity: Vec<(String, i64)>,
+    pub by_symbol: Vec<(String, i64)>,
+}
+
+/// Counts findings with `from <= open_time < to` (of one symbol, when given) by method, kind,
+/// severity and symbol, in one statement.
+pub async fn stats(
+    client: &impl GenericClient,
+    symbol: Option<&Symbol>,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<AnomalyStats, DbError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT method, kind, severity, symbol, count(*) AS n,
+                    GROUPING(method) = 0 AS by_method, GROUPING(kind) = 0 AS by_kind,
+                    GROUPING(severity) = 0 AS by_severity, GROUPING(symbol) = 0 AS by_symbol
+             FROM anomalies
+             WHERE open_time >= $1 AND open_time < $2 AND ($3::text IS NULL OR symbol = $3)
+             GROUP BY GROUPING SETS ((method), (kind), (severity), (symbol), ())
+             ORDER BY 1, 2, 3, 4",
+        )
+        .await?;
+    let rows = client
+        .query(&statement, &[&from, &to, &symbol.map(Symbol::as_str)])
+        .await?;
+    let mut stats = AnomalyStats::default();
+    for row in rows {
+        let n: i64 = row.try_get("n")?;
+        for (flag, column, target) in [
+            ("by_method", "method", &mut stats.by_method),
+            ("by_kind", "kind", &mut stats.by_kind),
+            ("by_severity", "severity", &mut stats.by_severity),
+            ("by_symbol", "symbol", &mut stats.by_symbol),
+        ] {
+            if row.try_get::<_, bool>(flag)? {
+                target.push((row.try_get(column)?, n));
+            }
+        }
+        if !row.try_get::<_, bool>("by_method")?
+            && !row.try_get::<_, bool>("by_kind")?
+            && !row.try_get::<_, bool>("by_severity")?
+            && !row.try_get::<_, bool>("by_symbol")?
+        {
+            stats.total = n;
+        }
+    }
+    Ok(stats)
+}

@@ -169,6 +169,137 @@ pub async fn range_ascending(
         .collect()
 }
 
+// ---- Reads for the HTTP API -------------------------------------------------------------
+// Each one answers "is the symbol on the watch list?" and the question itself in a single round
+// trip (a lateral join from `symbols`), so the API never pays two trips for one request.
+
+/// A series of a watched symbol: which interval was read (the one asked for, or the symbol's
+/// own) and what was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesRead<T> {
+    pub interval: Interval,
+    pub value: T,
+}
+
+/// The newest candle of a watched symbol. `Ok(None)` means the symbol is not on the watch
+/// list; an empty series gives `Some` with `value: None`. `interval` defaults to the symbol's.
+pub async fn latest_watched(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+    interval: Option<Interval>,
+) -> Result<Option<SeriesRead<Option<Candle>>>, DbError> {
+    let page = page_watched(client, symbol, interval, EARLIEST, LATEST, 1).await?;
+    Ok(page.map(|read| SeriesRead {
+        interval: read.interval,
+        value: read.value.into_iter().next(),
+    }))
+}
+
+/// The earliest instant the API lets a query reach (0001-01-01, inside both PostgreSQL's and
+/// chrono's ranges), used when a caller leaves a bound open.
+pub const EARLIEST: DateTime<Utc> = match DateTime::from_timestamp(-62_135_596_800, 0) {
+    Some(t) => t,
+    None => panic!("0001-01-01 is representable"),
+};
+/// The latest instant the API lets a query reach (9999-12-31T23:59:59Z); see [`EARLIEST`].
+pub const LATEST: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_799, 0) {
+    Some(t) => t,
+    None => panic!("9999-12-31 is representable"),
+};
+
+/// Candles of a watched symbol with `from <= open_time < before`, newest first, at most
+/// `limit`. Keyset pagination: the next page passes the last open time as `before`.
+/// `Ok(None)` means the symbol is not on the watch list.
+pub async fn page_watched(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+    interval: Option<Interval>,
+    from: DateTime<Utc>,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Option<SeriesRead<Vec<Candle>>>, DbError> {
+    let statement = client.prepare_cached(HISTORY_SQL).await?;
+    let rows = client
+        .query(
+            &statement,
+            &[
+                &symbol.as_str(),
+                &interval.map(Interval::as_str),
+                &from,
+                &before,
+                &limit,
+            ],
+        )
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let series: &str = first.try_get("series_interval")?;
+    let interval =
+        Interval::parse(series).map_err(|e| DbError::CorruptRow(format!("symbols: {e}")))?;
+    let mut candles = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // The lateral join yields one row of NULLs when the series has no candle in range.
+        if row
+            .try_get::<_, Option<DateTime<Utc>>>("open_time")?
+            .is_some()
+        {
+            candles.push(from_row(row)?);
+        }
+    }
+    Ok(Some(SeriesRead {
+        interval,
+        value: candles,
+    }))
+}
+
+/// The statement behind `latest` and `history`. It lives in `shared/sql/history.sql` so the
+/// benchmark (`make bench-api`) hands the very same text to pgbench.
+pub const HISTORY_SQL: &str = include_str!("../../sql/history.sql");
+
+/// One stored candle, if there is one.
+pub async fn get(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+    interval: Interval,
+    open_time: DateTime<Utc>,
+) -> Result<Option<Candle>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM candles WHERE symbol = $1 AND interval = $2 AND open_time = $3"
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    client
+        .query_opt(
+            &statement,
+            &[&symbol.as_str(), &interval.as_str(), &open_time],
+        )
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Deletes one candle (a correction); false when there was none.
+pub async fn delete(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+    interval: Interval,
+    open_time: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let statement = client
+        .prepare_cached(
+            "DELETE FROM candles WHERE symbol = $1 AND interval = $2 AND open_time = $3",
+        )
+        .await?;
+    Ok(client
+        .execute(
+            &statement,
+            &[&symbol.as_str(), &interval.as_str(), &open_time],
+        )
+        .await?
+        > 0)
+}
+
 /// The newest candle time of every enabled series on the watch list (`None`: none stored yet).
 /// One index probe per series, so it stays cheap however long the history is.
 pub async fn newest_per_watched_series(

@@ -16,9 +16,9 @@ pub struct UnknownName {
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident, $kind:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        // Each variant (de)serialises as its stored name, so JSON, SQL and logs agree.
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -38,6 +38,19 @@ macro_rules! named_enum {
                 }
             }
         }
+
+        // By hand, not derived: utoipa's derive cannot read the serde renames this macro
+        // generates, and would document the Rust variant names instead of the stored ones.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,5 +115,19 @@ mod tests {
         let err = Provider::parse("yahoo").expect_err("unknown provider");
         assert!(err.to_string().contains("coingecko"), "{err}");
         assert!(AssetClass::parse("bond").is_err());
+    }
+
+    #[test]
+    fn json_names_are_the_stored_names() {
+        for provider in Provider::ALL {
+            let json = serde_json::to_value(provider).expect("serialises");
+            assert_eq!(json, provider.as_str());
+            assert_eq!(
+                serde_json::from_value::<Provider>(json).ok(),
+                Some(*provider)
+            );
+        }
+        let json = serde_json::to_value(crate::model::Method::ZScore).expect("serialises");
+        assert_eq!(json, "zscore");
     }
 }

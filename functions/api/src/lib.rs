@@ -1,0 +1,59 @@
+//! The tickwatch HTTP API: an axum [`Router`] that runs inside `lambda_http` behind API
+//! Gateway, under `axum::serve` locally, and in-process in tests.
+//!
+//! Handlers parse every input into domain types first ([`params`]), then run one query from
+//! `tickwatch::db`, so bad input is refused with a 4xx before it can reach the database.
+//! All errors leave through [`error::ApiError`], which maps them to the one envelope.
+
+pub mod auth;
+mod csv;
+pub mod error;
+mod extract;
+pub mod indicators;
+pub mod openapi;
+pub mod params;
+pub mod request_id;
+pub mod routes;
+mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+
+pub use auth::{ApiKey, load_api_key};
+pub use state::AppState;
+
+/// The largest request body accepted: a full batch of corrections fits easily.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// Every route of the API, with the request-id layer and the error envelope for unknown
+/// routes and methods.
+pub fn app(state: AppState) -> Router {
+    use routes::{anomalies, collect, health, prices, symbols};
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
+        .route("/v1/symbols", get(symbols::list))
+        .route(
+            "/v1/symbols/{symbol}",
+            put(symbols::put).delete(symbols::delete),
+        )
+        .route("/v1/prices/{symbol}/latest", get(prices::latest))
+        .route("/v1/prices/{symbol}/history", get(prices::history))
+        .route("/v1/prices/{symbol}/ma", get(prices::moving_average))
+        .route("/v1/prices/{symbol}/candles", post(prices::post_candles))
+        .route(
+            "/v1/prices/{symbol}/candles/{open_time}",
+            put(prices::put_candle).delete(prices::delete_candle),
+        )
+        .route("/v1/collect/{symbol}", post(collect::collect))
+        .route("/v1/anomalies", get(anomalies::list))
+        .route("/v1/anomalies/stats", get(anomalies::stats))
+        .route("/v1/anomalies/{symbol}/latest", get(anomalies::latest))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_id::layer))
+        .with_state(state)
+}

@@ -1,0 +1,86 @@
+//! The OpenAPI document, generated from the handlers' own annotations so it cannot drift from
+//! the routes. Served at `/openapi.json`; the fuzz run (`scripts/fuzz-api.sh`) drives the
+//! server with it.
+
+use std::sync::LazyLock;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{ErrorBody, ErrorEnvelope};
+use crate::routes::{anomalies, collect, health, prices, symbols};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "tickwatch",
+        description = "Market prices and the anomalies found in them. Reads are public; writes need `Authorization: Bearer <key>`. Every error is `{\"error\": {\"code\", \"message\"}}`; every response carries `x-request-id`.",
+    ),
+    paths(
+        health::health,
+        health::metrics,
+        health::openapi,
+        symbols::list,
+        symbols::put,
+        symbols::delete,
+        prices::latest,
+        prices::history,
+        prices::moving_average,
+        prices::post_candles,
+        prices::put_candle,
+        prices::delete_candle,
+        collect::collect,
+        anomalies::list,
+        anomalies::stats,
+        anomalies::latest,
+    ),
+    components(schemas(
+        ErrorEnvelope,
+        ErrorBody,
+        tickwatch::model::Candle,
+        tickwatch::model::WatchedSymbol,
+        tickwatch::model::AssetClass,
+        tickwatch::model::Provider,
+        tickwatch::model::Method,
+        tickwatch::model::AnomalyKind,
+        tickwatch::model::Severity,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health, metrics and this document"),
+        (name = "symbols", description = "The watch list"),
+        (name = "prices", description = "Candles and moving averages"),
+        (name = "corrections", description = "Fixing stored candles by hand"),
+        (name = "collect", description = "Collecting on demand"),
+        (name = "anomalies", description = "What the detectors found"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+/// The document as a value.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as JSON, rendered once per process.
+pub fn json() -> &'static str {
+    static JSON: LazyLock<String> = LazyLock::new(|| {
+        document()
+            .to_pretty_json()
+            .unwrap_or_else(|_| "{}".to_owned())
+    });
+    &JSON
+}

@@ -1,0 +1,291 @@
+//! Anomalies: a filtered, paged list; counts over a range; the newest findings of a symbol.
+
+#![allow(
+    unused_qualifications,
+    reason = "utoipa's path macro qualifies the IntoParams types it is given"
+)]
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tickwatch::db::anomalies::{self, AnomalyFilter, StoredAnomaly};
+use tickwatch::db::symbols;
+use tickwatch::model::{AnomalyKind, Method, Severity, Symbol};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::params::{self, TimeRange, cursor};
+use crate::routes::prices::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::state::AppState;
+
+/// One stored finding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnomalyView {
+    pub id: i64,
+    #[schema(example = "BTC")]
+    pub symbol: String,
+    #[schema(example = "1h")]
+    pub interval: String,
+    /// Open time of the candle the finding is about.
+    pub open_time: DateTime<Utc>,
+    pub method: Method,
+    pub kind: AnomalyKind,
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub score: f64,
+    pub severity: Severity,
+    /// The values that fired it.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub detected_at: DateTime<Utc>,
+}
+
+impl From<StoredAnomaly> for AnomalyView {
+    fn from(stored: StoredAnomaly) -> Self {
+        let a = stored.anomaly;
+        Self {
+            id: stored.id,
+            symbol: a.symbol.to_string(),
+            interval: a.interval.to_string(),
+            open_time: a.open_time,
+            method: a.method,
+            kind: a.kind,
+            score: a.score.value(),
+            severity: a.severity,
+            details: a.details,
+            detected_at: stored.detected_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnomalyQuery {
+    /// Only this symbol.
+    #[param(value_type = Option<String>, max_length = 20, example = "BTC")]
+    pub symbol: Option<String>,
+    /// Only this detection method.
+    #[param(value_type = Option<Method>)]
+    pub method: Option<String>,
+    /// Only this severity.
+    #[param(value_type = Option<Severity>)]
+    pub severity: Option<String>,
+    /// Earliest candle open time, inclusive (RFC 3339). Not with `days`.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub from: Option<String>,
+    /// Latest candle open time, exclusive (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub to: Option<String>,
+    /// Reach back this many days from `to` (default now). Not with `from`.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 36500)]
+    pub days: Option<String>,
+    /// Page size, 1–1000 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of findings, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnomalyPage {
+    pub anomalies: Vec<AnomalyView>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn method(raw: Option<&str>) -> Result<Option<Method>, ApiError> {
+    raw.map(|v| {
+        Method::parse(v).map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
+    })
+    .transpose()
+}
+
+fn severity(raw: Option<&str>) -> Result<Option<Severity>, ApiError> {
+    raw.map(|v| {
+        Severity::parse(v).map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
+    })
+    .transpose()
+}
+
+async fn require_watched(client: &tickwatch::db::Client, symbol: &Symbol) -> Result<(), ApiError> {
+    match symbols::get(client, symbol).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::unknown_symbol(symbol)),
+    }
+}
+
+/// Findings newest first by candle time, filtered and paged (keyset paging on
+/// `(open_time, id)`: exact under concurrent inserts).
+#[utoipa::path(get, path = "/v1/anomalies", tag = "anomalies",
+    params(AnomalyQuery),
+    responses(
+        (status = 200, body = AnomalyPage),
+        (status = 400, description = "Malformed parameter or cursor", body = ErrorEnvelope),
+        (status = 404, description = "Unknown symbol", body = ErrorEnvelope),
+        (status = 422, description = "Impossible range or limit", body = ErrorEnvelope),
+        (status = 503, description = "The database cannot be reached", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<AnomalyQuery>,
+) -> Result<Json<AnomalyPage>, ApiError> {
+    let symbol = query.symbol.as_deref().map(params::symbol).transpose()?;
+    let method = method(query.method.as_deref())?;
+    let severity = severity(query.severity.as_deref())?;
+    let range = TimeRange::parse(
+        query.from.as_deref(),
+        query.to.as_deref(),
+        query.days.as_deref(),
+        Utc::now(),
+    )?;
+    let limit = params::integer("limit", query.limit.as_deref(), DEFAULT_LIMIT, 1, MAX_LIMIT)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(cursor::decode_anomaly)
+        .transpose()?;
+    let client = state.client().await?;
+    if let Some(symbol) = &symbol {
+        require_watched(&client, symbol).await?;
+    }
+    let filter = AnomalyFilter {
+        symbol,
+        method,
+        severity,
+        from: range.from,
+        to: range.to,
+    };
+    let mut rows = anomalies::page(&client, &filter, after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| {
+            rows.last()
+                .map(|a| cursor::encode_anomaly(a.anomaly.open_time, a.id))
+        })
+        .flatten();
+    Ok(Json(AnomalyPage {
+        anomalies: rows.into_iter().map(AnomalyView::from).collect(),
+        next_cursor,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// Only this symbol.
+    #[param(value_type = Option<String>, max_length = 20, example = "BTC")]
+    pub symbol: Option<String>,
+    /// Earliest candle open time, inclusive (RFC 3339). Not with `days`.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub from: Option<String>,
+    /// Latest candle open time, exclusive (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub to: Option<String>,
+    /// Reach back this many days from `to` (default now). Not with `from`.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 36500)]
+    pub days: Option<String>,
+}
+
+/// Counts of findings in a range.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnomalyStats {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub total: i64,
+    pub by_method: BTreeMap<String, i64>,
+    pub by_kind: BTreeMap<String, i64>,
+    pub by_severity: BTreeMap<String, i64>,
+    pub by_symbol: BTreeMap<String, i64>,
+}
+
+/// How many findings fell in a range, by method, kind, severity and symbol.
+#[utoipa::path(get, path = "/v1/anomalies/stats", tag = "anomalies",
+    params(StatsQuery),
+    responses(
+        (status = 200, body = AnomalyStats),
+        (status = 400, description = "Malformed parameter", body = ErrorEnvelope),
+        (status = 404, description = "Unknown symbol", body = ErrorEnvelope),
+        (status = 422, description = "Impossible range", body = ErrorEnvelope),
+        (status = 503, description = "The database cannot be reached", body = ErrorEnvelope),
+    ))]
+pub async fn stats(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<StatsQuery>,
+) -> Result<Json<AnomalyStats>, ApiError> {
+    let symbol = query.symbol.as_deref().map(params::symbol).transpose()?;
+    let range = TimeRange::parse(
+        query.from.as_deref(),
+        query.to.as_deref(),
+        query.days.as_deref(),
+        Utc::now(),
+    )?;
+    let client = state.client().await?;
+    if let Some(symbol) = &symbol {
+        require_watched(&client, symbol).await?;
+    }
+    let counts = anomalies::stats(&client, symbol.as_ref(), range.from, range.to).await?;
+    Ok(Json(AnomalyStats {
+        from: range.from,
+        to: range.to,
+        total: counts.total,
+        by_method: counts.by_method.into_iter().collect(),
+        by_kind: counts.by_kind.into_iter().collect(),
+        by_severity: counts.by_severity.into_iter().collect(),
+        by_symbol: counts.by_symbol.into_iter().collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LatestQuery {
+    /// How many, 1–100 (default 10).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+}
+
+/// The newest findings of one symbol.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SymbolAnomalies {
+    #[schema(example = "BTC")]
+    pub symbol: String,
+    /// Newest first; empty when nothing was found yet.
+    pub anomalies: Vec<AnomalyView>,
+}
+
+/// The newest findings of a symbol, newest first.
+#[utoipa::path(get, path = "/v1/anomalies/{symbol}/latest", tag = "anomalies",
+    params(("symbol" = String, Path, description = "Ticker, e.g. BTC", max_length = 20), LatestQuery),
+    responses(
+        (status = 200, body = SymbolAnomalies),
+        (status = 400, description = "Malformed symbol or limit", body = ErrorEnvelope),
+        (status = 404, description = "Unknown symbol", body = ErrorEnvelope),
+        (status = 422, description = "Limit out of range", body = ErrorEnvelope),
+        (status = 503, description = "The database cannot be reached", body = ErrorEnvelope),
+    ))]
+pub async fn latest(
+    State(state): State<AppState>,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LatestQuery>,
+) -> Result<Json<SymbolAnomalies>, ApiError> {
+    let symbol = params::symbol(&raw)?;
+    let limit = params::integer("limit", query.limit.as_deref(), 10, 1, 100)?;
+    let client = state.client().await?;
+    require_watched(&client, &symbol).await?;
+    let filter = AnomalyFilter {
+        symbol: Some(symbol.clone()),
+        method: None,
+        severity: None,
+        from: tickwatch::db::candles::EARLIEST,
+        to: tickwatch::db::candles::LATEST,
+    };
+    let rows = anomalies::page(&client, &filter, None, limit).await?;
+    Ok(Json(SymbolAnomalies {
+        symbol: symbol.to_string(),
+        anomalies: rows.into_iter().map(AnomalyView::from).collect(),
+    }))
+}

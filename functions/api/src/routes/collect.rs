@@ -1,0 +1,91 @@
+//! `POST /v1/collect/{symbol}`: collect one symbol now, with the collector's own library code
+//! (`tickwatch::collect::Collector`), and answer with what was stored.
+
+use axum::Json;
+use axum::extract::State;
+use tickwatch::collect::{CollectError, CollectReport};
+use tickwatch::db::symbols;
+use tickwatch::metrics::Metrics;
+
+use crate::auth::WriteKey;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::ApiPath;
+use crate::params;
+use crate::state::AppState;
+
+/// Fetches the symbol's prices from its source now and stores them, exactly as a scheduled
+/// run would (same validation, same upsert). Disabled symbols are collected too: asking by
+/// name is explicit.
+#[utoipa::path(post, path = "/v1/collect/{symbol}", tag = "collect",
+    params(("symbol" = String, Path, description = "Ticker, e.g. BTC", max_length = 20)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What was fetched, stored and rejected", body = CollectReport),
+        (status = 400, description = "Malformed symbol", body = ErrorEnvelope),
+        (status = 401, description = "Missing or wrong key", body = ErrorEnvelope),
+        (status = 404, description = "Unknown symbol", body = ErrorEnvelope),
+        (status = 501, description = "Collection is not configured in this deployment", body = ErrorEnvelope),
+        (status = 502, description = "The price source failed or sent nothing usable; details hold the report", body = ErrorEnvelope),
+        (status = 503, description = "The database cannot be reached", body = ErrorEnvelope),
+    ))]
+pub async fn collect(
+    _key: WriteKey,
+    State(state): State<AppState>,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<Json<CollectReport>, ApiError> {
+    let symbol = params::symbol(&raw)?;
+    let Some(collector) = state.collector() else {
+        return Err(ApiError::not_implemented(
+            "on-demand collection is not configured in this deployment",
+        ));
+    };
+    let client = state.client().await?;
+    if symbols::get(&client, &symbol).await?.is_none() {
+        return Err(ApiError::unknown_symbol(&symbol));
+    }
+    drop(client);
+    let result = collector.collect(std::slice::from_ref(&symbol)).await;
+    let mut metrics = Metrics::new("api");
+    if let Some(report) = result
+        .as_ref()
+        .ok()
+        .or_else(|| result.as_ref().err().and_then(CollectError::report))
+    {
+        report.record(&mut metrics);
+    }
+    if let Some(sink) = state.metrics()
+        && let Err(error) = sink.publish(metrics).await
+    {
+        tracing::warn!(%error, "metrics were not published");
+    }
+    match result {
+        Ok(report) => {
+            tracing::info!(%symbol, stored = report.stored, rejected = report.rejected, "collected on demand");
+            Ok(Json(report))
+        }
+        Err(CollectError::WatchList(error)) => Err(error.into()),
+        Err(error) => {
+            let details = error
+                .report()
+                .and_then(|report| serde_json::to_value(&report.outcomes).ok());
+            let database_down = error.report().is_some_and(|report| {
+                report
+                    .outcomes
+                    .iter()
+                    .any(|o| o.error.as_ref().is_some_and(|e| e.code == "database"))
+            });
+            let api_error = if database_down {
+                ApiError::database_unavailable(error.into())
+            } else {
+                ApiError::upstream(
+                    "the price source failed or sent nothing usable",
+                    error.into(),
+                )
+            };
+            Err(match details {
+                Some(details) => api_error.with_details(details),
+                None => api_error,
+            })
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! What every request shares: the database pool, the write key and the collector. Built once
+//! per cold start and cloned (cheaply: one `Arc`) into each request.
+
+use std::sync::Arc;
+
+use tickwatch::collect::Collector;
+use tickwatch::db::{Client, Db};
+use tickwatch::metrics::MetricsSink;
+
+use crate::auth::ApiKey;
+use crate::error::ApiError;
+
+/// The state behind [`crate::app`].
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Clone)]
+struct Inner {
+    db: Db,
+    api_key: Option<ApiKey>,
+    collector: Option<Arc<Collector>>,
+    metrics: Option<MetricsSink>,
+}
+
+impl AppState {
+    /// `api_key: None` disables writes (each is answered 401).
+    pub fn new(db: Db, api_key: Option<ApiKey>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                api_key,
+                collector: None,
+                metrics: None,
+            }),
+        }
+    }
+
+    /// Enables `POST /v1/collect/{symbol}` with the collector's own library code.
+    pub fn with_collector(mut self, collector: Arc<Collector>) -> Self {
+        Arc::make_mut(&mut self.inner).collector = Some(collector);
+        self
+    }
+
+    /// Where the metrics of on-demand collections go (one publish per request).
+    pub fn with_metrics(mut self, metrics: MetricsSink) -> Self {
+        Arc::make_mut(&mut self.inner).metrics = Some(metrics);
+        self
+    }
+
+    pub fn collector(&self) -> Option<&Collector> {
+        self.inner.collector.as_deref()
+    }
+
+    pub fn metrics(&self) -> Option<&MetricsSink> {
+        self.inner.metrics.as_ref()
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        self.inner.api_key.as_ref()
+    }
+
+    /// A pooled connection to a migrated database. The first request of a process applies
+    /// pending migrations; later ones only check a flag.
+    pub async fn client(&self) -> Result<Client, ApiError> {
+        self.inner.db.ensure_migrated().await?;
+        Ok(self.inner.db.client().await?)
+    }
+}

@@ -1,0 +1,109 @@
+//! `POST /v1/collect/{symbol}` runs the collector's library code: the synthetic source needs
+//! no network; a failing source is a loopback HTTP server that answers 500.
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use tickwatch::collect::Collector;
+use tickwatch::config::{CollectorSettings, Env};
+use tickwatch::db::symbols;
+use tickwatch::model::{AssetClass, Interval, Provider, WatchedSymbol};
+use tickwatch::providers::http::build_client;
+
+use crate::helpers::{TestApp, sym};
+
+async fn with_collector(binance_url: &str) -> TestApp {
+    let mut app = TestApp::spawn().await;
+    let settings = CollectorSettings::from_env(&Env::from_pairs(&[
+        ("BINANCE_BASE_URL", binance_url),
+        ("HTTP_RETRY_BASE_MS", "1"),
+        ("HTTP_TIMEOUT_MS", "2000"),
+    ]))
+    .expect("settings");
+    let client = build_client(&settings.http).expect("client");
+    let collector = Collector::new(app.db.db.clone(), settings, client);
+    let key = api::ApiKey::new(&secrecy::SecretString::from(crate::helpers::KEY), "API_KEY")
+        .expect("key");
+    app.router = api::app(
+        api::AppState::new(app.db.db.clone(), Some(key)).with_collector(Arc::new(collector)),
+    );
+    app
+}
+
+async fn watch(app: &TestApp, symbol: &str, provider: Provider, interval: Interval) {
+    let client = app.db.raw().await;
+    symbols::upsert(
+        &client,
+        &WatchedSymbol {
+            symbol: sym(symbol),
+            asset_class: AssetClass::Crypto,
+            provider,
+            provider_id: format!("{symbol}USDT"),
+            interval,
+            enabled: true,
+            detector_overrides: serde_json::json!({}),
+        },
+    )
+    .await
+    .expect("watch");
+}
+
+#[tokio::test]
+async fn collecting_a_symbol_stores_candles_and_reports_them() {
+    let app = with_collector("http://127.0.0.1:9").await;
+    watch(&app, "SYN", Provider::Synthetic, Interval::OneHour).await;
+    let reply = app.write(Method::POST, "/v1/collect/syn", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let report = reply.json();
+    assert_eq!(report["kind"], "collect");
+    let stored = report["stored"].as_u64().expect("stored");
+    assert!(stored >= 1, "{report}");
+    assert_eq!(report["outcomes"][0]["symbol"], "SYN");
+    let history = app.get("/v1/prices/SYN/history?limit=1000").await.json();
+    assert_eq!(
+        history["candles"].as_array().map(|c| c.len() as u64),
+        Some(stored),
+        "what the report says was stored is what history shows"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_source_is_502_with_the_report_and_unknown_symbols_404() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let failing = axum::Router::new().fallback(|| async {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{\"code\":-1000,\"msg\":\"internal\"}",
+        )
+    });
+    tokio::spawn(async move { axum::serve(listener, failing).await });
+
+    let app = with_collector(&url).await;
+    watch(&app, "BTC", Provider::Binance, Interval::OneHour).await;
+    let reply = app.write(Method::POST, "/v1/collect/BTC", None).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], "upstream_failed");
+    assert_eq!(body["error"]["details"][0]["symbol"], "BTC");
+    assert_eq!(body["error"]["details"][0]["status"], "failed");
+    assert!(!body.to_string().contains("127.0.0.1"), "{body}");
+
+    app.write(Method::POST, "/v1/collect/NOPE", None)
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "unknown_symbol");
+    app.write_with(Method::POST, "/v1/collect/BTC", None, None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
+async fn without_a_collector_the_route_says_it_is_not_configured() {
+    let app = TestApp::spawn().await;
+    app.watch("BTC").await;
+    app.write(Method::POST, "/v1/collect/BTC", None)
+        .await
+        .expect_error(StatusCode::NOT_IMPLEMENTED, "not_implemented");
+}

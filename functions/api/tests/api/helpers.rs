@@ -1,0 +1,210 @@
+//! `TestApp`: a migrated database of its own, the router over it, and helpers to seed rows
+//! through the library's own queries and to send requests.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use http_body_util::BodyExt;
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use tickwatch::db::candles::{self, UpsertMode};
+use tickwatch::db::{anomalies, symbols};
+use tickwatch::model::{
+    Anomaly, AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method as DetectMethod,
+    Provider, Score, Symbol, WatchedSymbol,
+};
+use tickwatch_tests::TestDb;
+use tower::ServiceExt;
+
+pub const KEY: &str = "test-key-0123456789abcdef";
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub router: Router,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+
+    /// Asserts the status and the error envelope's code; returns the message.
+    pub fn expect_error(&self, status: StatusCode, code: &str) -> String {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let body = self.json();
+        assert_eq!(body["error"]["code"], code, "body: {body}");
+        let message = body["error"]["message"]
+            .as_str()
+            .expect("a message")
+            .to_owned();
+        assert!(!message.is_empty());
+        assert_eq!(
+            body.as_object().map(|o| o.len()),
+            Some(1),
+            "only the envelope: {body}"
+        );
+        message
+    }
+}
+
+pub fn sym(s: &str) -> Symbol {
+    Symbol::parse(s).expect("valid symbol")
+}
+
+/// 2026-01-01T00:00Z plus `hours`.
+pub fn hour(hours: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid time")
+        + TimeDelta::hours(hours)
+}
+
+pub fn candle(symbol: &str, at: DateTime<Utc>, close: Decimal) -> Candle {
+    Candle::validate(
+        CandleInput {
+            symbol: sym(symbol),
+            interval: Interval::OneHour,
+            open_time: at,
+            open: close,
+            high: close + Decimal::ONE,
+            low: close - Decimal::new(5, 1),
+            close,
+            volume: Some(Decimal::new(125, 1)),
+            source: Provider::Synthetic,
+        },
+        Utc::now(),
+    )
+    .expect("valid candle")
+}
+
+pub fn anomaly(symbol: &str, at: DateTime<Utc>, method: DetectMethod, score: f64) -> Anomaly {
+    Anomaly::new(
+        sym(symbol),
+        Interval::OneHour,
+        at,
+        method,
+        AnomalyKind::Spike,
+        Score::new(score).expect("score"),
+        serde_json::json!({"z": 4.2}),
+    )
+    .expect("anomaly")
+}
+
+impl TestApp {
+    /// A fresh migrated database and the router over it, with writes keyed by [`KEY`].
+    pub async fn spawn() -> Self {
+        let db = TestDb::migrated().await;
+        let key = api::ApiKey::new(&SecretString::from(KEY), "API_KEY").expect("valid key");
+        let router = api::app(api::AppState::new(db.db.clone(), Some(key)));
+        Self { db, router }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+    }
+
+    /// A write with the right key and a JSON body (or none).
+    pub async fn write(&self, method: Method, uri: &str, body: Option<serde_json::Value>) -> Reply {
+        self.write_with(method, uri, Some(&format!("Bearer {KEY}")), body)
+            .await
+    }
+
+    pub async fn write_with(
+        &self,
+        method: Method,
+        uri: &str,
+        authorization: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(value) = authorization {
+            builder = builder.header("authorization", value);
+        }
+        let request = match body {
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        }
+        .expect("request");
+        self.send(request).await
+    }
+
+    pub async fn watch(&self, symbol: &str) {
+        let client = self.db.raw().await;
+        symbols::upsert(
+            &client,
+            &WatchedSymbol {
+                symbol: sym(symbol),
+                asset_class: AssetClass::Crypto,
+                provider: Provider::Synthetic,
+                provider_id: symbol.to_lowercase(),
+                interval: Interval::OneHour,
+                enabled: true,
+                detector_overrides: serde_json::json!({}),
+            },
+        )
+        .await
+        .expect("watch");
+    }
+
+    /// Hourly candles at hours `0..count` with closes 100, 101, …
+    pub async fn seed_candles(&self, symbol: &str, count: i64) -> Vec<Candle> {
+        let rows: Vec<_> = (0..count)
+            .map(|h| candle(symbol, hour(h), Decimal::from(100 + h)))
+            .collect();
+        let client = self.db.raw().await;
+        candles::upsert(&client, &rows, UpsertMode::Replace)
+            .await
+            .expect("seed candles");
+        rows
+    }
+
+    pub async fn seed_anomalies(&self, rows: &[Anomaly]) {
+        let client = self.db.raw().await;
+        anomalies::upsert(&client, rows)
+            .await
+            .expect("seed anomalies");
+    }
+}

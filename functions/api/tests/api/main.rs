@@ -1,0 +1,12 @@
+//! The API over a real PostgreSQL: in-process through `tower::ServiceExt::oneshot`, and over a
+//! real socket. Every route's happy path and each of its error paths. Run with `make test`.
+
+mod anomalies;
+mod collect;
+mod helpers;
+mod lambda;
+mod operations;
+mod plans;
+mod prices;
+mod socket;
+mod symbols;

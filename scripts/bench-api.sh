@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Benchmarks the API against PostgreSQL itself, in one run on one machine:
+#   * a throwaway PostgreSQL with a million candles (10 symbols x 100,000 minutes);
+#   * the api binary (bench profile) on loopback, under wrk at 32 connections, for
+#     `latest` and `history?limit=100`;
+#   * pgbench running the very same SQL (shared/sql/history.sql) at the same concurrency;
+# then prints requests/s, p50 and p99 side by side and the API/pgbench ratio.
+# BENCH_SECONDS (default 15) sets each run's length. Not part of CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+source scripts/lib/postgres.sh
+
+command -v wrk >/dev/null || die "wrk not found: install it with 'apt-get install wrk'"
+command -v cargo >/dev/null || die "cargo not found: install Rust with rustup"
+SECONDS_PER_RUN="${BENCH_SECONDS:-15}"
+CONNECTIONS=32
+
+RUN_DIR="$(mktemp -d /tmp/tickwatch-bench.XXXXXX)"
+chmod 755 "$RUN_DIR"
+API_PID=""
+cleanup() {
+    local status=$?
+    if [ -n "$API_PID" ]; then kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; fi
+    if [ -n "${PG_BIN:-}" ]; then pg_stop "$RUN_DIR/pg"; fi
+    rm -rf "$RUN_DIR"
+    exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+say "building the api binary (bench profile)"
+cargo build --quiet --profile bench -p api --bin api
+bin="${CARGO_TARGET_DIR:-target}/release/api"
+[ -x "${CARGO_TARGET_DIR:-target}/bench/api" ] && bin="${CARGO_TARGET_DIR:-target}/bench/api"
+
+require_pg
+pg_port="$(free_port)"
+pg_start "$RUN_DIR/pg" "$pg_port"
+db_url="postgres://postgres@127.0.0.1:$pg_port/postgres"
+psql() { "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "$db_url" "$@"; }
+
+api_port="$(free_port)"
+base="http://127.0.0.1:$api_port"
+AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
+DATABASE_URL="$db_url" PORT="$api_port" DB_POOL_SIZE="$CONNECTIONS" METRICS_SINK=none \
+    LOG_FORMAT=json RUST_LOG=error "$bin" >"$RUN_DIR/api.log" 2>&1 &
+API_PID=$!
+for _ in $(seq 1 100); do curl -fsS "$base/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "$base/health" >/dev/null || { cat "$RUN_DIR/api.log" >&2; die "the api did not start"; }
+
+say "loading a million candles"
+psql -c "
+SET session_replication_role = replica;
+INSERT INTO symbols (symbol, asset_class, provider, provider_id, interval)
+    SELECT 'S' || i, 'crypto', 'synthetic', 's' || i, '1m' FROM generate_series(0, 9) i;
+INSERT INTO candles (symbol, interval, open_time, open, high, low, close, volume, source)
+    SELECT 'S' || (i % 10), '1m', timestamptz '2026-01-01' + (i / 10) * interval '1 minute',
+           100 + (i % 97) / 100.0, 102, 99, 101, 1.5, 'synthetic'
+    FROM generate_series(0, 999999) i;
+SET session_replication_role = origin;
+VACUUM ANALYZE;"
+
+# The API asks for limit + 1 rows (to know whether a next page exists); pgbench does the same.
+statement() {
+    sed -e "s/\$1/'S3'/" -e "s/\$2::text/NULL::text/g" -e "s/\$3/'0001-01-01T00:00:00Z'/" \
+        -e "s/\$4/'9999-12-31T23:59:59Z'/" -e "s/\$5/$1/" shared/sql/history.sql
+}
+
+run_wrk() {
+    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$1" >"$RUN_DIR/wrk.txt"
+    local rps p50 p99
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$RUN_DIR/wrk.txt")
+    p50=$(awk '$1 == "50%" {print $2}' "$RUN_DIR/wrk.txt")
+    p99=$(awk '$1 == "99%" {print $2}' "$RUN_DIR/wrk.txt")
+    if grep -q "Non-2xx" "$RUN_DIR/wrk.txt"; then cat "$RUN_DIR/wrk.txt" >&2; die "wrk saw errors"; fi
+    echo "$rps $p50 $p99"
+}
+
+run_pgbench() {
+    statement "$1" >"$RUN_DIR/q.sql"
+    "$PG_BIN/pgbench" -n -M prepared -c "$CONNECTIONS" -j 2 -T "$SECONDS_PER_RUN" -f "$RUN_DIR/q.sql" \
+        --log --log-prefix="$RUN_DIR/pgb" "$db_url" >"$RUN_DIR/pgbench.txt" 2>&1 \
+        || { cat "$RUN_DIR/pgbench.txt" >&2; die "pgbench failed"; }
+    local tps p50 p99
+    tps=$(awk -F' = ' '/^tps/ {split($2, a, " "); print a[1]}' "$RUN_DIR/pgbench.txt")
+    # Per-transaction log: the third column is the latency in microseconds.
+    read -r p50 p99 < <(cat "$RUN_DIR"/pgb.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {printf "%.2fms %.2fms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
+    rm -f "$RUN_DIR"/pgb.*
+    echo "$tps $p50 $p99"
+}
+
+printf '\n%-22s %12s %9s %9s %14s %9s %9s %7s\n' endpoint "api req/s" p50 p99 "pgbench tps" p50 p99 ratio
+for case in "latest|/v1/prices/S3/latest|1" "history?limit=100|/v1/prices/S3/history?limit=100|101"; do
+    IFS='|' read -r name path limit <<<"$case"
+    curl -fsS "$base$path" >/dev/null || die "GET $path failed"
+    read -r rps ap50 ap99 < <(run_wrk "$base$path")
+    read -r tps pp50 pp99 < <(run_pgbench "$limit")
+    ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN {printf "%.2f", a / b}')
+    printf '%-22s %12s %9s %9s %14.0f %9s %9s %7s\n' "$name" "$rps" "$ap50" "$ap99" "$tps" "$pp50" "$pp99" "${ratio}x"
+done
+echo
+say "$CONNECTIONS connections, ${SECONDS_PER_RUN} s per run, $(nproc) CPUs shared by the api, PostgreSQL and the load generator"
