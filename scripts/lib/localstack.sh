@@ -42,7 +42,7 @@ localstack_start() {
     mkdir -p "$dir"/{fs,cache,tmp,vol}
     GATEWAY_LISTEN="127.0.0.1:$port" GATEWAY_SERVER=hypercorn \
     SERVICES=cloudwatch,secretsmanager,events,sqs,sns DISABLE_EVENTS=1 EAGER_SERVICE_LOADING=1 \
-    DNS_ADDRESS=0 SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_TELEMETRY_DISABLED=1 \
+    DNS_ADDRESS=0 SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_TELEMETRY_DISABLED=1 OVERRIDE_IN_DOCKER=0 \
     FILESYSTEM_ROOT="$dir/fs" CACHE_DIR="$dir/cache" TMP_FOLDER="$dir/tmp" VOLUME_DIR="$dir/vol" \
         "$python" -m localstack.runtime.main >"$dir/localstack.log" 2>&1 &
     LOCALSTACK_PID=$!
