@@ -98,17 +98,17 @@ fn average_path(n: usize) -> f64 {
     }
 }
 
+/// Marks a leaf in [`Node::feature`].
+const LEAF: u32 = u32::MAX;
+
+/// One node of a tree, flat so scoring walks plain memory. A leaf keeps, in `value`, its depth
+/// plus the expected depth of the points it did not separate, computed once at growth.
 #[derive(Debug, Clone, Copy)]
-enum Node {
-    Leaf {
-        size: usize,
-    },
-    Split {
-        feature: usize,
-        threshold: f64,
-        left: u32,
-        right: u32,
-    },
+struct Node {
+    feature: u32,
+    value: f64,
+    left: u32,
+    right: u32,
 }
 
 #[derive(Debug)]
@@ -139,7 +139,12 @@ impl Tree {
         rng: &mut ChaCha8Rng,
     ) -> u32 {
         let id = self.nodes.len() as u32;
-        self.nodes.push(Node::Leaf { size: sample.len() });
+        self.nodes.push(Node {
+            feature: LEAF,
+            value: depth as f64 + average_path(sample.len()),
+            left: 0,
+            right: 0,
+        });
         if depth >= limit || sample.len() <= 1 {
             return id;
         }
@@ -150,13 +155,18 @@ impl Tree {
                 range.1 = range.1.max(points[p][f]);
             }
         }
-        let splittable: Vec<usize> = (0..FEATURES)
-            .filter(|&f| ranges[f].1 > ranges[f].0)
-            .collect();
-        if splittable.is_empty() {
+        let mut splittable = [0usize; FEATURES];
+        let mut count = 0;
+        for (f, range) in ranges.iter().enumerate() {
+            if range.1 > range.0 {
+                splittable[count] = f;
+                count += 1;
+            }
+        }
+        if count == 0 {
             return id;
         }
-        let feature = splittable[rng.random_range(0..splittable.len())];
+        let feature = splittable[rng.random_range(0..count)];
         let (min, max) = ranges[feature];
         let threshold = min + (max - min) * rng.random::<f64>();
         // Partition in place: points below the cut first.
@@ -170,34 +180,41 @@ impl Tree {
         let (left_sample, right_sample) = sample.split_at_mut(below);
         let left = self.build(points, left_sample, depth + 1, limit, rng);
         let right = self.build(points, right_sample, depth + 1, limit, rng);
-        self.nodes[id as usize] = Node::Split {
-            feature,
-            threshold,
+        self.nodes[id as usize] = Node {
+            feature: feature as u32,
+            value: threshold,
             left,
             right,
         };
         id
     }
 
-    fn path_length(&self, x: &[f64; FEATURES]) -> f64 {
-        let mut node = 0usize;
-        let mut depth = 0.0;
-        loop {
-            match self.nodes[node] {
-                Node::Leaf { size } => return depth + average_path(size),
-                Node::Split {
-                    feature,
-                    threshold,
-                    left,
-                    right,
-                } => {
-                    node = if x[feature] < threshold {
-                        left as usize
-                    } else {
-                        right as usize
-                    };
-                    depth += 1.0;
+    /// Adds each point's path length to its running sum. Points walk the tree in lanes of
+    /// eight, level by level: the eight walks do not depend on each other, so the processor
+    /// overlaps their memory loads instead of waiting on one chain of them.
+    fn add_path_lengths(
+        &self,
+        points: &[(usize, [f64; FEATURES])],
+        sums: &mut [f64],
+        depth_limit: usize,
+    ) {
+        const LANES: usize = 8;
+        for (chunk, sums) in points.chunks(LANES).zip(sums.chunks_mut(LANES)) {
+            let mut at = [0u32; LANES];
+            for _ in 0..=depth_limit {
+                for (lane, (_, x)) in chunk.iter().enumerate() {
+                    let node = self.nodes[at[lane] as usize];
+                    if node.feature != LEAF {
+                        at[lane] = if x[node.feature as usize] < node.value {
+                            node.left
+                        } else {
+                            node.right
+                        };
+                    }
                 }
+            }
+            for (lane, sum) in sums.iter_mut().enumerate() {
+                *sum += self.nodes[at[lane] as usize].value;
             }
         }
     }
@@ -261,9 +278,16 @@ impl Detector for IsolationForest {
             })
             .collect();
         let norm = average_path(psi);
+        let judged = &rows[first_judged..];
+        // Tree by tree rather than point by point: one small tree stays in cache while every
+        // point walks it.
+        let mut depths = vec![0.0; judged.len()];
+        for tree in &forest {
+            tree.add_path_lengths(judged, &mut depths, limit);
+        }
         let mut found = Vec::new();
-        for (index, x) in &rows[first_judged..] {
-            let mean = forest.iter().map(|t| t.path_length(x)).sum::<f64>() / forest.len() as f64;
+        for ((index, x), sum) in judged.iter().zip(&depths) {
+            let mean = sum / forest.len() as f64;
             let score = 2f64.powf(-mean / norm);
             if score > p.threshold {
                 found.extend(finding(

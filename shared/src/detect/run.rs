@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{DetectorConfig, Series};
+use super::{Detector, DetectorConfig, Series};
 use crate::config::{ConfigError, Env};
 use crate::db::{Db, DbError, anomalies, detection, detector_state, symbols};
 use crate::metrics::Metrics;
@@ -227,14 +227,20 @@ pub async fn run(
         }
     };
     for entry in &series {
-        let config = match detection.config.with_overrides(&entry.detector_overrides) {
-            Ok(config) => config,
+        // Overrides are validated, and the detectors built, once per series per run.
+        let built = detection
+            .config
+            .with_overrides(&entry.detector_overrides)
+            .map_err(|e| e.to_string())
+            .and_then(|config| config.build().map_err(|e| e.to_string()));
+        let detectors = match built {
+            Ok(detectors) => detectors,
             Err(e) => {
                 tracing::warn!(symbol = %entry.symbol, error = %e, "detector overrides refused; series skipped");
                 report.failures.push(SeriesFailure {
                     symbol: entry.symbol.to_string(),
                     reason: "invalid_overrides",
-                    message: e.to_string(),
+                    message: e,
                 });
                 continue;
             }
@@ -242,7 +248,7 @@ pub async fn run(
         let range = range_of(entry.interval);
         match scan_series(
             db,
-            &config,
+            &detectors,
             detection.page_size,
             entry,
             range,
@@ -277,16 +283,13 @@ fn closed_until(now: DateTime<Utc>, interval: Interval) -> DateTime<Utc> {
 /// Scans one series page by page, each page one transaction.
 async fn scan_series(
     db: &Db,
-    config: &DetectorConfig,
+    detectors: &[Box<dyn Detector>],
     page_size: usize,
     entry: &WatchedSymbol,
     range: Range,
     now: DateTime<Utc>,
     report: &mut RunReport,
 ) -> Result<(), DbError> {
-    let detectors = config
-        .build()
-        .map_err(|e| DbError::CorruptRow(e.to_string()))?;
     if detectors.is_empty() {
         return Ok(());
     }
@@ -325,7 +328,7 @@ async fn scan_series(
         candles.extend(fresh);
         let series = Series::new(&candles);
         let mut found: Vec<Anomaly> = Vec::new();
-        for detector in &detectors {
+        for detector in detectors {
             let findings = detector.detect(&series, judged_from);
             *report.anomalies_found.entry(detector.method()).or_default() += findings.len() as u64;
             found.extend(findings);

@@ -86,10 +86,14 @@ impl Detector for VolumeSpike {
         let mut found = Vec::new();
         for (i, volume) in series.volume.iter().enumerate() {
             let Some(volume) = *volume else { continue };
+            // The median is two order-statistic look-ups; the MAD is only worth its binary
+            // search once the ratio test has passed.
             if i >= from
                 && order.is_full()
-                && let Some((median, mad)) = order.median_mad()
+                && let Some(median) = order.median()
                 && median > 0.0
+                && volume / median >= min_ratio
+                && let Some((_, mad)) = order.median_mad()
             {
                 let ratio = volume / median;
                 let scale = MAD_TO_STD * mad;
