@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help test lint fmt fmt-check clippy build check
+.PHONY: help test lint fmt fmt-check clippy build check bench bench-collector
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,3 +23,8 @@ clippy:
 
 check: ## type-check everything quickly
 	cargo check --workspace --all-targets
+
+bench: bench-collector ## run the benchmarks (not part of CI)
+
+bench-collector: ## backfill 1,000,000 synthetic candles: our upsert path next to COPY
+	@scripts/bench.sh $(ROWS)
