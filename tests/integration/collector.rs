@@ -580,3 +580,81 @@ fn every_collector_sample_event_parses() {
     }
     assert!(seen >= 3, "only {seen} sample events");
 }
+
+#[tokio::test]
+async fn one_invocation_publishes_its_metrics_to_cloudwatch_with_low_cardinality_dimensions() {
+    let test_db = TestDb::migrated().await;
+    let server = MockServer::start().await;
+    watch(
+        &test_db,
+        "SYN",
+        Provider::Synthetic,
+        "syn",
+        Interval::OneHour,
+    )
+    .await;
+    let namespace = format!("TickwatchTest{}", uuid_suffix());
+    let aws = tickwatch_tests::local_aws().await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&aws);
+    let sink = tickwatch::metrics::MetricsSink::CloudWatch {
+        client: cloudwatch.clone(),
+        namespace: namespace.clone(),
+    };
+
+    let (result, metrics) = collector(&test_db, &server)
+        .invoke(
+            "collector",
+            json!({"action": "collect", "symbols": ["SYN"]}),
+        )
+        .await;
+    result.expect("stored");
+    sink.publish(metrics).await.expect("one PutMetricData call");
+
+    let listed = cloudwatch
+        .list_metrics()
+        .namespace(&namespace)
+        .send()
+        .await
+        .expect("list metrics");
+    let mut seen: Vec<(String, Vec<String>)> = listed
+        .metrics()
+        .iter()
+        .map(|m| {
+            let mut dims: Vec<String> = m
+                .dimensions()
+                .iter()
+                .map(|d| format!("{}={}", d.name().unwrap_or(""), d.value().unwrap_or("")))
+                .collect();
+            dims.sort();
+            (m.metric_name().unwrap_or("").to_owned(), dims)
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                "CandlesStored".to_owned(),
+                vec![
+                    "Function=collector".to_owned(),
+                    "Source=synthetic".to_owned()
+                ]
+            ),
+            (
+                "DataAgeSeconds".to_owned(),
+                vec!["Function=collector".to_owned()]
+            ),
+            (
+                "SourceLatency".to_owned(),
+                vec![
+                    "Function=collector".to_owned(),
+                    "Source=synthetic".to_owned()
+                ]
+            ),
+        ]
+    );
+}
+
+fn uuid_suffix() -> String {
+    format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}

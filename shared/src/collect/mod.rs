@@ -248,15 +248,23 @@ impl Collector {
         );
         let source = self.source(entry.provider);
         let series = request(entry);
-        let mut cursor = Some(entry.interval.bucket_start(from));
-        while let Some(start) = cursor {
-            let started = Instant::now();
-            let page = source.history(&series, start, to).await;
-            report.calls.push(SourceCall {
-                provider: entry.provider,
-                millis: started.elapsed().as_secs_f64() * 1e3,
-                failed: page.is_err(),
-            });
+        let fetch = |start: DateTime<Utc>| {
+            let series = &series;
+            async move {
+                let started = Instant::now();
+                let page = source.history(series, start, to).await;
+                let call = SourceCall {
+                    provider: entry.provider,
+                    millis: started.elapsed().as_secs_f64() * 1e3,
+                    failed: page.is_err(),
+                };
+                (start, page, call)
+            }
+        };
+        let mut pending = fetch(entry.interval.bucket_start(from)).await;
+        loop {
+            let (start, page, call) = pending;
+            report.calls.push(call);
             let page = match page {
                 Ok(page) => page,
                 Err(error) => {
@@ -264,21 +272,31 @@ impl Collector {
                     break;
                 }
             };
-            let now = Utc::now();
-            if let Err(error) = store::store(
+            // A source that does not move forward would loop for ever.
+            let next = page.next.filter(|next| *next > start && *next < to);
+            // Fetch the next page while this one is written: the source's latency (or the
+            // synthetic source's CPU time) overlaps the database's.
+            let write = store::store(
                 &self.db,
                 &mut outcome,
                 page.fetched,
-                now,
+                Utc::now(),
                 self.settings.batch_size,
-            )
-            .await
-            {
+            );
+            let (written, following) = tokio::join!(write, async {
+                match next {
+                    Some(next) => Some(fetch(next).await),
+                    None => None,
+                }
+            });
+            if let Err(error) = written {
                 outcome.fail(database_error(&error));
                 break;
             }
-            // A source that does not move forward would loop for ever.
-            cursor = page.next.filter(|next| *next > start && *next < to);
+            match following {
+                Some(following) => pending = following,
+                None => break,
+            }
         }
         outcome
     }

@@ -11,7 +11,7 @@ pub mod binance;
 pub mod coingecko;
 pub mod http;
 pub mod synthetic;
-mod synthetic_source;
+pub mod synthetic_source;
 
 use std::time::Duration;
 

@@ -1,0 +1,193 @@
+//! Benchmark: a backfill of synthetic candles through the collector's own path (page by page,
+//! validated, upserted in batches) next to a plain binary `COPY` of the same rows into an empty
+//! table of the same schema, in the same run, on the same server.
+//!
+//! Usage: `DATABASE_URL=postgres://… cargo run --profile bench -p tickwatch --example
+//! bench_backfill [ROWS]` against an empty, throwaway database (`scripts/bench.sh` makes one).
+//! Prints rows per second for both, their ratio, and the process's peak resident memory after
+//! each phase (it must not grow with ROWS: both paths stream).
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::TimeDelta;
+use futures::pin_mut;
+use tickwatch::collect::Collector;
+use tickwatch::config::{CollectorSettings, DatabaseSettings, Env};
+use tickwatch::db::{Db, symbols};
+use tickwatch::model::{AssetClass, Interval, Provider, Symbol, WatchedSymbol};
+use tickwatch::providers::SyntheticSource;
+use tickwatch::providers::synthetic_source::BLOCK;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+
+/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let rows: i64 = std::env::args()
+        .nth(1)
+        .map(|a| a.replace('_', "").parse())
+        .transpose()
+        .context("ROWS must be a whole number")?
+        .unwrap_or(1_000_000);
+    if rows % BLOCK != 0 {
+        bail!("ROWS must be a multiple of {BLOCK}");
+    }
+    let env = Env::process();
+    let db = Db::connect(&DatabaseSettings::from_env(&env)?, None).await?;
+    db.migrate().await?;
+    let symbol = Symbol::parse("BENCH")?;
+    let interval = Interval::OneMinute;
+    let entry = WatchedSymbol {
+        symbol: symbol.clone(),
+        asset_class: AssetClass::Crypto,
+        provider: Provider::Synthetic,
+        provider_id: "bench".into(),
+        interval,
+        enabled: true,
+        detector_overrides: serde_json::json!({}),
+    };
+    let client = db.client().await?;
+    symbols::upsert(&client, &entry).await?;
+    let existing: i64 = client
+        .query_one("SELECT count(*) FROM candles", &[])
+        .await?
+        .get(0);
+    if existing > 0 {
+        bail!("the candles table is not empty: run against a throwaway database");
+    }
+    // Whole synthetic blocks ending at the newest full block before now.
+    let anchor = SyntheticSource::anchor();
+    let now_minutes = (chrono::Utc::now() - anchor).num_minutes();
+    let to = anchor + TimeDelta::minutes(now_minutes / BLOCK * BLOCK);
+    let from = to - TimeDelta::minutes(rows);
+    let settings = CollectorSettings::from_env(&env)?;
+    println!(
+        "rows: {rows}  interval: 1m  batch: {}  range: {from} .. {to}",
+        settings.batch_size
+    );
+
+    // 1. Our path: the collector's backfill (generate, validate, upsert in batches).
+    let collector = Collector::new(db.clone(), settings, reqwest::Client::new());
+    let started = Instant::now();
+    let report = collector
+        .backfill(std::slice::from_ref(&symbol), from, to)
+        .await?;
+    let upsert_secs = started.elapsed().as_secs_f64();
+    if report.stored != rows as u64 {
+        bail!("the backfill stored {} of {rows} rows", report.stored);
+    }
+    let upsert_peak = peak_rss_mib();
+
+    // 2. The same rows, generated the same way, through COPY into an empty twin table.
+    client
+        .batch_execute(
+            "CREATE TABLE candles_copy (LIKE candles INCLUDING ALL);
+             ALTER TABLE candles_copy ADD FOREIGN KEY (symbol) REFERENCES symbols (symbol);",
+        )
+        .await?;
+    let source = SyntheticSource::new(collector.settings().synthetic_seed);
+    let started = Instant::now();
+    let sink = client
+        .copy_in(
+            "COPY candles_copy (symbol, interval, open_time, open, high, low, close, volume, source) FROM STDIN BINARY",
+        )
+        .await?;
+    let writer = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::TEXT,
+            Type::TEXT,
+            Type::TIMESTAMPTZ,
+            Type::NUMERIC,
+            Type::NUMERIC,
+            Type::NUMERIC,
+            Type::NUMERIC,
+            Type::NUMERIC,
+            Type::TEXT,
+        ],
+    );
+    pin_mut!(writer);
+    let mut cursor = from;
+    let mut copied = 0_u64;
+    while cursor < to {
+        let end = (cursor + TimeDelta::minutes(BLOCK)).min(to);
+        for c in source.candles(&symbol, interval, cursor, end) {
+            writer
+                .as_mut()
+                .write(&[
+                    &c.symbol.as_str(),
+                    &c.interval.as_str(),
+                    &c.open_time,
+                    &c.open,
+                    &c.high,
+                    &c.low,
+                    &c.close,
+                    &c.volume,
+                    &c.source.as_str(),
+                ])
+                .await?;
+            copied += 1;
+        }
+        cursor = end;
+    }
+    writer.as_mut().finish().await?;
+    let copy_secs = started.elapsed().as_secs_f64();
+    let copy_peak = peak_rss_mib();
+
+    // Generation alone, so the reader can see how much of each figure is the database.
+    let started = Instant::now();
+    let mut generated = 0_usize;
+    let mut cursor = from;
+    while cursor < to {
+        let end = (cursor + TimeDelta::minutes(BLOCK)).min(to);
+        generated += source.candles(&symbol, interval, cursor, end).len();
+        cursor = end;
+    }
+    let generate_secs = started.elapsed().as_secs_f64();
+
+    let same: bool = client
+        .query_one(
+            "SELECT NOT EXISTS (
+                 (SELECT symbol, interval, open_time, open, high, low, close, volume FROM candles
+                  EXCEPT SELECT symbol, interval, open_time, open, high, low, close, volume FROM candles_copy)
+                 UNION ALL
+                 (SELECT symbol, interval, open_time, open, high, low, close, volume FROM candles_copy
+                  EXCEPT SELECT symbol, interval, open_time, open, high, low, close, volume FROM candles))",
+            &[],
+        )
+        .await?
+        .get(0);
+
+    let upsert_rate = rows as f64 / upsert_secs;
+    let copy_rate = copied as f64 / copy_secs;
+    println!("generation only:  {generated} rows in {generate_secs:.2} s");
+    println!(
+        "backfill upsert:  {} rows in {upsert_secs:.2} s = {upsert_rate:.0} rows/s  (peak RSS {upsert_peak:.1} MiB)",
+        report.stored
+    );
+    println!(
+        "COPY (binary):    {copied} rows in {copy_secs:.2} s = {copy_rate:.0} rows/s  (peak RSS {copy_peak:.1} MiB)"
+    );
+    println!("ratio upsert/COPY: {:.2}x", upsert_rate / copy_rate);
+    println!("identical rows in both tables: {same}");
+    if !same {
+        bail!("the two paths stored different rows");
+    }
+    Ok(())
+}
