@@ -1,52 +1,59 @@
-//! History for series that have none, with a progress bar, from the synthetic source.
+//! History for the watch list, through the collector's own backfill, with a progress bar.
 
 use chrono::{TimeDelta, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use tickwatch::db::Db;
-use tickwatch::db::candles::{self, UpsertMode};
-use tickwatch::model::{Provider, WatchedSymbol};
-use tickwatch::providers::synthetic::{self, SyntheticParams};
+use tickwatch::collect::Collector;
+use tickwatch::db::candles;
+use tickwatch::model::WatchedSymbol;
 
-const BATCH: usize = 2_000;
+/// Each backfill call covers this much time, so the bar moves while history arrives.
+const STEP: TimeDelta = TimeDelta::hours(6);
 
-/// Generates and stores `days` of history for every synthetic series that is still empty.
-pub async fn fill_empty_series(
-    db: &Db,
+/// Fills each series from its newest candle (or `days` ago) up to now. Re-running it stores
+/// nothing new, so a restart costs one query per series.
+pub async fn fill(
+    collector: &Collector,
     watch_list: &[WatchedSymbol],
     days: i64,
 ) -> anyhow::Result<()> {
-    let client = db.client().await?;
-    for entry in watch_list
-        .iter()
-        .filter(|w| w.provider == Provider::Synthetic)
-    {
-        if candles::latest(&client, &entry.symbol, entry.interval)
-            .await?
-            .is_some()
-        {
+    let now = Utc::now();
+    let window_start = now - TimeDelta::days(days);
+    for entry in watch_list {
+        let newest = {
+            let client = collector.db().client().await?;
+            candles::latest(&client, &entry.symbol, entry.interval).await?
+        };
+        let from = newest.map_or(window_start, |c| c.open_time.max(window_start));
+        if now - from <= entry.interval.duration() {
             continue;
         }
-        let now = Utc::now();
-        let start = entry.interval.bucket_start(now - TimeDelta::days(days));
-        let count = ((now - start).num_seconds() / entry.interval.seconds()) as usize;
-        let series = synthetic::generate(
-            &entry.symbol,
-            entry.interval,
-            start,
-            count,
-            &SyntheticParams::default(),
-        );
-        let bar = ProgressBar::new(series.candles.len() as u64).with_style(
-            ProgressStyle::with_template("{msg:>6} [{bar:40}] {pos}/{len} candles")
+        let steps = ((now - from).num_seconds() / STEP.num_seconds() + 1) as u64;
+        let bar = ProgressBar::new(steps).with_style(
+            ProgressStyle::with_template("{msg:>6} [{bar:40}] {percent:>3}% history")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
         bar.set_message(entry.symbol.to_string());
-        for batch in series.candles.chunks(BATCH) {
-            candles::upsert(&client, batch, UpsertMode::Replace).await?;
-            bar.inc(batch.len() as u64);
+        let mut stored = 0;
+        let mut start = from;
+        while start < now {
+            let end = (start + STEP).min(now);
+            match collector
+                .backfill(std::slice::from_ref(&entry.symbol), start, end)
+                .await
+            {
+                Ok(report) => stored += report.outcomes.iter().map(|o| o.stored).sum::<u64>(),
+                Err(error) => {
+                    bar.abandon();
+                    tracing::warn!(symbol = %entry.symbol, %error, "backfill stopped; the next run resumes it");
+                    break;
+                }
+            }
+            bar.inc(1);
+            start = end;
         }
         bar.finish();
+        tracing::info!(symbol = %entry.symbol, stored, "history filled");
     }
     Ok(())
 }

@@ -1,42 +1,138 @@
 //! `make run`: the pipeline on one machine, on the synthetic source by default.
 //!
-//! Migrates, fills an empty watch list with a few synthetic symbols, backfills their history,
-//! then keeps collecting on a timer until Ctrl-C. It runs the same library code the Lambdas
-//! run; only the scheduling differs.
+//! Migrates, fills the watch list with a few symbols, backfills their history through the
+//! collector's own backfill, then runs the collector and the detector on a timer and serves the
+//! API on 127.0.0.1 — the same library code the Lambdas run; only the scheduling differs.
+//! Ctrl-C stops everything; the data stays for the next run.
+
+// This binary talks to the person who started it.
+#![allow(clippy::print_stdout)]
 
 mod backfill;
 mod seed;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tickwatch::config::Settings;
+use chrono::Utc;
+use tickwatch::collect::Collector;
+use tickwatch::config::{CollectorSettings, Env, Settings};
 use tickwatch::db::Db;
+use tickwatch::detect::run::Detection;
+use tickwatch::metrics::MetricsSink;
+use tickwatch::startup::Resources;
 
 /// How many days of history an empty series gets.
 const BACKFILL_DAYS: i64 = 3;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::from_process_env().context("reading settings")?;
+    let env = Env::process();
+    let settings = Settings::from_env(&env).context("reading settings")?;
     tickwatch::telemetry::init(settings.log_format);
+    let source = seed::source_from_env(&env)?;
+    let tick = Duration::from_secs(env.parse_or("TICK_SECONDS", 20u64)?.max(1));
+    let port: u16 = env.parse_or("PORT", 8080)?;
+
     let db = Db::connect(&settings.database, None)
         .await
         .context("building the database pool")?;
-    let applied = db.migrate().await.context("migrating the database")?;
-    tracing::info!(applied, database = db.target(), "database ready");
+    db.migrate().await.context("migrating the database")?;
+    tracing::info!(database = db.target(), "database ready");
 
-    let watch_list = seed::ensure_watch_list(&db).await?;
-    backfill::fill_empty_series(&db, &watch_list, BACKFILL_DAYS).await?;
+    // A local run never needs AWS: a fixed region and no credentials keep the SDK from
+    // probing the network for either.
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let resources = Resources {
+        function: "local",
+        metrics: MetricsSink::new(&settings.metrics, None),
+        settings,
+        aws,
+        db: db.clone(),
+    };
+    let collector_settings = CollectorSettings::from_env(&env)?
+        .resolve_keys(None)
+        .await
+        .context("collector settings")?;
+    let client = tickwatch::providers::http::build_client(&collector_settings.http)
+        .context("HTTP client")?;
+    let collector = Arc::new(Collector::new(db.clone(), collector_settings, client));
+    let detection = Detection::from_env(&env).context("detector settings")?;
 
-    tracing::info!("collector, detector and API are wired in as their crates land; Ctrl-C stops");
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let watch_list = seed::ensure_watch_list(&db, source).await?;
+    backfill::fill(&collector, &watch_list, BACKFILL_DAYS).await?;
+
+    let api_key = api::load_api_key(&env, &resources.aws)
+        .await
+        .context("API key")?;
+    let state = api::AppState::new(db.clone(), api_key)
+        .with_collector(collector.clone())
+        .with_metrics(resources.metrics.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("port {port} is taken: set PORT to another one"))?;
+    let server = tokio::spawn(axum::serve(listener, api::app(state)).into_future());
+    print_urls(port, &watch_list);
+
+    let mut timer = tokio::time::interval(tick);
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
-            _ = tick.tick() => backfill::fill_empty_series(&db, &watch_list, BACKFILL_DAYS).await?,
+            _ = timer.tick() => run_pipeline_once(&resources, &collector, &detection).await,
         }
     }
+    server.abort();
     tracing::info!("stopped; the data is kept for the next run");
     Ok(())
+}
+
+/// One scheduled collection, then one detector run, as the two EventBridge schedules would.
+/// A failure is logged and the next tick tries again, as a retried schedule would.
+async fn run_pipeline_once(resources: &Resources, collector: &Collector, detection: &Detection) {
+    match collector.collect_due(Utc::now()).await {
+        Ok(report) => tracing::info!(
+            stored = report.outcomes.iter().map(|o| o.stored).sum::<u64>(),
+            symbols = report.outcomes.len(),
+            "collected"
+        ),
+        Err(error) => tracing::warn!(%error, "collection failed"),
+    }
+    let event = serde_json::json!({
+        "version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "000000000000", "time": Utc::now().to_rfc3339(), "region": "us-east-1",
+        "resources": [], "detail": {}
+    });
+    if let Err(error) = tickwatch::detect::run::handle(resources, detection, &event).await {
+        tracing::warn!(%error, "detector run failed");
+    }
+}
+
+fn print_urls(port: u16, watch_list: &[tickwatch::model::WatchedSymbol]) {
+    let base = format!("http://127.0.0.1:{port}");
+    let symbol = watch_list
+        .iter()
+        .find(|w| w.symbol.as_str() == "BTC")
+        .or(watch_list.first())
+        .map_or("BTC", |w| w.symbol.as_str());
+    println!();
+    println!("tickwatch is running; Ctrl-C stops it. Try:");
+    for path in [
+        "/health".to_owned(),
+        "/v1/symbols".to_owned(),
+        format!("/v1/prices/{symbol}/latest"),
+        format!("/v1/prices/{symbol}/history?limit=10"),
+        format!("/v1/prices/{symbol}/history?limit=10&format=csv"),
+        format!("/v1/prices/{symbol}/ma?window=20&kind=ema"),
+        "/v1/anomalies?limit=10".to_owned(),
+        "/v1/anomalies/stats".to_owned(),
+        "/openapi.json".to_owned(),
+        "/metrics".to_owned(),
+    ] {
+        println!("  curl '{base}{path}'");
+    }
+    println!();
 }
