@@ -5,7 +5,8 @@
 #     `latest` and `history?limit=100`;
 #   * pgbench running the very same SQL (shared/sql/history.sql) at the same concurrency;
 # then prints requests/s, p50 and p99 side by side and the API/pgbench ratio.
-# BENCH_SECONDS (default 15) sets each run's length. Not part of CI.
+# BENCH_SECONDS (default 15) sets each run's length; BENCH_BIN skips the build and runs that
+# binary. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -28,10 +29,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-say "building the api binary (bench profile)"
-cargo build --quiet --profile bench -p api --bin api
-bin="${CARGO_TARGET_DIR:-target}/release/api"
-[ -x "${CARGO_TARGET_DIR:-target}/bench/api" ] && bin="${CARGO_TARGET_DIR:-target}/bench/api"
+if [ -n "${BENCH_BIN:-}" ]; then
+    bin="$BENCH_BIN"  # a prebuilt binary, e.g. to compare builds
+else
+    say "building the api binary (bench profile)"
+    cargo build --quiet --profile bench -p api --bin api
+    bin="${CARGO_TARGET_DIR:-target}/release/api"
+fi
 
 require_pg
 pg_port="$(free_port)"
@@ -57,8 +61,8 @@ INSERT INTO candles (symbol, interval, open_time, open, high, low, close, volume
     SELECT 'S' || (i % 10), '1m', timestamptz '2026-01-01' + (i / 10) * interval '1 minute',
            100 + (i % 97) / 100.0, 102, 99, 101, 1.5, 'synthetic'
     FROM generate_series(0, 999999) i;
-SET session_replication_role = origin;
-VACUUM ANALYZE;"
+SET session_replication_role = origin;"
+psql -c "VACUUM ANALYZE"
 
 # The API asks for limit + 1 rows (to know whether a next page exists); pgbench does the same.
 statement() {

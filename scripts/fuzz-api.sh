@@ -64,7 +64,8 @@ curl -fsS -X POST "${auth[@]}" "$base/v1/prices/BTC/candles" -d "$candles" >/dev
 say "schemathesis: ${FUZZ_EXAMPLES:-25} examples per operation"
 started=$(date +%s)
 # One worker: threads parsing lambdas at once trip a CPython 3.11 AST bug inside hypothesis.
-"$st" run "$base/openapi.json" \
+# Run from the scratch directory: schemathesis and hypothesis keep caches in the working one.
+(cd "$RUN_DIR" && "$st" run "$base/openapi.json" \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "${FUZZ_EXAMPLES:-25}" \
     --seed "${FUZZ_SEED:-20261122}" \
@@ -72,6 +73,6 @@ started=$(date +%s)
     --workers 1 \
     --request-timeout 10 \
     --no-color \
-    -H "Authorization: Bearer $key" \
+    -H "Authorization: Bearer $key") \
     || { say "api log (last 40 lines):"; tail -40 "$RUN_DIR/api.log" >&2; exit 1; }
 say "fuzzing finished in $(( $(date +%s) - started )) s"
