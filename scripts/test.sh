@@ -46,13 +46,28 @@ localstack_start "$RUN_DIR/localstack" "$aws_port"
 export TICKWATCH_TEST_AWS_ENDPOINT="http://127.0.0.1:$aws_port"
 say "LocalStack on $TICKWATCH_TEST_AWS_ENDPOINT (ready after $(( $(date +%s) - started )) s)"
 
+set +e
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
+    cargo nextest run --workspace --no-fail-fast --failure-output final "$@" 2>&1 | tee "$RUN_DIR/tests.log"
 else
-    cargo test --workspace --no-fail-fast "$@"
+    cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$RUN_DIR/tests.log"
+fi
+status=${PIPESTATUS[0]}
+set -e
+# Totals from either runner's summary lines.
+count() { { grep -oE "[0-9]+ $1" || true; } | awk '{s += $1} END {print s + 0}'; }
+passed=$(count passed < "$RUN_DIR/tests.log")
+failed=$(count failed < "$RUN_DIR/tests.log")
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+if summary="$(grep -E 'Summary \[' "$RUN_DIR/tests.log")"; then
+    # nextest states the totals on its summary line; per-test lines would double-count.
+    passed=$(count passed <<< "$summary")
+    failed=$(count failed <<< "$summary")
 fi
 # The whole suite (no test filter given) also fuzzes the API against its OpenAPI document.
-if [ $# -eq 0 ] && [ -z "${TICKWATCH_SKIP_FUZZ:-}" ]; then
-    scripts/fuzz-api.sh
+if [ "$status" -eq 0 ] && [ $# -eq 0 ] && [ -z "${TICKWATCH_SKIP_FUZZ:-}" ]; then
+    if scripts/fuzz-api.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 fi
 say "tests finished in $(( $(date +%s) - started )) s"
+echo "tests: $passed passed, $failed failed"
+exit "$status"
