@@ -63,8 +63,8 @@ check-terraform: ## offline checks of terraform/: fmt, checkov, and the Terrafor
 
 check-release: ## release build for ARCH, checked: zips exist, glibc <= 2.34, sizes printed
 	@scripts/check-release.sh $(ARCH)
-.PHONY: bench bench-collector bench-detector bench-api
-bench: bench-collector bench-detector bench-api ## every benchmark (not run by CI)
+.PHONY: bench bench-collector bench-detector bench-api bench-startup
+bench: bench-collector bench-detector bench-api bench-startup ## every benchmark (not run by CI)
 
 BENCH_VENV ?= $(HOME)/.cache/tickwatch/venv-detector
 
@@ -82,3 +82,6 @@ bench-api: ## the API under wrk next to pgbench running the same SQL, a million 
 	@scripts/bench-api.sh
 bench-collector: ## backfill 1,000,000 synthetic candles: our upsert path next to COPY
 	@scripts/bench.sh $(ROWS)
+
+bench-startup: ## Lambda cold start: each release bootstrap vs a hello-world Lambda, time to first response and peak RSS
+	@scripts/bench-startup.sh
