@@ -33,13 +33,13 @@ watch: ## serve the three functions with cargo lambda watch on 127.0.0.1:9000
 	@scripts/watch.sh
 
 invoke-collector: ## send events/collector-scheduled.json to the watched collector
-	cargo lambda invoke -A 127.0.0.1 -P 9000 collector --data-file events/collector-scheduled.json
+	@scripts/invoke.sh collector $(or $(EVENT),events/collector-scheduled.json)
 
 invoke-detector: ## send events/detector-scheduled.json to the watched detector
-	cargo lambda invoke -A 127.0.0.1 -P 9000 detector --data-file events/detector-scheduled.json
+	@scripts/invoke.sh detector $(or $(EVENT),events/detector-scheduled.json)
 
-invoke-api: ## send events/api-latest.json (an API Gateway HTTP API request) to the watched api
-	cargo lambda invoke -A 127.0.0.1 -P 9000 api --data-file events/api-latest.json
+invoke-api: ## send events/api-latest.json (an API Gateway HTTP API request; EVENT=file for another) to the watched api
+	@scripts/invoke.sh api $(or $(EVENT),events/api-latest.json)
 
 # ----------------------------------------------------------------------------------------------
 # Cloud. ARCH is the Lambda architecture to build for: lambda_architecture from
