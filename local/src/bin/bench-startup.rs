@@ -31,9 +31,12 @@ struct Runtime {
     /// The event to hand out; `None` once handed out, so later polls wait (as Lambda's do).
     event: Arc<Mutex<Option<String>>>,
     done: mpsc::UnboundedSender<(Instant, bool)>,
+    /// When the function first asked for an event: the end of its init phase.
+    polled: Arc<Mutex<Option<Instant>>>,
 }
 
 async fn next(State(rt): State<Runtime>) -> (StatusCode, HeaderMap, String) {
+    rt.polled.lock().await.get_or_insert_with(Instant::now);
     let Some(event) = rt.event.lock().await.take() else {
         std::future::pending::<()>().await;
         unreachable!("pending never resolves")
@@ -84,6 +87,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 struct Sample {
+    init: Duration,
     elapsed: Duration,
     rss_kib: u64,
     ok: bool,
@@ -91,9 +95,11 @@ struct Sample {
 
 async fn run_once(target: &Target) -> anyhow::Result<Sample> {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let polled = Arc::new(Mutex::new(None));
     let runtime = Runtime {
         event: Arc::new(Mutex::new(Some(target.event.clone()))),
         done: done_tx,
+        polled: polled.clone(),
     };
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -126,6 +132,7 @@ async fn run_once(target: &Target) -> anyhow::Result<Sample> {
     server.abort();
     match outcome {
         Ok(Some((at, ok))) => Ok(Sample {
+            init: polled.lock().await.map_or(at, |p| p) - started,
             elapsed: at - started,
             rss_kib,
             ok,
@@ -165,28 +172,32 @@ async fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "{:<22} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9}",
-        "binary", "size", "p50", "p90", "peak RSS", "p50 vs", "outcome"
+        "{:<22} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "binary", "size", "init p50", "p50", "p90", "peak RSS", "p50 vs", "outcome"
     );
     let mut baseline_p50 = None;
     for target in &targets {
         let size = std::fs::metadata(&target.binary)?.len();
         let mut times = Vec::with_capacity(runs);
+        let mut inits = Vec::with_capacity(runs);
         let mut rss = 0;
         let mut ok = true;
         for _ in 0..runs {
             let sample = run_once(target).await?;
             times.push(sample.elapsed);
+            inits.push(sample.init);
             rss = rss.max(sample.rss_kib);
             ok &= sample.ok;
         }
         times.sort();
+        inits.sort();
         let p50 = percentile(&times, 0.5);
         let base = *baseline_p50.get_or_insert(p50);
         println!(
-            "{:<22} {:>7.1}MB {:>8.1}ms {:>8.1}ms {:>8.1}MB {:>8.2}x {:>9}",
+            "{:<22} {:>7.1}MB {:>8.1}ms {:>8.1}ms {:>8.1}ms {:>8.1}MB {:>8.2}x {:>9}",
             target.name,
             size as f64 / 1e6,
+            percentile(&inits, 0.5).as_secs_f64() * 1e3,
             p50.as_secs_f64() * 1e3,
             percentile(&times, 0.9).as_secs_f64() * 1e3,
             rss as f64 / 1024.0,
