@@ -38,7 +38,9 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&settings.database, None)
         .await
         .context("building the database pool")?;
-    db.migrate().await.context("migrating the database")?;
+    db.ensure_migrated()
+        .await
+        .context("migrating the database")?;
     tracing::info!(database = db.target(), "database ready");
 
     // A local run never needs AWS: a fixed region and no credentials keep the SDK from

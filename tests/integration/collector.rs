@@ -432,13 +432,7 @@ async fn unknown_symbols_are_reported_and_fail_the_run_when_nothing_else_is_aske
         .expect_err("nothing to store");
     assert!(!error.is_retryable());
     let report = error.report().expect("a report");
-    assert_eq!(
-        report
-            .outcome(&sym("NOPE"))
-            .and_then(|o| o.error.as_ref())
-            .map(|e| e.code.as_str()),
-        Some("unknown_symbol")
-    );
+    assert_eq!(report.error_code(&sym("NOPE")), Some("unknown_symbol"));
 }
 
 #[tokio::test]

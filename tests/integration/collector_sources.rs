@@ -444,13 +444,7 @@ async fn a_coingecko_quote_from_the_future_or_without_a_price_is_rejected() {
     assert_eq!(reasons("BTC"), ["future_timestamp"]);
     assert_eq!(reasons("ETH"), ["non_positive_price"]);
     assert_eq!(report.outcome(&sym("DOGE")).map(|o| o.stored), Some(1));
-    assert_eq!(
-        report
-            .outcome(&sym("GONE"))
-            .and_then(|o| o.error.as_ref())
-            .map(|e| e.code.as_str()),
-        Some("unknown_instrument")
-    );
+    assert_eq!(report.error_code(&sym("GONE")), Some("unknown_instrument"));
 }
 
 #[tokio::test]

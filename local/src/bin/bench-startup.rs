@@ -132,7 +132,7 @@ async fn run_once(target: &Target) -> anyhow::Result<Sample> {
     server.abort();
     match outcome {
         Ok(Some((at, ok))) => Ok(Sample {
-            init: polled.lock().await.map_or(at, |p| p) - started,
+            init: polled.lock().await.unwrap_or(at) - started,
             elapsed: at - started,
             rss_kib,
             ok,

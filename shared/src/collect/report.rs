@@ -174,6 +174,13 @@ impl CollectReport {
         self.outcomes.iter().find(|o| &o.symbol == symbol)
     }
 
+    /// The error code of `symbol`'s outcome, when it failed (e.g. `unknown_symbol`).
+    pub fn error_code(&self, symbol: &Symbol) -> Option<&str> {
+        self.outcome(symbol)
+            .and_then(|o| o.error.as_ref())
+            .map(|e| e.code.as_str())
+    }
+
     /// True when there was work and none of it reached the database.
     pub fn nothing_stored(&self) -> bool {
         !self.outcomes.is_empty() && !self.outcomes.iter().any(SymbolOutcome::succeeded)
