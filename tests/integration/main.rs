@@ -10,6 +10,7 @@ mod collector_sources;
 mod database;
 mod detector;
 mod events;
+mod gaps;
 mod metrics;
 mod migrations;
 mod secrets;

@@ -6,6 +6,7 @@ pub mod candles;
 mod connect;
 pub mod detection;
 pub mod detector_state;
+pub mod gaps;
 mod migrate;
 pub mod stats;
 pub mod symbols;
