@@ -26,11 +26,15 @@ pub(crate) fn settings_for(server: &MockServer) -> CollectorSettings {
     let mut settings = CollectorSettings::defaults();
     settings.coingecko.base_url = format!("{}/api/v3", server.uri());
     settings.binance.base_url = server.uri();
+    settings.coinbase.base_url = server.uri();
+    settings.kraken.base_url = server.uri();
     settings.alphavantage.base_url = server.uri();
     settings.alphavantage.api_key = ApiKey::Plain("test-key".to_owned().into());
     for source in [
         &mut settings.coingecko,
         &mut settings.binance,
+        &mut settings.coinbase,
+        &mut settings.kraken,
         &mut settings.alphavantage,
     ] {
         source.rate_per_minute = 60_000;

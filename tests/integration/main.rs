@@ -6,6 +6,7 @@
 
 mod collector;
 mod collector_db;
+mod collector_exchanges;
 mod collector_sources;
 mod database;
 mod detector;
