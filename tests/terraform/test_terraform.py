@@ -25,7 +25,14 @@ TERRAFORM = ROOT / "terraform"
 VARIABLES_RS = ROOT / "shared" / "src" / "config" / "variables.rs"
 FUNCTIONS = ROOT / "functions"
 
-FUNCTION_VARIANTS = {"Collector": "collector", "Detector": "detector", "Api": "api"}
+FUNCTION_VARIANTS = {
+    "Collector": "collector",
+    "Planner": "planner",
+    "Writer": "writer",
+    "Detector": "detector",
+    "Api": "api",
+    "Migrator": "migrator",
+}
 
 
 # ------------------------------------------------------------------------------------------

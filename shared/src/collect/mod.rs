@@ -21,6 +21,7 @@
 mod batch;
 mod event;
 mod fetch;
+pub mod http;
 pub mod plan;
 pub mod remote;
 mod report;

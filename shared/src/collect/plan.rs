@@ -300,3 +300,22 @@ async fn lookup(
     }
     Ok((found, unknown))
 }
+
+/// The planner function's work: one invocation payload (a [`CollectorEvent`] as the fetcher
+/// sends it, or EventBridge's own scheduled event) to a plan, with the plan's metrics.
+pub async fn handle(
+    planner: &Planner,
+    function: &str,
+    payload: serde_json::Value,
+) -> (Result<CollectPlan, CollectError>, crate::metrics::Metrics) {
+    let mut metrics = crate::metrics::Metrics::new(function);
+    let now = Utc::now();
+    let result = match CollectorEvent::parse(payload, now) {
+        Ok(event) => planner.plan(&event, now).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Ok(plan) = &result {
+        plan.record(&mut metrics);
+    }
+    (result, metrics)
+}
