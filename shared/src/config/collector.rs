@@ -273,8 +273,16 @@ impl CollectorSettings {
                     hint: "reading the key's secret needs AWS configuration",
                 })?;
                 let client = aws_sdk_secretsmanager::Client::new(aws);
-                let key = super::read_secret_string(&client, variable, arn).await?;
-                source.api_key = ApiKey::Plain(key);
+                // A secret Terraform created but nobody filled yet has no value: the source
+                // then runs keyless (Alpha Vantage answers each stock with a missing-key error,
+                // CoinGecko uses its public tier) instead of the collector not starting.
+                source.api_key = match super::read_secret_string(&client, variable, arn).await {
+                    Ok(key) => ApiKey::Plain(key),
+                    Err(error) => {
+                        tracing::warn!(%error, "the source key could not be read; the source runs without a key");
+                        ApiKey::None
+                    }
+                };
             }
         }
         Ok(self)

@@ -142,6 +142,12 @@ pub const VARIABLES: &[Variable] = &[
         "log filter, e.g. info,tickwatch=debug",
     ),
     var(
+        "AWS_USE_DUALSTACK_ENDPOINT",
+        &[Migrator],
+        Required,
+        "true: the SDK calls AWS's dual-stack endpoints, reachable over the VPC's IPv6 path",
+    ),
+    var(
         "DB_MIGRATE",
         DATABASE,
         Required,
