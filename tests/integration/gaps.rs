@@ -21,7 +21,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::collector::{collector_with, settings_for, stored, sym, watch};
 
-async fn admin() -> tokio_postgres::Client {
+pub(crate) async fn admin() -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
         .await
         .expect("connect as admin");

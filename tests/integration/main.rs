@@ -13,6 +13,8 @@ mod detector;
 mod events;
 mod gaps;
 mod metrics;
+mod metrics_terraform;
 mod migrations;
+mod roles;
 mod secrets;
 mod tls;
