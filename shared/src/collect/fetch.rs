@@ -226,15 +226,19 @@ async fn deliver(
         covers,
         candles,
     };
-    match sink.deliver(batch, now).await? {
+    let delivered = match sink.deliver(batch, now).await {
+        Ok(delivered) => delivered,
+        Err(SinkError::Store(error)) => {
+            // What was stored before the database failed still counts.
+            add_stored(outcome, &error.partial);
+            return Err(SinkError::Store(error));
+        }
+        Err(other) => return Err(other),
+    };
+    match delivered {
         Delivery::Queued => outcome.queued += count,
         Delivery::Stored(stored) => {
-            outcome.stored += stored.stored;
-            outcome.unchanged += stored.unchanged;
-            outcome.duplicates += stored.duplicates;
-            for (reason, n) in stored.rejected {
-                *outcome.rejected.entry(reason).or_default() += n;
-            }
+            add_stored(outcome, &stored);
             if let (Some(span), Some(left)) = (covers, stored.still_missing) {
                 // Only spans gap repair asked for count as filled; a backfill's span has no
                 // holes planned.
@@ -249,6 +253,15 @@ async fn deliver(
     }
     outcome.newest = outcome.newest.max(newest);
     Ok(())
+}
+
+fn add_stored(outcome: &mut SymbolOutcome, stored: &super::store::Stored) {
+    outcome.stored += stored.stored;
+    outcome.unchanged += stored.unchanged;
+    outcome.duplicates += stored.duplicates;
+    for (reason, n) in &stored.rejected {
+        *outcome.rejected.entry(reason.clone()).or_default() += n;
+    }
 }
 
 fn reject(outcome: &mut SymbolOutcome, error: &CandleError) {

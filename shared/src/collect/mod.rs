@@ -43,7 +43,7 @@ pub use plan::{CollectPlan, GapCounts, Planner, SeriesWork, TimeRange};
 pub use report::{CollectReport, OutcomeError, OutcomeStatus, RunKind, SymbolOutcome};
 pub use schedule::is_due;
 pub use sink::{BatchSink, Delivery, SinkError, SqsSink, StoreSink};
-pub use store::{Stored, store_batch};
+pub use store::{StoreError, Stored, store_batch};
 
 use crate::config::CollectorSettings;
 use crate::db::{Db, DbError};

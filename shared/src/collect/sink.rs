@@ -9,7 +9,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::batch::CandleBatch;
-use super::store::{Stored, store_batch};
+use super::store::{StoreError, Stored, store_batch};
 use crate::db::{Db, DbError};
 
 /// What became of a delivered batch.
@@ -27,6 +27,9 @@ pub enum Delivery {
 pub enum SinkError {
     #[error(transparent)]
     Database(#[from] DbError),
+    /// The database failed after part of the batch was stored.
+    #[error(transparent)]
+    Store(#[from] Box<StoreError>),
     #[error("the candle queue refused the batch: {0}")]
     Queue(String),
 }
@@ -36,13 +39,14 @@ impl SinkError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Database(e) => e.is_unavailable(),
+            Self::Store(e) => e.error.is_unavailable(),
             Self::Queue(_) => true,
         }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Database(_) => "database",
+            Self::Database(_) | Self::Store(_) => "database",
             Self::Queue(_) => "queue",
         }
     }
@@ -85,7 +89,9 @@ impl BatchSink for StoreSink {
     ) -> BoxFuture<'a, Result<Delivery, SinkError>> {
         async move {
             Ok(Delivery::Stored(
-                store_batch(&self.db, batch, now, self.batch_size).await?,
+                store_batch(&self.db, batch, now, self.batch_size)
+                    .await
+                    .map_err(Box::new)?,
             ))
         }
         .boxed()

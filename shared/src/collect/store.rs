@@ -29,6 +29,16 @@ pub struct Stored {
     pub still_missing: Option<u64>,
 }
 
+/// The database failed part-way: what was stored before it did, and why it stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct StoreError {
+    /// Statements committed before the failure (each is stored whole or not at all).
+    pub partial: Stored,
+    #[source]
+    pub error: DbError,
+}
+
 /// Stores `batch` as of `now`. Fails only when the database fails; a symbol that left the
 /// watch list meanwhile is no failure: its candles are refused as `unknown_symbol`.
 pub async fn store_batch(
@@ -36,8 +46,24 @@ pub async fn store_batch(
     batch: CandleBatch,
     now: DateTime<Utc>,
     batch_size: usize,
-) -> Result<Stored, DbError> {
+) -> Result<Stored, StoreError> {
     let mut result = Stored::default();
+    match store_into(db, batch, now, batch_size, &mut result).await {
+        Ok(()) => Ok(result),
+        Err(error) => Err(StoreError {
+            partial: result,
+            error,
+        }),
+    }
+}
+
+async fn store_into(
+    db: &Db,
+    batch: CandleBatch,
+    now: DateTime<Utc>,
+    batch_size: usize,
+    result: &mut Stored,
+) -> Result<(), DbError> {
     let mut accepted = Vec::with_capacity(batch.candles.len());
     for candle in batch.candles {
         match Candle::validate(CandleInput::from(candle), now) {
@@ -74,7 +100,7 @@ pub async fn store_batch(
             Err(other) => return Err(other),
         }
     }
-    Ok(result)
+    Ok(())
 }
 
 fn reject(rejected: &mut BTreeMap<String, u64>, error: &CandleError) {

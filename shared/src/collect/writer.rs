@@ -79,7 +79,7 @@ pub async fn handle(
                 }
             }
             Err(error) => {
-                tracing::warn!(message_id = %id, %symbol, receives, unavailable = error.is_unavailable(), %error, "batch not stored; SQS delivers it again");
+                tracing::warn!(message_id = %id, %symbol, receives, unavailable = error.error.is_unavailable(), stored_before = error.partial.stored, %error, "batch not stored; SQS delivers it again");
                 report.retried += 1;
                 response.add_failure(id);
             }
