@@ -15,40 +15,11 @@ use tickwatch::collect::{
 };
 use tickwatch::model::{Interval, Provider};
 use tickwatch::providers::SyntheticSource;
-use tickwatch_tests::{TestDb, admin_url, local_aws};
+use tickwatch_tests::{TestDb, local_aws};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::collector::{collector_with, settings_for, stored, sym, watch};
-
-pub(crate) async fn admin() -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect as admin");
-    tokio::spawn(connection);
-    client
-}
-
-/// Stops the test database (no new connections, the open ones killed) or lets it back.
-async fn database_up(test_db: &TestDb, up: bool) {
-    let admin = admin().await;
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} ALLOW_CONNECTIONS {up}",
-            test_db.name
-        ))
-        .await
-        .expect("switch connections");
-    if !up {
-        admin
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-                &[&test_db.name],
-            )
-            .await
-            .expect("terminate backends");
-    }
-}
 
 /// A minute a while ago, so every simulated run lies in the past and no candle is "future".
 fn start() -> DateTime<Utc> {
@@ -120,14 +91,14 @@ async fn after_the_database_was_down_for_five_buckets_the_next_run_fills_every_h
     }
 
     // Act: the database is away for five scheduled runs, then the process restarts.
-    database_up(&test_db, false).await;
+    test_db.set_available(false).await;
     for minute in 3..8 {
         let error = run(&collector, t0 + TimeDelta::minutes(minute))
             .await
             .expect_err("no database");
         assert!(error.is_retryable(), "{error}");
     }
-    database_up(&test_db, true).await;
+    test_db.set_available(true).await;
     drop(collector);
     let collector = collector_with(&test_db, settings_for(&server));
     let repaired = run(&collector, t0 + TimeDelta::minutes(9))
@@ -366,7 +337,7 @@ async fn in_the_cloud_shape_a_missed_schedule_a_throttled_source_and_failed_runs
         Some("rate_limited")
     );
     klines.throttled.store(false, Ordering::SeqCst);
-    database_up(&test_db, false).await;
+    test_db.set_available(false).await;
     let undelivered = drain(&sqs, &queue, &test_db, t0 + TimeDelta::minutes(3)).await;
     assert!(
         undelivered > 0,
@@ -376,7 +347,7 @@ async fn in_the_cloud_shape_a_missed_schedule_a_throttled_source_and_failed_runs
         let error = run(minute).await.expect_err("the planner has no database");
         assert!(error.is_retryable(), "{error}");
     }
-    database_up(&test_db, true).await;
+    test_db.set_available(true).await;
     tokio::time::sleep(Duration::from_millis(1_200)).await; // the visibility timeout
     for minute in 7..9 {
         let report = run(minute).await.expect("back");

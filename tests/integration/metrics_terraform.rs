@@ -214,29 +214,9 @@ async fn a_writer_batch_with_a_malformed_message_and_a_database_outage_loses_not
     assert_eq!((report.stored, report.malformed), (5, 1));
 
     // The database away: every message is handed back, none is dropped.
-    let admin = crate::gaps::admin().await;
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} ALLOW_CONNECTIONS false",
-            test_db.name
-        ))
-        .await
-        .expect("off");
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            &[&test_db.name],
-        )
-        .await
-        .expect("kill");
+    test_db.set_available(false).await;
     let (response, report) = writer::handle(&test_db.db, &event, now, 1_000).await;
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
-            test_db.name
-        ))
-        .await
-        .expect("on");
+    test_db.set_available(true).await;
     assert_eq!(response.batch_item_failures.len(), 2);
     assert_eq!((report.stored, report.retried), (0, 1));
 }
