@@ -235,3 +235,93 @@ async fn anomalies_upsert_idempotently_and_the_watermark_only_moves_forward() {
         .expect("watermark");
     assert_eq!(mark, Some(at));
 }
+
+/// The per-series counts behind `/metrics` must match a real count after every kind of write.
+async fn counts_match_a_real_count(client: &tickwatch::db::Client) {
+    let kept = tickwatch::db::stats::candle_counts(client)
+        .await
+        .expect("kept counts");
+    let real: Vec<(String, String, i64)> = client
+        .query(
+            "SELECT symbol, interval, count(*) FROM candles GROUP BY 1, 2 ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("real counts")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let kept: Vec<(String, String, i64)> = kept
+        .into_iter()
+        .map(|c| (c.symbol, c.interval, c.rows))
+        .collect();
+    assert_eq!(kept, real);
+}
+
+#[tokio::test]
+async fn series_counts_follow_inserts_updates_deletes_cascades_and_truncates() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    for symbol in ["BTC", "ETH"] {
+        symbols::upsert(&client, &watched(symbol))
+            .await
+            .expect("watch");
+    }
+    let btc: Vec<_> = (0..10)
+        .map(|h| candle("BTC", h, Decimal::from(100 + h)))
+        .collect();
+    candles::upsert(&client, &btc, UpsertMode::Replace)
+        .await
+        .expect("btc");
+    candles::upsert(&client, &btc[..4], UpsertMode::Replace)
+        .await
+        .expect("the same again");
+    let changed: Vec<_> = (8..14)
+        .map(|h| candle("BTC", h, Decimal::from(200 + h)))
+        .collect();
+    candles::upsert(&client, &changed, UpsertMode::Replace)
+        .await
+        .expect("four updates, four inserts");
+    candles::upsert(&client, &[candle("ETH", 1, dec!(5))], UpsertMode::Replace)
+        .await
+        .expect("eth");
+    counts_match_a_real_count(&client).await;
+    let kept = tickwatch::db::stats::candle_counts(&client)
+        .await
+        .expect("counts");
+    assert_eq!(
+        kept.iter().map(|c| c.rows).collect::<Vec<_>>(),
+        [14, 1],
+        "BTC then ETH"
+    );
+
+    client
+        .execute(
+            "UPDATE candles SET symbol = 'ETH' WHERE symbol = 'BTC' AND open_time >= '2026-01-01T12:00:00Z'",
+            &[],
+        )
+        .await
+        .expect("a row moved between series");
+    counts_match_a_real_count(&client).await;
+    assert!(
+        candles::delete(&client, &sym("BTC"), Interval::OneHour, btc[0].open_time)
+            .await
+            .expect("delete")
+    );
+    counts_match_a_real_count(&client).await;
+    symbols::delete(&client, &sym("ETH"))
+        .await
+        .expect("unwatch: its candles cascade");
+    counts_match_a_real_count(&client).await;
+    client
+        .batch_execute("TRUNCATE candles")
+        .await
+        .expect("truncate");
+    counts_match_a_real_count(&client).await;
+    assert!(
+        tickwatch::db::stats::candle_counts(&client)
+            .await
+            .expect("counts")
+            .is_empty()
+    );
+}
