@@ -58,13 +58,13 @@ impl ApiKey {
 /// `Ok(None)` (neither set) leaves writes disabled: every write is answered 401.
 pub async fn load_api_key(
     env: &Env,
-    aws: &aws_config::SdkConfig,
+    aws: &tickwatch::aws::Aws,
 ) -> Result<Option<ApiKey>, ConfigError> {
     if let Some(key) = env.get("API_KEY") {
         return ApiKey::new(&SecretString::from(key), "API_KEY").map(Some);
     }
     if let Some(arn) = env.get("API_KEY_SECRET_ARN") {
-        let client = aws_sdk_secretsmanager::Client::new(aws);
+        let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
         let key = read_secret_string(&client, "API_KEY_SECRET_ARN", &arn).await?;
         return ApiKey::new(&key, "API_KEY_SECRET_ARN").map(Some);
     }

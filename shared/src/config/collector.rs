@@ -208,7 +208,7 @@ impl CollectorSettings {
     /// Reads keys held in Secrets Manager, once per cold start.
     pub async fn resolve_keys(
         mut self,
-        aws: Option<&aws_config::SdkConfig>,
+        aws: Option<&crate::aws::Aws>,
     ) -> Result<Self, ConfigError> {
         for source in [&mut self.coingecko, &mut self.alphavantage] {
             if let ApiKey::Secret { variable, arn } = &source.api_key {
@@ -216,7 +216,7 @@ impl CollectorSettings {
                     name: variable,
                     hint: "reading the key's secret needs AWS configuration",
                 })?;
-                let client = aws_sdk_secretsmanager::Client::new(aws);
+                let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
                 let key = super::read_secret_string(&client, variable, arn).await?;
                 source.api_key = ApiKey::Plain(key);
             }

@@ -20,10 +20,13 @@ use super::{SourceError, snippet};
 use crate::config::HttpSettings;
 use crate::model::Provider;
 
-/// Builds the one HTTP client a process needs: rustls, pooled connections, a request timeout.
-/// Sources set their own per-attempt timeout too, so a client built elsewhere (the API's) works.
+/// Builds the one HTTP client a process needs: rustls on the process's shared TLS
+/// configuration ([`crate::net`]: compiled-in roots, nothing read from disk), pooled
+/// connections, a request timeout. Sources set their own per-attempt timeout too, so a client
+/// built elsewhere (the API's) works.
 pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(crate::net::client_config())
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout)
         .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
