@@ -80,7 +80,11 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("port {port} is taken: set PORT to another one"))?;
-    let server = tokio::spawn(axum::serve(listener, api::app(state)).into_future());
+    let server = tokio::spawn(api::serve::serve(
+        listener,
+        api::app(state),
+        std::future::pending(),
+    ));
     print_urls(port, &watch_list);
 
     let mut timer = tokio::time::interval(tick);
