@@ -1,6 +1,7 @@
 //! Queries on the `candles` table.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -132,8 +133,42 @@ fn on_conflict(mode: UpsertMode) -> &'static str {
     }
 }
 
-/// The columns a write supplies, in the order both paths send them.
-const WRITTEN: &str = "symbol, interval, open_time, open, high, low, close, volume, source";
+/// The columns a write supplies, in the order both paths send them (and a binary `COPY` of
+/// candles takes them: see [`write_copy_row`]).
+pub const WRITTEN: &str = "symbol, interval, open_time, open, high, low, close, volume, source";
+
+/// The types of the [`WRITTEN`] columns, for a `BinaryCopyInWriter`.
+pub const COPY_TYPES: [Type; 9] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::TEXT,
+];
+
+/// Writes one candle as a row of a binary `COPY … (`[`WRITTEN`]`)`.
+pub async fn write_copy_row(
+    writer: Pin<&mut BinaryCopyInWriter>,
+    c: &Candle,
+) -> Result<(), tokio_postgres::Error> {
+    writer
+        .write(&[
+            &c.symbol.as_str(),
+            &c.interval.as_str(),
+            &c.open_time,
+            &c.open,
+            &c.high,
+            &c.low,
+            &c.close,
+            &c.volume,
+            &c.source.as_str(),
+        ])
+        .await
+}
 
 /// One statement with every column as an array parameter: one round trip.
 async fn upsert_as_arrays(
@@ -189,36 +224,9 @@ async fn upsert_through_copy(
         ))
         .await?;
     let sink = client.copy_in_sink(&copy).await?;
-    let writer = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::TEXT,
-            Type::TEXT,
-            Type::TIMESTAMPTZ,
-            Type::NUMERIC,
-            Type::NUMERIC,
-            Type::NUMERIC,
-            Type::NUMERIC,
-            Type::NUMERIC,
-            Type::TEXT,
-        ],
-    );
-    let mut writer = std::pin::pin!(writer);
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &COPY_TYPES));
     for c in rows {
-        writer
-            .as_mut()
-            .write(&[
-                &c.symbol.as_str(),
-                &c.interval.as_str(),
-                &c.open_time,
-                &c.open,
-                &c.high,
-                &c.low,
-                &c.close,
-                &c.volume,
-                &c.source.as_str(),
-            ])
-            .await?;
+        write_copy_row(writer.as_mut(), c).await?;
     }
     writer.as_mut().finish().await?;
     // The staged rows are already unique and in key order (the heap returns them as written).
