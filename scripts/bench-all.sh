@@ -10,7 +10,9 @@ BENCH_SUMMARY="$(mktemp /tmp/tickwatch-bench-summary.XXXXXX)"
 export BENCH_SUMMARY
 trap 'rm -f "$BENCH_SUMMARY"' EXIT
 started=$(date +%s)
-make --no-print-directory bench-collector bench-detector bench-api bench-startup
+# BENCH_TARGETS runs a subset, e.g. "bench-api bench-startup".
+read -r -a targets <<<"${BENCH_TARGETS:-bench-collector bench-detector bench-api bench-startup}"
+make --no-print-directory "${targets[@]}"
 
 echo
 echo "## make bench summary ($(date -u +%Y-%m-%d), $(( ($(date +%s) - started) / 60 )) min)"
