@@ -69,9 +69,13 @@ if command -v valgrind >/dev/null; then
         name="${entry%%=*}"; rest="${entry#*=}"; bin="${rest%@*}"; event="${rest#*@}"
         slug="$(echo "$name" | tr -c 'a-z0-9\n' '_')"
         wrapper="$work/vg-$slug"
-        printf '#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s %s\n' "$work/cg-$slug" "$bin" >"$wrapper"
+        # Not exec: the runner kills what it started (SIGKILL, which callgrind cannot survive
+        # to write its counts); valgrind, left running, exits by itself once the runtime API
+        # is gone, and writes them then.
+        printf '#!/bin/sh\nvalgrind --tool=callgrind --callgrind-out-file=%s %s &\nwait\n' "$work/cg-$slug" "$bin" >"$wrapper"
         chmod +x "$wrapper"
         BENCH_SUMMARY="" "$bench" --runs 1 "$name=$wrapper@$event" >/dev/null 2>&1 || { echo "$name: callgrind run failed" >&2; continue; }
+        for _ in $(seq 1 100); do grep -qE '^(summary|totals):' "$work/cg-$slug" 2>/dev/null && break; sleep 0.1; done
         ir="$(awk '/^(summary|totals):/ {print $2; exit}' "$work/cg-$slug")"
         [ -n "$ir" ] || continue
         base="${base:-$ir}"
