@@ -7,6 +7,7 @@ mod connect;
 pub mod detection;
 pub mod detector_state;
 mod migrate;
+pub mod scores;
 pub mod stats;
 pub mod symbols;
 mod tls;

@@ -1,0 +1,1 @@
+//! The evaluation suite (filled in below).
