@@ -2,8 +2,8 @@
 """The detector's scoring written the way a Python prototype would write it (pandas rolling
 windows, numpy, scikit-learn's IsolationForest), doing the same work as the Rust code with the
 same defaults: each method's statistic, its calibration against the method's own trailing
-distribution (empirical rank, and a generalised Pareto tail above the top 10 %), and the Simes
-consensus over the groups. Run by `make bench-detector` on the series the Rust benchmark
+distribution (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest 10 %), and the
+weighted Simes consensus over the groups. Run by `make bench-detector` on the series the Rust benchmark
 exported:
 
     python bench_detector.py series.csv out.json
@@ -21,8 +21,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.ensemble import IsolationForest
 
-CALIBRATION, MIN_HISTORY, TAIL = 1000, 100, 0.1
-THRESHOLD = 0.325
+CALIBRATION, MIN_HISTORY, TAIL = 1000, 200, 0.1
+THRESHOLD = 0.45
 HOUR = 3600
 
 
@@ -35,18 +35,16 @@ def calibrate(stat):
     n = np.sum(~np.isnan(windows), axis=1)
     at_least = np.sum(ordered >= q[:, None], axis=1)
     empirical = (at_least + 1) / (n + 1)
-    k = np.maximum(10, np.floor(n * TAIL)).astype(int)
+    k = np.maximum(20, np.floor(n * TAIL)).astype(int)
     rows = np.arange(len(q))
     has_tail = n > k
     u = ordered[rows, np.clip(n - k - 1, 0, CALIBRATION - 1)]
-    column = np.arange(CALIBRATION)[None, :]
-    top = (column >= (n - k)[:, None]) & (column < n[:, None])
-    excess = np.where(top, ordered - u[:, None], 0.0)
-    m = excess.sum(axis=1) / k
-    v = (excess ** 2).sum(axis=1) / k - m * m
+    q2 = ordered[rows, np.clip(n - 1 - k // 2, 0, CALIBRATION - 1)]
+    q4 = ordered[rows, np.clip(n - 1 - k // 4, 0, CALIBRATION - 1)]
+    lower, upper = q2 - u, q4 - q2
     with np.errstate(divide="ignore", invalid="ignore"):
-        shape = np.where(v > 0, np.clip(0.5 * (1 - m * m / v), 0, 0.5), 0.0)
-        scale = m * (1 - shape)
+        shape = np.where(upper > 0, np.clip(np.log(upper / lower) / np.log(2), 0, 0.5), 0.0)
+        scale = np.where(shape > 0, lower * shape / (2 ** shape - 1), lower / np.log(2))
         beyond = q - u
         survival = np.where(
             shape > 0,
@@ -54,7 +52,7 @@ def calibrate(stat):
             np.exp(-beyond / scale),
         )
         tail = np.maximum((k + 1) / (n + 1) * survival, 1e-300)
-    p = np.where(has_tail & (q > u) & (m > 0), tail, empirical)
+    p = np.where(has_tail & (q > u) & (lower > 0), tail, empirical)
     return np.where(np.isnan(q) | (n < MIN_HISTORY), np.nan, p)
 
 
@@ -130,15 +128,24 @@ GROUPS = {
 }
 
 
+WEIGHTS = {"price": 0.5, "level": 0.15, "volume": 0.15, "multivariate": 0.1, "feed": 0.1}
+
+
 def consensus(ps):
     groups = {}
     for name, p in ps.items():
         g = GROUPS[name]
         groups[g] = p if g not in groups else np.fmin(groups[g], p)
-    stacked = np.sort(np.vstack(list(groups.values())), axis=0)  # NaN last
-    present = np.sum(~np.isnan(stacked), axis=0)
-    ranks = np.arange(1, stacked.shape[0] + 1)[:, None]
-    simes = np.nanmin(np.where(np.isnan(stacked), np.inf, present * stacked / ranks), axis=0)
+    names = list(groups)
+    p_g = np.vstack([groups[g] for g in names])
+    w = np.array([WEIGHTS[g] for g in names])[:, None] * ~np.isnan(p_g)
+    w = w / np.maximum(w.sum(axis=0), 1e-300)
+    ratio = np.where(np.isnan(p_g), np.inf, p_g / np.where(w > 0, w, 1))
+    order = np.argsort(ratio, axis=0)
+    cumulative = np.cumsum(np.take_along_axis(w, order, axis=0), axis=0)
+    sorted_p = np.take_along_axis(np.where(np.isnan(p_g), np.inf, p_g), order, axis=0)
+    simes = np.min(sorted_p / np.where(cumulative > 0, cumulative, 1), axis=0)
+    present = np.sum(~np.isnan(p_g), axis=0)
     p = np.where(present > 0, np.minimum(simes, 1.0), np.nan)
     days = (HOUR / 86400) / p
     return np.clip(np.log10(np.maximum(days, 1.0)) / math.log10(36525), 0, 1)

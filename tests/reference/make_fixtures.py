@@ -10,7 +10,7 @@ sorted from scratch:
   log volume (median and MAD), Cutler's finite-window RSI, and the stale-feed run probability;
 - median, MAD and quantiles over sliding windows of both parities;
 - the calibration: the tail probability of each statistic against the previous window
-  (empirical rank, and a generalised Pareto tail fitted by moments above the top 10 %).
+  (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest values).
 
 Run:  python make_fixtures.py > rolling.json   (numpy, pandas, TA-Lib; see requirements.txt)
 """
@@ -212,18 +212,22 @@ for i in range(N):
         continue
     ordered = np.sort(np.array(reference, dtype=np.float64))
     empirical = (np.sum(ordered >= q) + 1) / (n + 1)
-    k = max(10, int(math.floor(n * TAIL)))
+    k = max(20, int(math.floor(n * TAIL)))
     if n <= k:
         calibrated.append(float(empirical))
         continue
     u = ordered[n - k - 1]
-    excess = ordered[n - k:] - u
-    m, v = excess.mean(), excess.var()
-    if q <= u or m <= 0:
+    if q <= u:
         calibrated.append(float(empirical))
         continue
-    shape = min(max(0.5 * (1 - m * m / v), 0.0), 0.5) if v > 0 else 0.0
-    scale = m * (1 - shape)
+    # Quantiles of the tail (Pickands): the (k/2+1)-th and (k/4+1)-th largest values.
+    q2, q4 = ordered[n - 1 - k // 2], ordered[n - 1 - k // 4]
+    if q2 <= u:
+        calibrated.append(float(empirical))
+        continue
+    lower, upper = q2 - u, q4 - q2
+    shape = min(max(math.log(upper / lower) / math.log(2), 0.0), 0.5) if upper > 0 else 0.0
+    scale = lower * shape / (2 ** shape - 1) if shape > 0 else lower / math.log(2)
     beyond = q - u
     survival = (1 + shape * beyond / scale) ** (-1 / shape) if shape > 0 else math.exp(-beyond / scale)
     calibrated.append(max((k + 1) / (n + 1) * survival, 1e-300))

@@ -251,7 +251,7 @@ pub const VARIABLES: &[Variable] = &[
         "DETECTOR_CALIBRATION_MIN_HISTORY",
         &[Detector],
         Optional,
-        "calibration: statistics needed before a method's readings count (default 100)",
+        "calibration: statistics needed before a method's readings count (default 200)",
     ),
     var(
         "DETECTOR_CALIBRATION_TAIL_FRACTION",
@@ -263,7 +263,7 @@ pub const VARIABLES: &[Variable] = &[
         "DETECTOR_EVENTS_THRESHOLD",
         &[Detector],
         Optional,
-        "events: consensus score at which a candle is anomalous (default 0.325, about monthly)",
+        "events: consensus score at which a candle is anomalous (default 0.45, about once in four months)",
     ),
     var(
         "DETECTOR_EVENTS_MERGE_WITHIN",

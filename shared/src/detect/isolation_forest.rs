@@ -14,7 +14,7 @@
 //! one fitted on a wild one), and calibration compares a candle with the readings of earlier
 //! candles that older forests scored. So the statistic is the isolation score measured against
 //! the forest's own training rows: `(score − median) / (1.4826 · MAD)` of the scores the forest
-//! gives them (the spread floored at 0.01), which means the same thing whichever forest
+//! gives them (the spread floored at 0.03), which means the same thing whichever forest
 //! produced it.
 
 use rand::{RngExt, SeedableRng};
@@ -282,7 +282,7 @@ fn median_spread(mut scores: Vec<f64>) -> (f64, f64) {
 
 /// The smallest spread of training scores measured against: a forest fitted on a few repeated
 /// points scores them all alike.
-const MIN_SPREAD: f64 = 0.01;
+const MIN_SPREAD: f64 = 0.03;
 
 /// The seed of an epoch's forest: the configured seed mixed with the epoch number.
 fn epoch_seed(seed: u64, epoch: i64) -> u64 {

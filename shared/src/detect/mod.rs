@@ -25,15 +25,16 @@
 //! 2. **Calibration** ([`calibrate`]). Each statistic becomes a tail probability `p` against
 //!    that method's own trailing distribution for the series (the last
 //!    `DETECTOR_CALIBRATION_WINDOW` candles): the empirical rank below the largest 10 % of
-//!    them, and beyond it a generalised Pareto tail fitted to those largest values (peaks over
-//!    threshold), which is what lets a once-a-decade move be told from a once-a-month one.
+//!    them, and beyond it a generalised Pareto tail fitted to quantiles of those largest values
+//!    (peaks over threshold), which is what lets a once-a-decade move be told from a
+//!    once-a-month one, and which a few earlier anomalies in the window cannot distort.
 //!
 //! 3. **Consensus** ([`consensus`]). Methods that look at the same thing are not independent
 //!    witnesses, so they are grouped (price, level, volume, multivariate, feed) and a group
-//!    speaks with its smallest `p`. With `G` groups judging a candle, the consensus is Simes'
-//!    combination `p = min over r of G · p₍r₎ / r` over the sorted group values: the union
-//!    bound for "some group this extreme", tightened when several groups agree, and valid
-//!    when groups move together.
+//!    speaks with its smallest `p`. The groups are combined by the weighted Simes rule
+//!    `p = min over r of p₍r₎ / (w₍₁₎ + … + w₍r₎)` (groups ordered by `p / w`, weights
+//!    renormalised over the groups present): a weighted union bound for "some group this
+//!    extreme", tightened when several groups agree, and valid when groups move together.
 //!
 //! 4. **Score** ([`recurrence`]). `p` per candle becomes a recurrence time `interval / p` and
 //!    the score maps it to [0, 1] on a log scale: 0 for once a day or more often, 1 for once a

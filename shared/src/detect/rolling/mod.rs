@@ -9,4 +9,4 @@ mod tail;
 
 pub use exact::{ExactMoments, LIMIT, QUANTUM, quantise};
 pub use order::{OrderWindow, RankIndex};
-pub use tail::{STAT_LIMIT, STAT_QUANTUM, StatIndex, Tail, TailWindow, quantise_stat};
+pub use tail::{STAT_LIMIT, STAT_QUANTUM, StatIndex, TailWindow, quantise_stat};
