@@ -6,11 +6,15 @@
 
 mod collector;
 mod collector_db;
+mod collector_exchanges;
 mod collector_sources;
 mod database;
 mod detector;
 mod events;
+mod gaps;
 mod metrics;
+mod metrics_terraform;
 mod migrations;
+mod roles;
 mod secrets;
 mod tls;

@@ -28,6 +28,7 @@ async fn migrating_an_empty_database_creates_every_table() {
             "anomalies",
             "candle_scores",
             "candles",
+            "collection_gaps",
             "detector_state",
             "symbols"
         ]

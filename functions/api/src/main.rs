@@ -16,20 +16,31 @@ async fn main() -> Result<(), lambda_http::Error> {
         Err(error) => exit_with("api", &error),
     };
     let env = Env::process();
-    let api_key = api::load_api_key(&env, &resources.aws)
-        .await
-        .context("API key")?;
-    if api_key.is_none() {
+    // In the cloud the api sits in the VPC with no way out: API Gateway's authorizer checks
+    // the write key, and POST /v1/collect goes to the collector function.
+    let in_the_cloud = env.get("API_WRITE_AUTHORIZER").as_deref() == Some("gateway");
+    let api_key = if in_the_cloud {
+        None
+    } else {
+        api::load_api_key(&env, &resources.aws)
+            .await
+            .context("API key")?
+    };
+    if api_key.is_none() && !in_the_cloud {
         tracing::warn!("neither API_KEY nor API_KEY_SECRET_ARN is set: writes are disabled");
     }
-    let settings = CollectorSettings::from_env(&env)?
-        .resolve_keys(Some(&resources.aws))
-        .await?;
-    let client = build_client(&settings.http).context("HTTP client")?;
-    let collector = Collector::new(resources.db.clone(), settings, client);
-    let state = api::AppState::new(resources.db.clone(), api_key)
-        .with_collector(Arc::new(collector))
-        .with_metrics(resources.metrics.clone());
+    let mut state =
+        api::AppState::new(resources.db.clone(), api_key).with_metrics(resources.metrics.clone());
+    if in_the_cloud {
+        state = state.with_gateway_authorizer();
+    } else {
+        let settings = CollectorSettings::from_env(&env)?
+            .resolve_keys(Some(&resources.aws))
+            .await?;
+        let client = build_client(&settings.http).context("HTTP client")?;
+        let collector = Collector::new(resources.db.clone(), settings, client);
+        state = state.with_collector(Arc::new(collector));
+    }
     let app = api::app(state);
     if env.get("AWS_LAMBDA_RUNTIME_API").is_some() {
         return lambda_http::run(app).await;

@@ -22,6 +22,8 @@ struct Inner {
     api_key: Option<ApiKey>,
     collector: Option<Arc<Collector>>,
     metrics: Option<MetricsSink>,
+    /// Writes are checked by API Gateway's authorizer, not here (the cloud).
+    gateway_authorizer: bool,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
                 api_key,
                 collector: None,
                 metrics: None,
+                gateway_authorizer: false,
             }),
         }
     }
@@ -47,6 +50,16 @@ impl AppState {
     pub fn with_metrics(mut self, metrics: MetricsSink) -> Self {
         Arc::make_mut(&mut self.inner).metrics = Some(metrics);
         self
+    }
+
+    /// Trusts API Gateway's Lambda authorizer for writes (`API_WRITE_AUTHORIZER=gateway`).
+    pub fn with_gateway_authorizer(mut self) -> Self {
+        Arc::make_mut(&mut self.inner).gateway_authorizer = true;
+        self
+    }
+
+    pub fn writes_authorized_by_gateway(&self) -> bool {
+        self.inner.gateway_authorizer
     }
 
     pub fn collector(&self) -> Option<&Collector> {

@@ -62,6 +62,10 @@ pub struct DatabaseSettings {
     /// Connections per function instance. Keep it small: Lambda multiplies it by concurrency.
     pub pool_size: usize,
     pub connect_timeout: Duration,
+    /// Whether this process applies pending migrations on first use. Off for the cloud's
+    /// functions, whose roles may not run DDL: the migrator function applies them once per
+    /// deployment.
+    pub migrate: bool,
 }
 
 const URL_HINT: &str =
@@ -147,6 +151,7 @@ impl DatabaseSettings {
             ca_file,
             pool_size,
             connect_timeout,
+            migrate: env.flag("DB_MIGRATE", true)?,
         })
     }
 }

@@ -20,6 +20,7 @@ use crate::config::{ConfigError, Credentials, DatabaseSettings, TlsMode, read_da
 pub(crate) struct Resolved {
     pub config: Config,
     pub iam: Option<IamToken>,
+    pub secret: Option<SecretLogin>,
 }
 
 impl Resolved {
@@ -40,6 +41,7 @@ pub(crate) async fn resolve(
     aws: Option<&aws_config::SdkConfig>,
 ) -> Result<Resolved, DbError> {
     let mut iam = None;
+    let mut secret_login = None;
     let mut config = match &settings.credentials {
         Credentials::Url(url) => {
             url.expose_secret()
@@ -77,6 +79,11 @@ pub(crate) async fn resolve(
                 )
                 .user(&secret.username)
                 .password(secret.password.expose_secret());
+            secret_login = Some(SecretLogin {
+                client,
+                arn: arn.clone(),
+                current: Arc::new(Mutex::new((secret.username, secret.password))),
+            });
             config
         }
         Credentials::IamAuth {
@@ -103,7 +110,54 @@ pub(crate) async fn resolve(
             TlsMode::Disable => SslMode::Disable,
             TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
         });
-    Ok(Resolved { config, iam })
+    Ok(Resolved {
+        config,
+        iam,
+        secret: secret_login,
+    })
+}
+
+/// Credentials from a Secrets Manager secret, read again when a login with them fails: the
+/// secret may have been rotated since the cold start (RDS rotates the one it manages), and
+/// the new password is better than failing every connection until the next cold start.
+#[derive(Clone)]
+pub(crate) struct SecretLogin {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+    current: Arc<Mutex<(String, SecretString)>>,
+}
+
+impl SecretLogin {
+    async fn apply(&self, config: &mut Config) {
+        let current = self.current.lock().await;
+        config.user(&current.0).password(current.1.expose_secret());
+    }
+
+    /// Reads the secret again; true when it holds other credentials than the ones in use.
+    async fn reread(&self) -> bool {
+        match read_database_secret(&self.client, &self.arn).await {
+            Ok(secret) => {
+                let mut current = self.current.lock().await;
+                let changed = current.0 != secret.username
+                    || current.1.expose_secret() != secret.password.expose_secret();
+                *current = (secret.username, secret.password);
+                changed
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the database secret could not be read again");
+                false
+            }
+        }
+    }
+}
+
+/// Whether a connection failed because the server refused the credentials.
+fn login_refused(error: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    error.code().is_some_and(|code| {
+        code == &SqlState::INVALID_PASSWORD
+            || code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    })
 }
 
 /// An RDS IAM token, re-signed once it is older than [`IamToken::REFRESH_AFTER`]. Tokens are
@@ -174,11 +228,43 @@ async fn sign(
 pub(crate) struct Connector {
     tls: Option<MakeRustlsConnect>,
     iam: Option<IamToken>,
+    secret: Option<SecretLogin>,
 }
 
 impl Connector {
-    pub fn new(tls: Option<MakeRustlsConnect>, iam: Option<IamToken>) -> Self {
-        Self { tls, iam }
+    pub fn new(
+        tls: Option<MakeRustlsConnect>,
+        iam: Option<IamToken>,
+        secret: Option<SecretLogin>,
+    ) -> Self {
+        Self { tls, iam, secret }
+    }
+
+    async fn open(
+        &self,
+        config: &Config,
+    ) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
+        let on_close = |result: Result<(), tokio_postgres::Error>| {
+            if let Err(error) = result {
+                tracing::warn!(%error, "database connection closed with an error");
+            }
+        };
+        match &self.tls {
+            Some(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await?;
+                Ok((
+                    client,
+                    tokio::spawn(async move { on_close(connection.await) }),
+                ))
+            }
+            None => {
+                let (client, connection) = config.connect(NoTls).await?;
+                Ok((
+                    client,
+                    tokio::spawn(async move { on_close(connection.await) }),
+                ))
+            }
+        }
     }
 }
 
@@ -192,26 +278,19 @@ impl Connect for Connector {
             if let Some(iam) = &self.iam {
                 config.password(iam.current().await.expose_secret());
             }
-            let on_close = |result: Result<(), tokio_postgres::Error>| {
-                if let Err(error) = result {
-                    tracing::warn!(%error, "database connection closed with an error");
-                }
+            let Some(secret) = &self.secret else {
+                return self.open(&config).await;
             };
-            match &self.tls {
-                Some(tls) => {
-                    let (client, connection) = config.connect(tls.clone()).await?;
-                    Ok((
-                        client,
-                        tokio::spawn(async move { on_close(connection.await) }),
-                    ))
+            secret.apply(&mut config).await;
+            match self.open(&config).await {
+                Err(error) if login_refused(&error) && secret.reread().await => {
+                    tracing::info!(
+                        "the database secret changed since it was read; logging in with the new one"
+                    );
+                    secret.apply(&mut config).await;
+                    self.open(&config).await
                 }
-                None => {
-                    let (client, connection) = config.connect(NoTls).await?;
-                    Ok((
-                        client,
-                        tokio::spawn(async move { on_close(connection.await) }),
-                    ))
-                }
+                other => other,
             }
         })
     }

@@ -6,7 +6,9 @@ pub mod candles;
 mod connect;
 pub mod detection;
 pub mod detector_state;
+pub mod gaps;
 mod migrate;
+pub mod roles;
 pub mod scores;
 pub mod stats;
 pub mod symbols;
@@ -85,6 +87,8 @@ pub struct Db {
     target: String,
     tls: &'static str,
     migrated: std::sync::Arc<tokio::sync::OnceCell<usize>>,
+    /// Whether [`Db::ensure_migrated`] applies migrations (`DB_MIGRATE`).
+    migrates: bool,
 }
 
 impl std::fmt::Debug for Db {
@@ -106,7 +110,8 @@ impl Db {
     ) -> Result<Self, DbError> {
         let resolved = connect::resolve(settings, aws).await?;
         let target = resolved.describe_target();
-        let connector = connect::Connector::new(tls::connector(settings)?, resolved.iam);
+        let connector =
+            connect::Connector::new(tls::connector(settings)?, resolved.iam, resolved.secret);
         let manager = Manager::from_connect(
             resolved.config,
             connector,
@@ -130,6 +135,7 @@ impl Db {
             target,
             tls: settings.tls.as_str(),
             migrated: Default::default(),
+            migrates: settings.migrate,
         })
     }
 
@@ -166,10 +172,21 @@ impl Db {
     /// return at once. Functions call this on their first invocation, not at cold start, so a
     /// start never waits on the network.
     pub async fn ensure_migrated(&self) -> Result<(), DbError> {
+        if !self.migrates {
+            return Ok(());
+        }
         self.migrated
             .get_or_try_init(|| self.migrate())
             .await
             .map(|_| ())
+    }
+
+    /// Applies pending migrations, then creates the functions' roles and grants each exactly
+    /// its privileges ([`roles`]): the migrator function's whole job.
+    pub async fn migrate_with_roles(&self) -> Result<usize, DbError> {
+        let applied = self.migrate().await?;
+        roles::ensure(&self.client().await?).await?;
+        Ok(applied)
     }
 
     /// One round trip, to prove the database answers.

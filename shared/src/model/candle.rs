@@ -174,6 +174,23 @@ impl Candle {
     }
 }
 
+impl From<Candle> for CandleInput {
+    /// A stored or transported candle, to be validated again where it is received.
+    fn from(candle: Candle) -> Self {
+        Self {
+            symbol: candle.symbol,
+            interval: candle.interval,
+            open_time: candle.open_time,
+            open: candle.open,
+            high: candle.high,
+            low: candle.low,
+            close: candle.close,
+            volume: candle.volume,
+            source: candle.source,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
