@@ -26,6 +26,7 @@ async fn migrating_an_empty_database_creates_every_table() {
         tables(&test_db).await,
         [
             "anomalies",
+            "candle_scores",
             "candle_series_counts",
             "candles",
             "collection_gaps",

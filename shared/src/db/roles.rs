@@ -5,7 +5,7 @@
 //! | `tickwatch_reader` | planner | read every table |
 //! | `tickwatch_writer` | writer | read; insert and update candles; keep gap repair's record |
 //! | `tickwatch_api` | api | read; edit the watch list; correct (insert, update, delete) candles |
-//! | `tickwatch_detector` | detector | read; write findings and the detector's watermarks |
+//! | `tickwatch_detector` | detector | read; write candle scores, anomaly events and the detector's watermarks |
 //!
 //! Migrations and this setup run once per deployment under a role that may run DDL (the RDS
 //! master user in the cloud, through the migrator function). Roles are cluster-wide while
@@ -51,6 +51,7 @@ pub const DETECTOR: Role = Role {
     name: "tickwatch_detector",
     writes: &[
         ("anomalies", "INSERT, UPDATE, DELETE"),
+        ("candle_scores", "INSERT, UPDATE, DELETE"),
         ("detector_state", "INSERT, UPDATE, DELETE"),
     ],
 };
