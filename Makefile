@@ -83,7 +83,7 @@ bench: ## every benchmark, then one table of every figure with its aim (not run 
 BENCH_VENV ?= $(HOME)/.cache/tickwatch/venv-detector
 
 
-bench-detector: ## the seven detectors, Rust against numpy/pandas/scikit-learn on the same data
+bench-detector: ## every detector and the consensus, Rust against numpy/pandas/scikit-learn on the same data
 	@test -x "$(BENCH_VENV)/bin/python" || python3 -m venv "$(BENCH_VENV)"
 	@"$(BENCH_VENV)/bin/pip" install -q -r tests/reference/requirements.txt
 	TICKWATCH_BENCH_PYTHON="$(BENCH_VENV)/bin/python" cargo bench -p tickwatch --bench detector

@@ -211,7 +211,7 @@ pub const VARIABLES: &[Variable] = &[
         "DETECTOR_METHODS",
         &[Detector],
         Optional,
-        "comma-separated methods to run (default all eight)",
+        "comma-separated methods to run (default all)",
     ),
     var(
         "DETECTOR_PAGE_SIZE",

@@ -11,6 +11,8 @@
 //!    | `pct_change` | \|close / previous close − 1\| | price |
 //!    | `zscore` | \|z\| of the log return against the trailing returns of its regime | price |
 //!    | `iqr` | \|return − median\| / IQR of the trailing returns of its regime | price |
+//!    | `conditional_z` | \|return\| / conditional σ (RiskMetrics EWMA, [`volatility`]) | price |
+//!    | `multi_horizon` | \|sum of the last 2, 3, 6 returns less their largest\| / (σ √kept) | price |
 //!    | `moving_average` | \|log close − trailing average\| in spreads of that deviation | level |
 //!    | `technical` | \|Bollinger z\| of the log close (RSI as evidence) | level |
 //!    | `volume_spike` | robust z of log volume (median, 1.4826 · MAD) | volume |
@@ -51,6 +53,7 @@
 //! page size and a full rescan give bit-identical scores.
 
 pub mod calibrate;
+mod conditional_z;
 pub mod config;
 pub mod consensus;
 pub mod eval;
@@ -58,6 +61,7 @@ pub mod events;
 mod iqr;
 mod isolation_forest;
 mod moving_average;
+mod multi_horizon;
 mod pct_change;
 pub mod recurrence;
 pub mod rolling;
@@ -66,13 +70,16 @@ pub mod score;
 pub mod series;
 mod stale_feed;
 mod technical;
+pub mod volatility;
 mod volume_spike;
 mod zscore;
 
+pub use conditional_z::{ConditionalZ, ConditionalZParams};
 pub use config::{DetectorConfig, InvalidParams};
 pub use iqr::{Iqr, IqrParams};
 pub use isolation_forest::{IsolationForest, IsolationForestParams};
 pub use moving_average::{AverageKind, MovingAverage, MovingAverageParams};
+pub use multi_horizon::{MultiHorizon, MultiHorizonParams};
 pub use pct_change::{PctChange, PctChangeParams};
 pub use score::{CandleScore, MethodReading, Scorer};
 pub use series::Series;
@@ -136,7 +143,11 @@ impl Group {
 /// The group each method belongs to.
 pub fn group_of(method: Method) -> Group {
     match method {
-        Method::PctChange | Method::ZScore | Method::Iqr => Group::Price,
+        Method::PctChange
+        | Method::ZScore
+        | Method::Iqr
+        | Method::ConditionalZ
+        | Method::MultiHorizon => Group::Price,
         Method::MovingAverage | Method::Technical => Group::Level,
         Method::VolumeSpike => Group::Volume,
         Method::IsolationForest => Group::Multivariate,
