@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The detector's scoring written the way a Python prototype would write it (pandas rolling
 windows, numpy, scikit-learn's IsolationForest), doing the same work as the Rust code with the
-same defaults: each method's statistic (the conditional-volatility filter shared by the two
+same defaults: each method's statistic (the conditional-volatility filter shared by the three
 methods that read it, as in the Rust code), its calibration against the method's own trailing
 distribution (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest 10 %), and the
 weighted Simes consensus over the groups. Run by `make bench-detector` on the series the Rust benchmark
@@ -85,6 +85,7 @@ def statistics(frame):
     sigma, factor, z = conditional(frame, r)
     out["conditional_z"] = np.abs(z)
     out["multi_horizon"] = multi_horizon(r.to_numpy(), sigma, factor)
+    out["variance_ratio"] = variance_ratio(r.to_numpy(), sigma, factor)
     return out, r
 
 
@@ -165,15 +166,26 @@ def isolation(frame, r, window=1000, refit_every=500):
     return out
 
 
+def variance_ratio(r, sigma, factor, window=6):
+    """The last 6 squared returns (in gap factors) without the largest, over 5 σ² before them."""
+    pad = np.full(window - 1, np.nan)
+    squares = sliding_window_view(np.concatenate([pad, (r / factor) ** 2]), window)
+    before = np.concatenate([pad, sigma[: len(sigma) - window + 1]])
+    return (squares.sum(axis=1) - squares.max(axis=1)) / ((window - 1) * before**2)
+
+
 GROUPS = {
     "pct_change": "price", "zscore": "price", "iqr": "price", "conditional_z": "price",
-    "multi_horizon": "price", "moving_average": "level",
+    "multi_horizon": "price", "variance_ratio": "volatility", "moving_average": "level",
     "technical": "level", "volume_spike": "volume", "isolation_forest": "multivariate",
     "stale_feed": "feed",
 }
 
 
-WEIGHTS = {"price": 0.5, "level": 0.15, "volume": 0.15, "multivariate": 0.1, "feed": 0.1}
+WEIGHTS = {
+    "price": 0.5, "level": 0.15, "volume": 0.15, "volatility": 0.1, "multivariate": 0.1,
+    "feed": 0.1,
+}
 
 
 def consensus(ps):

@@ -12,7 +12,8 @@ sorted from scratch:
   renormalised over the slots present) of squared past in-session returns, the series' gap factor
   (median |r/σ| of gap returns over that of in-session returns in the last 1000 candles) and
   the standardised returns, on returns with gaps; and the conditional z and multi-horizon
-  statistics (the sum of the last 2, 3 or 6 returns without the largest) of the candles;
+  statistics (the sum of the last 2, 3 or 6 returns without the largest) and the variance
+  ratio (the last 6 squared returns without the largest over 5 σ²) of the candles;
 - median, MAD and quantiles over sliding windows of both parities;
 - the calibration: the tail probability of each statistic against the previous window
   (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest values).
@@ -215,6 +216,16 @@ for i in range(N):
         best = value if best is None else max(best, value)
     multi.append(best)
 out["multi_horizon"] = listed(multi)
+# Variance ratio: the squares of the last 6 returns without the largest, over 5 σ² from before.
+ratio = []
+for i in range(N):
+    first = i + 1 - 6
+    if first < 0 or c_sigma[first] is None or any(candle_returns[j] is None for j in range(first, i + 1)):
+        ratio.append(None)
+        continue
+    squares = [candle_returns[j] ** 2 for j in range(first, i + 1)]
+    ratio.append((sum(squares) - max(squares)) / (5 * c_sigma[first] ** 2))
+out["variance_ratio"] = listed(ratio)
 
 # The filter on returns with gaps: every fifth a gap of 3 to 60 intervals with twice the spread,
 # a missing return now and then, a calm and a wild regime (its own generator, so the fixtures

@@ -17,7 +17,7 @@ use super::{
     ConditionalZ, ConditionalZParams, Detector, Iqr, IqrParams, IsolationForest,
     IsolationForestParams, MovingAverage, MovingAverageParams, MultiHorizon, MultiHorizonParams,
     PctChange, PctChangeParams, StaleFeed, StaleFeedParams, Technical, TechnicalParams,
-    VolumeSpike, VolumeSpikeParams, ZScore, ZScoreParams,
+    VarianceRatio, VarianceRatioParams, VolumeSpike, VolumeSpikeParams, ZScore, ZScoreParams,
 };
 use crate::config::variables::VARIABLES;
 use crate::config::{ConfigError, Env};
@@ -159,6 +159,7 @@ pub struct DetectorConfig {
     pub iqr: IqrParams,
     pub conditional_z: ConditionalZParams,
     pub multi_horizon: MultiHorizonParams,
+    pub variance_ratio: VarianceRatioParams,
     pub isolation_forest: IsolationForestParams,
     pub moving_average: MovingAverageParams,
     pub volume_spike: VolumeSpikeParams,
@@ -258,6 +259,7 @@ impl DetectorConfig {
             iqr: from_env_one(env, &config.iqr)?,
             conditional_z: from_env_one(env, &config.conditional_z)?,
             multi_horizon: from_env_one(env, &config.multi_horizon)?,
+            variance_ratio: from_env_one(env, &config.variance_ratio)?,
             isolation_forest: from_env_one(env, &config.isolation_forest)?,
             moving_average: from_env_one(env, &config.moving_average)?,
             volume_spike: from_env_one(env, &config.volume_spike)?,
@@ -275,6 +277,7 @@ impl DetectorConfig {
             Method::Iqr => self.iqr.enabled = enabled,
             Method::ConditionalZ => self.conditional_z.enabled = enabled,
             Method::MultiHorizon => self.multi_horizon.enabled = enabled,
+            Method::VarianceRatio => self.variance_ratio.enabled = enabled,
             Method::IsolationForest => self.isolation_forest.enabled = enabled,
             Method::MovingAverage => self.moving_average.enabled = enabled,
             Method::VolumeSpike => self.volume_spike.enabled = enabled,
@@ -304,6 +307,7 @@ impl DetectorConfig {
             iqr: override_one(&self.iqr, get(Method::Iqr))?,
             conditional_z: override_one(&self.conditional_z, get(Method::ConditionalZ))?,
             multi_horizon: override_one(&self.multi_horizon, get(Method::MultiHorizon))?,
+            variance_ratio: override_one(&self.variance_ratio, get(Method::VarianceRatio))?,
             isolation_forest: override_one(&self.isolation_forest, get(Method::IsolationForest))?,
             moving_average: override_one(&self.moving_average, get(Method::MovingAverage))?,
             volume_spike: override_one(&self.volume_spike, get(Method::VolumeSpike))?,
@@ -331,6 +335,9 @@ impl DetectorConfig {
         }
         if self.multi_horizon.enabled {
             detectors.push(Box::new(MultiHorizon::new(self.multi_horizon.clone())?));
+        }
+        if self.variance_ratio.enabled {
+            detectors.push(Box::new(VarianceRatio::new(self.variance_ratio.clone())?));
         }
         if self.isolation_forest.enabled {
             detectors.push(Box::new(IsolationForest::new(
@@ -373,6 +380,7 @@ mod tests {
             (Method::Iqr, param_names(&c.iqr)),
             (Method::ConditionalZ, param_names(&c.conditional_z)),
             (Method::MultiHorizon, param_names(&c.multi_horizon)),
+            (Method::VarianceRatio, param_names(&c.variance_ratio)),
             (Method::IsolationForest, param_names(&c.isolation_forest)),
             (Method::MovingAverage, param_names(&c.moving_average)),
             (Method::VolumeSpike, param_names(&c.volume_spike)),

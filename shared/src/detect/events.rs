@@ -117,6 +117,7 @@ fn kind(contributors: &[MethodReading]) -> AnomalyKind {
             Group::Price | Group::Level if r.direction < 0 => AnomalyKind::Drop,
             Group::Price | Group::Level => AnomalyKind::Spike,
             Group::Volume => AnomalyKind::VolumeSpike,
+            Group::Volatility => AnomalyKind::VolatilityBurst,
             Group::Feed => AnomalyKind::StaleFeed,
             Group::Multivariate => AnomalyKind::Outlier,
         },

@@ -125,6 +125,10 @@ fn every_method_statistic_matches_the_reference() {
             Box::new(MultiHorizon::new(config.multi_horizon.clone()).expect("valid")),
         ),
         (
+            "variance_ratio",
+            Box::new(VarianceRatio::new(config.variance_ratio.clone()).expect("valid")),
+        ),
+        (
             "moving_average",
             Box::new(MovingAverage::new(config.moving_average.clone()).expect("valid")),
         ),

@@ -14,6 +14,7 @@ named_enum!(
         Iqr => "iqr",
         ConditionalZ => "conditional_z",
         MultiHorizon => "multi_horizon",
+        VarianceRatio => "variance_ratio",
         IsolationForest => "isolation_forest",
         MovingAverage => "moving_average",
         VolumeSpike => "volume_spike",
@@ -31,6 +32,7 @@ named_enum!(
         Overbought => "overbought",
         Oversold => "oversold",
         BandBreach => "band_breach",
+        VolatilityBurst => "volatility_burst",
         Outlier => "outlier",
         StaleFeed => "stale_feed",
     }
@@ -187,6 +189,7 @@ mod tests {
                 "iqr",
                 "conditional_z",
                 "multi_horizon",
+                "variance_ratio",
                 "isolation_forest",
                 "moving_average",
                 "volume_spike",
