@@ -111,7 +111,8 @@ fn sweep(config: &DetectorConfig, candles: usize) {
     );
     let tuning = suite(TUNING_SEEDS, candles);
     let thresholds = [
-        0.185, 0.2, 0.225, 0.25, 0.275, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.5, 0.562,
+        0.185, 0.2, 0.225, 0.25, 0.275, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.475, 0.5,
+        0.525, 0.562, 0.6, 0.65, 0.7, 0.781,
     ];
     for report in evaluate_at(&tuning, config, &thresholds) {
         if let Some(row) = report.row(CONSENSUS) {

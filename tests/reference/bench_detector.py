@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.ensemble import IsolationForest
 
 CALIBRATION, MIN_HISTORY, TAIL = 1000, 200, 0.1
-THRESHOLD = 0.45
+THRESHOLD = 0.5
 HOUR = 3600
 
 

@@ -337,7 +337,7 @@ pub const VARIABLES: &[Variable] = &[
         "DETECTOR_EVENTS_THRESHOLD",
         &[Detector],
         Optional,
-        "events: consensus score at which a candle is anomalous (default 0.45, about once in four months)",
+        "events: consensus score at which a candle is anomalous (default 0.5, about once in six months)",
     ),
     var(
         "DETECTOR_EVENTS_MERGE_WITHIN",

@@ -392,14 +392,16 @@ mod tests {
             );
         }
         // The issue aims at twice the baseline's score and 95 % recall of 6σ moves; what the
-        // default reaches on the held-out seeds is in the README. The guard holds the line
-        // below that with some room for a small sample.
+        // default reaches on the held-out seeds is in the README (on this small set: 1.31×
+        // the baseline, 0.83 of the 6σ moves, recall 0.74, 0.05 alerts a week). The guard
+        // holds the line below that with some room for a small sample.
         assert!(
-            score >= baseline.nab.normalised(0),
-            "the baseline beats the consensus:\n{table}"
+            score >= 1.15 * baseline.nab.normalised(0),
+            "the consensus is not 15 % ahead of the baseline:\n{table}"
         );
-        assert!(consensus.big_move_recall() >= 0.5, "{table}");
-        assert!(consensus.alerts_per_week() <= 1.0, "{table}");
+        assert!(consensus.big_move_recall() >= 0.75, "{table}");
+        assert!(consensus.nab.recall() >= 0.65, "{table}");
+        assert!(consensus.alerts_per_week() <= 0.25, "{table}");
         assert_eq!(consensus.flat_findings, 0, "{table}");
     }
 }
