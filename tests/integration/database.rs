@@ -102,21 +102,38 @@ async fn upserting_the_same_candles_twice_changes_nothing_the_second_time() {
 }
 
 #[tokio::test]
-async fn duplicates_inside_one_batch_keep_the_last_arrival() {
+async fn disagreeing_copies_inside_one_batch_are_all_refused_and_exact_repeats_stored_once() {
     let test_db = TestDb::migrated().await;
     let client = test_db.raw().await;
     symbols::upsert(&client, &watched("BTC"))
         .await
         .expect("watch");
-    let batch = [candle("BTC", 1, dec!(10)), candle("BTC", 1, dec!(11))];
+    let batch = [
+        candle("BTC", 1, dec!(10)),
+        candle("BTC", 1, dec!(11)),
+        candle("BTC", 2, dec!(12)),
+        candle("BTC", 2, dec!(12)),
+    ];
     let outcome = candles::upsert(&client, &batch, UpsertMode::Replace)
         .await
         .expect("upsert");
-    assert_eq!((outcome.written, outcome.duplicates), (1, 1));
-    let stored = candles::latest(&client, &sym("BTC"), Interval::OneHour)
-        .await
-        .expect("latest");
-    assert_eq!(stored.map(|c| c.close), Some(dec!(11)));
+    assert_eq!((outcome.written, outcome.duplicates), (1, 3));
+    let stored = candles::range_ascending(
+        &client,
+        &sym("BTC"),
+        Interval::OneHour,
+        candles::EARLIEST,
+        candles::LATEST,
+        10,
+    )
+    .await
+    .expect("read");
+    let closes: Vec<_> = stored.iter().map(|c| c.close).collect();
+    assert_eq!(
+        closes,
+        [dec!(12)],
+        "nothing says which copy of hour 1 is right"
+    );
 }
 
 #[tokio::test]

@@ -37,6 +37,13 @@ pub(crate) async fn store(
             Err(error) => reject(outcome, &error),
         }
     }
+    // One candle per open time in what the source sent, checked across the whole response
+    // (not per write batch), so a repeat is counted however the batches fall.
+    let deduplicated = crate::model::reject_duplicates(accepted);
+    for refused in &deduplicated.rejected {
+        reject(outcome, &refused.error);
+    }
+    let accepted = deduplicated.kept;
     for batch in accepted.chunks(batch_size.max(1)) {
         let client = db.client().await?;
         let result = candles::upsert(&client, batch, fetched.mode).await?;

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 
 use super::DbError;
-use crate::model::{Candle, Interval, Provider, Symbol};
+use crate::model::{Candle, CandleSource, Interval, Symbol};
 
 /// How an incoming candle meets one already stored for the same bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,18 +20,28 @@ pub enum UpsertMode {
 /// What one upsert did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UpsertOutcome {
-    /// Rows inserted or changed. Re-sending identical candles changes nothing and counts zero.
+    /// Rows inserted or changed. Re-sending identical candles changes nothing and counts zero,
+    /// and so does a feed candle for a bucket a person corrected.
     pub written: u64,
-    /// Candles dropped before the write because a later one in the same batch had the same key.
+    /// Candles refused because the batch held another one for the same key (reason
+    /// `duplicate_open_time`, see [`crate::model::reject_duplicates`]). Callers that count
+    /// rejections by reason apply that rule themselves before the upsert, so this stays zero.
     pub duplicates: u64,
 }
 
 /// Upserts `candles` in one statement (one round trip) inside the caller's transaction or
 /// as its own implicit one: the batch is stored whole or not at all.
 ///
-/// Rows are de-duplicated (the last one for a key wins) and sorted by key first: PostgreSQL
-/// refuses to touch one row twice in a statement, and a fixed order keeps two concurrent
-/// collectors from deadlocking on each other's rows.
+/// Two rules hold whatever the mode:
+/// - a batch holds one candle per key: repeats are refused as
+///   [`crate::model::reject_duplicates`] says (PostgreSQL refuses to touch one row twice in a
+///   statement, and a silent "last one wins" would hide a source's bug);
+/// - a correction sticks: a candle a person corrected (`source = 'correction'`) is never
+///   overwritten by a feed candle, only by another correction. Deleting the correction lets
+///   the feed write that bucket again.
+///
+/// Rows are sorted by key: a fixed order keeps two concurrent collectors from deadlocking on
+/// each other's rows.
 pub async fn upsert(
     client: &impl GenericClient,
     candles: &[Candle],
@@ -40,8 +50,9 @@ pub async fn upsert(
     if candles.is_empty() {
         return Ok(UpsertOutcome::default());
     }
-    let mut rows: Vec<&Candle> = candles.iter().collect();
-    // Stable sort keeps arrival order within a key, so `dedup_by` can keep the last arrival.
+    let batch = crate::model::reject_duplicates(candles.to_vec());
+    let duplicates = batch.rejected.len() as u64;
+    let mut rows: Vec<&Candle> = batch.kept.iter().collect();
     rows.sort_by(|a, b| {
         (a.symbol.as_str(), a.interval, a.open_time).cmp(&(
             b.symbol.as_str(),
@@ -49,15 +60,6 @@ pub async fn upsert(
             b.open_time,
         ))
     });
-    let before = rows.len();
-    rows.reverse();
-    rows.dedup_by(|later, earlier| {
-        later.symbol == earlier.symbol
-            && later.interval == earlier.interval
-            && later.open_time == earlier.open_time
-    });
-    rows.reverse();
-    let duplicates = (before - rows.len()) as u64;
 
     let symbols: Vec<&str> = rows.iter().map(|c| c.symbol.as_str()).collect();
     let intervals: Vec<&str> = rows.iter().map(|c| c.interval.as_str()).collect();
@@ -75,7 +77,8 @@ pub async fn upsert(
              close = EXCLUDED.close, volume = EXCLUDED.volume, source = EXCLUDED.source,
              ingested_at = now()
              WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume, candles.source)
-                IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.source)"
+                IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.source)
+               AND (candles.source <> 'correction' OR EXCLUDED.source = 'correction')"
         }
         UpsertMode::MergeQuote => {
             "high = GREATEST(candles.high, EXCLUDED.high), low = LEAST(candles.low, EXCLUDED.low),
@@ -83,7 +86,8 @@ pub async fn upsert(
              ingested_at = now()
              WHERE (candles.high < EXCLUDED.high OR candles.low > EXCLUDED.low
                 OR candles.close IS DISTINCT FROM EXCLUDED.close
-                OR (EXCLUDED.volume IS NOT NULL AND candles.volume IS DISTINCT FROM EXCLUDED.volume))"
+                OR (EXCLUDED.volume IS NOT NULL AND candles.volume IS DISTINCT FROM EXCLUDED.volume))
+               AND candles.source <> 'correction'"
         }
     };
     let sql = format!(
@@ -120,7 +124,7 @@ pub(crate) fn from_row(row: &Row) -> Result<Candle, DbError> {
         low: row.try_get("low")?,
         close: row.try_get("close")?,
         volume: row.try_get("volume")?,
-        source: Provider::parse(row.try_get("source")?).map_err(|e| corrupt(&e))?,
+        source: CandleSource::parse(row.try_get("source")?).map_err(|e| corrupt(&e))?,
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod anomalies;
 pub mod candles;
 mod connect;
+pub mod corrections;
 pub mod detection;
 pub mod detector_state;
 mod migrate;
