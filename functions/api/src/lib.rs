@@ -1,15 +1,15 @@
 //! The tickwatch HTTP API: an axum [`Router`] that runs inside `lambda_http` behind API
 //! Gateway, under `axum::serve` locally, and in-process in tests.
 //!
-//! Handlers parse every input into domain types first ([`params`]), then run one query from
-//! `tickwatch::db`, so bad input is refused with a 4xx before it can reach the database.
+//! Handlers receive every input already parsed into domain types ([`params`]), then run one
+//! query from `tickwatch::db`, so bad input is refused with a 4xx before it can reach the
+//! database.
 //! All errors leave through [`error::ApiError`], which maps them to the one envelope.
 
 pub mod auth;
 mod csv;
 pub mod error;
 mod extract;
-pub mod indicators;
 pub mod openapi;
 pub mod params;
 pub mod request_id;
@@ -29,7 +29,7 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// Every route of the API, with the request-id layer and the error envelope for unknown
 /// routes and methods.
 pub fn app(state: AppState) -> Router {
-    use routes::{anomalies, collect, health, prices, symbols};
+    use routes::{anomalies, collect, corrections, health, prices, symbols};
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
@@ -42,10 +42,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/prices/{symbol}/latest", get(prices::latest))
         .route("/v1/prices/{symbol}/history", get(prices::history))
         .route("/v1/prices/{symbol}/ma", get(prices::moving_average))
-        .route("/v1/prices/{symbol}/candles", post(prices::post_candles))
+        .route(
+            "/v1/prices/{symbol}/candles",
+            post(corrections::post_candles),
+        )
         .route(
             "/v1/prices/{symbol}/candles/{open_time}",
-            put(prices::put_candle).delete(prices::delete_candle),
+            put(corrections::put_candle).delete(corrections::delete_candle),
         )
         .route("/v1/collect/{symbol}", post(collect::collect))
         .route("/v1/anomalies", get(anomalies::list))

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::routes::{anomalies, collect, health, prices, symbols};
+use crate::routes::{anomalies, collect, corrections, health, prices, symbols};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -26,9 +26,9 @@ use crate::routes::{anomalies, collect, health, prices, symbols};
         prices::latest,
         prices::history,
         prices::moving_average,
-        prices::post_candles,
-        prices::put_candle,
-        prices::delete_candle,
+        corrections::post_candles,
+        corrections::put_candle,
+        corrections::delete_candle,
         collect::collect,
         anomalies::list,
         anomalies::stats,
@@ -41,6 +41,7 @@ use crate::routes::{anomalies, collect, health, prices, symbols};
         tickwatch::model::WatchedSymbol,
         tickwatch::model::AssetClass,
         tickwatch::model::Provider,
+        tickwatch::model::CandleSource,
         tickwatch::model::Method,
         tickwatch::model::AnomalyKind,
         tickwatch::model::Severity,

@@ -68,7 +68,13 @@ impl AppState {
     /// A pooled connection to a migrated database. The first request of a process applies
     /// pending migrations; later ones only check a flag.
     pub async fn client(&self) -> Result<Client, ApiError> {
-        self.inner.db.ensure_migrated().await?;
+        self.migrated().await?;
         Ok(self.inner.db.client().await?)
+    }
+
+    /// Applies pending migrations on the first request of a process; later ones only check a
+    /// flag.
+    pub async fn migrated(&self) -> Result<(), ApiError> {
+        Ok(self.inner.db.ensure_migrated().await?)
     }
 }

@@ -3,10 +3,12 @@
 
 mod anomalies;
 mod collect;
+mod corrections;
 mod helpers;
 mod lambda;
 mod operations;
 mod plans;
 mod prices;
+mod round_trips;
 mod socket;
 mod symbols;

@@ -70,7 +70,7 @@ async fn reads_and_writes_work_over_a_real_socket() {
         .send()
         .await
         .expect("PUT");
-    assert_eq!(too_big.status().as_u16(), 400);
+    assert_eq!(too_big.status().as_u16(), 413);
     let body: serde_json::Value = too_big.json().await.expect("JSON");
-    assert_eq!(body["error"]["code"], "invalid_body");
+    assert_eq!(body["error"]["code"], "payload_too_large");
 }
