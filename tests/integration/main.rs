@@ -10,6 +10,7 @@ mod collector_sources;
 mod database;
 mod detector;
 mod events;
+mod faults;
 mod metrics;
 mod migrations;
 mod secrets;

@@ -4,6 +4,7 @@
 use tokio_postgres::Client;
 
 use super::DbError;
+use super::watchdog::Patience;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -12,11 +13,17 @@ mod embedded {
 /// An arbitrary, fixed key for `pg_advisory_lock`; every tickwatch process uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x7469_636B_7761_7463; // "tickwatc"
 
-/// Applies every migration not yet applied, and returns how many were.
-pub(crate) async fn run(client: &mut Client) -> Result<usize, DbError> {
+/// Applies every migration not yet applied, and returns how many were. Taking the lock runs
+/// under the session's deadlines (another process migrating for longer than the statement
+/// timeout makes this one fail, to be retried by the next invocation); the migrations
+/// themselves then run without a statement timeout, and the connection's `patience` is relaxed
+/// to match.
+pub(crate) async fn run(client: &mut Client, patience: &Patience) -> Result<usize, DbError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
+    client.batch_execute("SET statement_timeout = 0").await?;
+    patience.set(None);
     let outcome = embedded::migrations::runner()
         .set_abort_divergent(true)
         .set_abort_missing(true)
