@@ -8,12 +8,16 @@
 
 pub mod auth;
 mod csv;
+pub mod deadline;
 pub mod error;
 mod extract;
+pub mod limits;
 pub mod openapi;
 pub mod params;
 pub mod request_id;
 pub mod routes;
+pub mod server;
+pub mod settings;
 mod state;
 
 use axum::Router;
@@ -21,13 +25,16 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 pub use auth::{ApiKey, load_api_key};
+pub use server::{ServerLimits, serve};
+pub use settings::ApiSettings;
 pub use state::AppState;
 
 /// The largest request body accepted: a full batch of corrections fits easily.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
-/// Every route of the API, with the request-id layer and the error envelope for unknown
-/// routes and methods.
+/// Every route of the API, with the error envelope for unknown routes and methods, and the
+/// layers every request passes, outermost first: its id and log line, the limits on its line
+/// and headers, its time budget, the body limit.
 pub fn app(state: AppState) -> Router {
     use routes::{anomalies, collect, corrections, health, prices, symbols};
     Router::new()
@@ -57,6 +64,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline::layer,
+        ))
+        .layer(axum::middleware::from_fn(limits::layer))
         .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(state)
 }

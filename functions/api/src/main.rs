@@ -1,5 +1,6 @@
 //! The api Lambda: wiring only. Builds the state once per cold start, then serves the router
-//! through `lambda_http` on Lambda, or on `127.0.0.1:$PORT` (default 8080) anywhere else.
+//! through `lambda_http` on Lambda, or with the API's own server (limits and all) on
+//! `127.0.0.1:$PORT` (default 8080) anywhere else.
 
 use std::sync::Arc;
 
@@ -16,6 +17,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         Err(error) => exit_with("api", &error),
     };
     let env = Env::process();
+    let api_settings = match api::ApiSettings::from_env(&env) {
+        Ok(settings) => settings,
+        Err(error) => exit_with("api", &error.into()),
+    };
     let api_key = api::load_api_key(&env, &resources.aws)
         .await
         .context("API key")?;
@@ -29,7 +34,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let collector = Collector::new(resources.db.clone(), settings, client);
     let state = api::AppState::new(resources.db.clone(), api_key)
         .with_collector(Arc::new(collector))
-        .with_metrics(resources.metrics.clone());
+        .with_metrics(resources.metrics.clone())
+        .with_request_timeout(api_settings.request_timeout);
     let app = api::app(state);
     if env.get("AWS_LAMBDA_RUNTIME_API").is_some() {
         return lambda_http::run(app).await;
@@ -42,10 +48,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    api::serve(listener, app, api_settings.server, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! per cold start and cloned (cheaply: one `Arc`) into each request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tickwatch::collect::Collector;
 use tickwatch::db::{Client, Db};
@@ -22,6 +23,7 @@ struct Inner {
     api_key: Option<ApiKey>,
     collector: Option<Arc<Collector>>,
     metrics: Option<MetricsSink>,
+    request_timeout: Duration,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
                 api_key,
                 collector: None,
                 metrics: None,
+                request_timeout: crate::settings::DEFAULT_REQUEST_TIMEOUT,
             }),
         }
     }
@@ -47,6 +50,16 @@ impl AppState {
     pub fn with_metrics(mut self, metrics: MetricsSink) -> Self {
         Arc::make_mut(&mut self.inner).metrics = Some(metrics);
         self
+    }
+
+    /// Each request's time budget (see [`crate::deadline`]).
+    pub fn with_request_timeout(mut self, budget: Duration) -> Self {
+        Arc::make_mut(&mut self.inner).request_timeout = budget;
+        self
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
     }
 
     pub fn collector(&self) -> Option<&Collector> {

@@ -1,4 +1,5 @@
-//! The same router over a real TCP socket, as `axum::serve` runs it outside Lambda.
+//! The same router over a real TCP socket, served by the API's own server as it runs outside
+//! Lambda.
 
 use axum::http::StatusCode;
 
@@ -10,7 +11,12 @@ async fn serve(app: &TestApp) -> String {
         .expect("a free port");
     let address = listener.local_addr().expect("address");
     let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(api::serve(
+        listener,
+        router,
+        api::ServerLimits::default(),
+        std::future::pending(),
+    ));
     format!("http://{address}")
 }
 
