@@ -14,7 +14,7 @@ use crate::routes::{anomalies, collect, corrections, health, prices, symbols};
 #[openapi(
     info(
         title = "tickwatch",
-        description = "Market prices and the anomalies found in them. Reads are public; writes need `Authorization: Bearer <key>`. Every error is `{\"error\": {\"code\", \"message\"}}`; every response carries `x-request-id`.",
+        description = "Market prices and the anomalies found in them. Reads are public; writes need `Authorization: Bearer <key>`. Every error, whatever its status (including 408, 413, 414, 415, 429 and 431, which any route may answer, and 503 `timeout` past a request's time budget), is `{\"error\": {\"code\", \"message\"}}`; every response carries `x-request-id`.",
     ),
     paths(
         health::health,
