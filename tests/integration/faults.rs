@@ -458,13 +458,19 @@ async fn a_source_failing_every_way_loses_nothing_and_duplicates_nothing_once_it
             .insert_header("content-type", "application/json")
             .set_body_string(&klines("13").to_string()[..200]),
     ];
+    let answer_with = |response: ResponseTemplate| {
+        let server = &server;
+        async move {
+            server.reset().await;
+            Mock::given(method("GET"))
+                .and(path("/api/v3/klines"))
+                .respond_with(response)
+                .mount(server)
+                .await;
+        }
+    };
     for response in failing_responses {
-        server.reset().await;
-        Mock::given(method("GET"))
-            .and(path("/api/v3/klines"))
-            .respond_with(response)
-            .mount(&server)
-            .await;
+        answer_with(response).await;
         let result = collect(&server.uri()).collect(&[sym("BTC")]).await;
         let error = result.expect_err("nothing usable");
         assert!(
@@ -480,30 +486,16 @@ async fn a_source_failing_every_way_loses_nothing_and_duplicates_nothing_once_it
     assert!(error.is_retryable(), "{error}");
     assert_eq!(stored_hours(&test_db).await, []);
 
-    // The source recovers: every candle it sends is stored, exactly once.
-    server.reset().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v3/klines"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(klines("13")))
-        .mount(&server)
-        .await;
-    let report = collect(&server.uri())
-        .collect(&[sym("BTC")])
-        .await
-        .expect("stored");
-    assert_eq!(report.stored, 5);
-    // Sent again, with the newest candle moved on: one row changes, none is added.
-    server.reset().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v3/klines"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(klines("13.5")))
-        .mount(&server)
-        .await;
-    let report = collect(&server.uri())
-        .collect(&[sym("BTC")])
-        .await
-        .expect("stored");
-    assert_eq!(report.stored, 1);
+    // The source recovers: every candle it sends is stored, exactly once; sent again with the
+    // newest candle moved on, one row changes and none is added.
+    for (last_close, changed) in [("13", 5), ("13.5", 1)] {
+        answer_with(ResponseTemplate::new(200).set_body_json(klines(last_close))).await;
+        let report = collect(&server.uri())
+            .collect(&[sym("BTC")])
+            .await
+            .expect("stored");
+        assert_eq!(report.stored, changed, "close {last_close}");
+    }
     let rows = stored_hours(&test_db).await;
     let times: Vec<_> = rows.iter().map(|(t, _)| *t).collect();
     assert_eq!(times, [hour(4), hour(3), hour(2), hour(1), hour(0)]);

@@ -9,6 +9,21 @@ use tickwatch::model::{CandleSource, Interval};
 
 use crate::helpers::{TestApp, hour, sym};
 
+/// `(index, reason)` of each rejection in a correction report.
+fn rejected(report: &serde_json::Value) -> Vec<(u64, &str)> {
+    report["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().expect("index"),
+                r["reason"].as_str().expect("reason"),
+            )
+        })
+        .collect()
+}
+
 fn correction(open_time: &str, close: &str) -> serde_json::Value {
     json!({"open_time": open_time, "open": "100", "high": "110", "low": "90", "close": close, "volume": "3"})
 }
@@ -31,17 +46,7 @@ async fn a_batch_of_corrections_stores_the_good_candles_and_reports_each_bad_one
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let report = reply.json();
     assert_eq!(report["written"], 2);
-    let reasons: Vec<(u64, &str)> = report["rejected"]
-        .as_array()
-        .expect("rejected")
-        .iter()
-        .map(|r| {
-            (
-                r["index"].as_u64().expect("index"),
-                r["reason"].as_str().expect("reason"),
-            )
-        })
-        .collect();
+    let reasons = rejected(&report);
     assert_eq!(
         reasons,
         [
@@ -215,17 +220,7 @@ async fn repeated_open_times_in_a_batch_are_refused_and_counted() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let report = reply.json();
     assert_eq!(report["written"], 1, "{report}");
-    let refused: Vec<(u64, &str)> = report["rejected"]
-        .as_array()
-        .expect("rejected")
-        .iter()
-        .map(|r| {
-            (
-                r["index"].as_u64().expect("index"),
-                r["reason"].as_str().expect("reason"),
-            )
-        })
-        .collect();
+    let refused = rejected(&report);
     assert_eq!(
         refused,
         [
@@ -338,30 +333,11 @@ async fn of_twenty_racing_creators_of_one_candle_exactly_one_is_told_created() {
     let app = TestApp::spawn().await;
     app.watch("BTC").await;
     let uri = "/v1/prices/BTC/candles/2026-01-01T07:00:00Z";
-    let racers: Vec<_> = (0..20)
-        .map(|i| {
-            let router = app.router.clone();
-            let close = format!("{}", 95 + i % 5);
-            tokio::spawn(async move {
-                let request = http::Request::put(uri)
-                    .header("authorization", format!("Bearer {}", crate::helpers::KEY))
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(
-                        json!({"open": "100", "high": "110", "low": "90", "close": close})
-                            .to_string(),
-                    ))
-                    .expect("request");
-                tower::ServiceExt::oneshot(router, request)
-                    .await
-                    .expect("response")
-                    .status()
-            })
+    let statuses = app
+        .race(Method::PUT, uri, |i| {
+            json!({"open": "100", "high": "110", "low": "90", "close": format!("{}", 95 + i % 5)})
         })
-        .collect();
-    let mut statuses = Vec::new();
-    for racer in racers {
-        statuses.push(racer.await.expect("the racer finished"));
-    }
+        .await;
     let created = statuses
         .iter()
         .filter(|s| **s == StatusCode::CREATED)

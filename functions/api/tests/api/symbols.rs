@@ -225,25 +225,9 @@ async fn detector_overrides_are_checked_on_put_and_a_refusal_names_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_twenty_racing_creators_of_one_symbol_exactly_one_is_told_created() {
     let app = TestApp::spawn().await;
-    let racers: Vec<_> = (0..20)
-        .map(|_| {
-            let router = app.router.clone();
-            tokio::spawn(async move {
-                let request = http::Request::put("/v1/symbols/RACE")
-                    .header("authorization", format!("Bearer {KEY}"))
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(body().to_string()))
-                    .expect("request");
-                tower::ServiceExt::oneshot(router, request)
-                    .await
-                    .expect("response")
-                    .status()
-            })
-        })
-        .collect();
+    let statuses = app.race(Method::PUT, "/v1/symbols/RACE", |_| body()).await;
     let mut created = 0;
-    for racer in racers {
-        let status = racer.await.expect("the racer finished");
+    for status in statuses {
         assert!(
             status == StatusCode::CREATED || status == StatusCode::OK,
             "{status}"
