@@ -434,21 +434,19 @@ fn automatic_answer(buf: &[u8]) -> Option<(usize, StatusCode)> {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         ),
     ];
-    STATUS_LINES.iter().find_map(|(line, status)| {
-        let start = find(buf, line)?;
+    // Every response passes here, so the scan is one vectorised search for the common prefix;
+    // only its (rare) hits are looked at closely.
+    memchr::memmem::find_iter(buf, b"HTTP/1.1 4").find_map(|start| {
         let head = &buf[start..];
-        let end = find(head, b"\r\n\r\n").unwrap_or(head.len());
+        let (_, status) = STATUS_LINES
+            .iter()
+            .find(|(line, _)| head.starts_with(line))?;
+        let end = memchr::memmem::find(head, b"\r\n\r\n").unwrap_or(head.len());
         let head = head[..end].to_ascii_lowercase();
-        let bare = find(&head, b"\r\ncontent-length: 0").is_some()
-            && find(&head, b"\r\ncontent-type:").is_none();
+        let bare = memchr::memmem::find(&head, b"\r\ncontent-length: 0").is_some()
+            && memchr::memmem::find(&head, b"\r\ncontent-type:").is_none();
         bare.then_some((start, *status))
     })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 #[cfg(test)]
