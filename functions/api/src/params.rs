@@ -32,7 +32,7 @@ pub const MAX_LIMIT: i64 = 1000;
 #[into_params(names("symbol"), parameter_in = Path)]
 pub struct SymbolPath(
     /// Ticker: letters and digits with `.` or `-` between them, e.g. BTC or BRK.B.
-    #[param(value_type = String, max_length = 20, example = "BTC")]
+    #[param(value_type = String, max_length = 20, pattern = "^[A-Za-z0-9]([.-]?[A-Za-z0-9])*$", example = "BTC")]
     pub Symbol,
 );
 
@@ -50,7 +50,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SymbolPath {
 #[into_params(parameter_in = Path)]
 pub struct CandlePath {
     /// Ticker, e.g. BTC.
-    #[param(value_type = String, max_length = 20, example = "BTC")]
+    #[param(value_type = String, max_length = 20, pattern = "^[A-Za-z0-9]([.-]?[A-Za-z0-9])*$", example = "BTC")]
     pub symbol: Symbol,
     /// The candle's open time, RFC 3339.
     #[param(value_type = DateTime<Utc>, example = "2026-01-01T05:00:00Z")]
