@@ -28,8 +28,8 @@ check: ## type-check everything quickly
 run: ## run the pipeline locally: throwaway PostgreSQL, synthetic prices, API on :8080
 	@scripts/run.sh $(ARGS)
 
-.PHONY: watch invoke-collector invoke-detector invoke-api
-watch: ## serve the three functions with cargo lambda watch on 127.0.0.1:9000 (WATCH_PORT)
+.PHONY: watch invoke-collector invoke-detector invoke-api invoke-planner invoke-writer invoke-migrator
+watch: ## serve every function with cargo lambda watch on 127.0.0.1:9000 (WATCH_PORT)
 	@scripts/watch.sh
 
 invoke-collector: ## send events/collector-scheduled.json to the watched collector
@@ -37,6 +37,15 @@ invoke-collector: ## send events/collector-scheduled.json to the watched collect
 
 invoke-detector: ## send events/detector-scheduled.json to the watched detector
 	@scripts/invoke.sh detector $(or $(EVENT),events/detector-scheduled.json)
+
+invoke-planner: ## send events/planner-scheduled.json to the watched planner (prints the plan)
+	@scripts/invoke.sh planner $(or $(EVENT),events/planner-scheduled.json)
+
+invoke-writer: ## send events/writer-sqs.json (an SQS batch of candles) to the watched writer
+	@scripts/invoke.sh writer $(or $(EVENT),events/writer-sqs.json)
+
+invoke-migrator: ## send events/migrator-migrate.json to the watched migrator (migrations and roles)
+	@scripts/invoke.sh migrator $(or $(EVENT),events/migrator-migrate.json)
 
 invoke-api: ## send events/api-latest.json (an API Gateway HTTP API request; EVENT=file for another) to the watched api
 	@scripts/invoke.sh api $(or $(EVENT),events/api-latest.json)

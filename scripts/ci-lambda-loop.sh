@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # CI: the cargo lambda loop as a new user meets it. Starts `make watch` on a free port with a
 # throwaway state directory, sends one `make invoke-*` per function, checks each answer is
-# the function's own (the api answers from the database, the collector and the detector
-# report their run), and proves an invoke fails fast with the function's own error when it
-# cannot start. Stops everything on exit.
+# the function's own (the api answers from the database, the others report their work), and
+# proves an invoke fails fast with the function's own error when it cannot start. Stops
+# everything on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -54,6 +54,9 @@ PY
 }
 
 start_watch
+# The migrator first: it sets up what the others log in to in the cloud (here: the same user).
+make --no-print-directory invoke-migrator >"$state/answer"
+expect "the migrator reports its migrations and roles" '"applied" in j and len(j["roles"]) > 0'
 make --no-print-directory invoke-api >"$state/answer"
 expect "the api answers from the database" \
     'j["statusCode"] == 404 and json.loads(j["body"])["error"]["code"] == "unknown_symbol"'
@@ -61,6 +64,10 @@ make --no-print-directory invoke-collector >"$state/answer"
 expect "the collector reports its run" 'j["kind"] == "scheduled" and j["failed"] == 0'
 make --no-print-directory invoke-detector >"$state/answer"
 expect "the detector reports its run" '"series_scanned" in j and j["failures"] == []'
+make --no-print-directory invoke-planner >"$state/answer"
+expect "the planner answers with a plan" 'isinstance(j, dict)'
+make --no-print-directory invoke-writer >"$state/answer"
+expect "the writer reports which messages to retry" 'j["batchItemFailures"] == []'
 stop_watch
 
 # A key the api refuses: the invoke must fail at once with the api's own words.

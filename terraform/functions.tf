@@ -1,13 +1,16 @@
-# The three functions, from the zips `make build` writes (cargo lambda build --release
+# The six functions, from the zips `make build` writes (cargo lambda build --release
 # --output-format zip): target/lambda/<function>/bootstrap.zip. Each zip also carries
 # rds-ca-bundle.pem (the RDS CAs plus Amazon's public roots for RDS Proxy) at the root, so the
-# functions verify the database's certificate and name (DB_TLS=verify-full): neither the
-# Lambda runtime's trust store nor the functions' built-in roots include the private RDS CAs.
+# database functions verify the database's certificate and name (DB_TLS=verify-full).
+#
+# The collector runs outside the VPC; the others inside it, in the private subnets, the
+# migrator alone allowed out over IPv6 (to Secrets Manager).
 
 resource "aws_lambda_function" "function" {
   for_each = local.functions
   #checkov:skip=CKV_AWS_272:The zips are built and deployed by `make deploy` from the repository; there is no Signer profile to sign them with.
-  #checkov:skip=CKV_AWS_116:Only the scheduled functions are invoked asynchronously and get the dead-letter queue; the api is invoked synchronously by API Gateway.
+  #checkov:skip=CKV_AWS_116:Only the scheduled functions are invoked asynchronously and get the dead-letter queue; the others are invoked synchronously (API Gateway, the collector, Terraform) or by the SQS mapping, whose queue has its own dead-letter queue.
+  #checkov:skip=CKV_AWS_117:The collector runs outside the VPC on purpose: it needs the internet (price sources) and holds no database credentials; every function that reaches the database is in the VPC.
 
   function_name = "${local.name}-${each.key}"
   description   = "tickwatch ${each.key}"
@@ -31,11 +34,13 @@ resource "aws_lambda_function" "function" {
     variables = merge(local.lambda_environment, local.function_environment[each.key])
   }
 
-  vpc_config {
-    subnet_ids = aws_subnet.private[*].id
-    security_group_ids = [
-      contains(local.internet_functions, each.key) ? aws_security_group.functions_internet.id : aws_security_group.functions_internal.id
-    ]
+  dynamic "vpc_config" {
+    for_each = contains(tolist(local.vpc_functions), each.key) ? [each.key] : []
+    content {
+      subnet_ids                  = aws_subnet.private[*].id
+      security_group_ids          = each.key == "migrator" ? [aws_security_group.functions.id, aws_security_group.migrator.id] : [aws_security_group.functions.id]
+      ipv6_allowed_for_dual_stack = each.key == "migrator"
+    }
   }
 
   dynamic "dead_letter_config" {
@@ -63,7 +68,7 @@ resource "aws_lambda_function" "function" {
 
   depends_on = [
     aws_iam_role_policy.function,
-    aws_iam_role_policy_attachment.function_vpc,
+    aws_iam_role_policy_attachment.function_logs,
   ]
 }
 
@@ -74,4 +79,49 @@ resource "aws_cloudwatch_log_group" "function" {
   name              = "/aws/lambda/${local.name}-${each.key}"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.main.arn
+}
+
+# Migrations and roles, once per deployment: whenever the migrator's code (which embeds the
+# migrations) changes. The database must exist first.
+resource "aws_lambda_invocation" "migrate" {
+  function_name = aws_lambda_function.function["migrator"].function_name
+  input         = jsonencode({ action = "migrate" })
+
+  triggers = {
+    code = aws_lambda_function.function["migrator"].source_code_hash
+  }
+
+  depends_on = [aws_db_instance.main]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Candles: collector → SQS → writer. The event-source mapping is something the Lambda service
+# delivers, so the writer needs no network path to SQS; a batch it cannot store is handed back
+# (ReportBatchItemFailures) and, after max_receive_count deliveries, lands in the dead-letter
+# queue. Gap repair refetches whatever is still missing once the database is back.
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_sqs_queue" "candles" {
+  name                              = "${local.name}-candles"
+  message_retention_seconds         = 345600 # 4 days
+  visibility_timeout_seconds        = 6 * local.function_settings.writer.timeout_seconds
+  kms_master_key_id                 = aws_kms_key.main.arn
+  kms_data_key_reuse_period_seconds = 3600
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dead_letter.arn
+    maxReceiveCount     = var.candle_max_receive_count
+  })
+}
+
+resource "aws_lambda_event_source_mapping" "candles" {
+  event_source_arn                   = aws_sqs_queue.candles.arn
+  function_name                      = aws_lambda_function.function["writer"].arn
+  batch_size                         = 10
+  maximum_batching_window_in_seconds = 5
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = 2
+  }
 }

@@ -1,7 +1,13 @@
-# One role per function, each allowed only what that function does: read its own secrets,
-# publish metrics into the pipeline's namespace, run in the VPC, write traces and (for the
-# scheduled ones) send failed events to the dead-letter queue. Plus the service roles of
+# One role per function, each allowed only what that function does. Plus the service roles of
 # RDS Enhanced Monitoring, RDS Proxy and the VPC flow logs.
+#
+#   collector  its secrets (write key, source keys); invoke the planner; send to the candle
+#              queue; PutMetricData into the pipeline's namespace; the dead-letter queue
+#   planner    log in to the database as tickwatch_reader (IAM token)
+#   writer     log in as tickwatch_writer; consume the candle queue
+#   detector   log in as tickwatch_detector; the dead-letter queue
+#   api        log in as tickwatch_api
+#   migrator   read the secret RDS manages for the master user
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -21,12 +27,12 @@ resource "aws_iam_role" "function" {
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 
-# ENIs in the VPC and the function's logs: AWS's managed policy for exactly that.
-resource "aws_iam_role_policy_attachment" "function_vpc" {
+# Logs, plus ENIs for the functions in the VPC: AWS's managed policies for exactly that.
+resource "aws_iam_role_policy_attachment" "function_logs" {
   for_each = local.functions
 
   role       = aws_iam_role.function[each.key].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+  policy_arn = contains(tolist(local.vpc_functions), each.key) ? "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" : "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 }
 
 resource "aws_iam_role_policy" "function" {
@@ -41,9 +47,9 @@ data "aws_iam_policy_document" "function" {
   for_each = local.functions
 
   statement {
-    sid       = "ReadOwnSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.function_secrets[each.key]
+    sid       = "WriteTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
   }
 
   # The stack's key, only through the services that use it on the function's behalf.
@@ -62,22 +68,65 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
-  # PutMetricData has no resource-level permissions: the namespace condition is the limit.
-  statement {
-    sid       = "PublishMetricsToOwnNamespace"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = [var.metrics_namespace]
+  dynamic "statement" {
+    for_each = length(local.function_secrets[each.key]) > 0 ? [local.function_secrets[each.key]] : []
+    content {
+      sid       = "ReadOwnSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = statement.value
     }
   }
 
-  statement {
-    sid       = "WriteTraces"
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    resources = ["*"]
+  dynamic "statement" {
+    for_each = contains(keys(local.db_users), each.key) ? [local.db_users[each.key]] : []
+    content {
+      sid       = "LogInToTheDatabaseAsOwnRole"
+      actions   = ["rds-db:connect"]
+      resources = ["arn:${local.partition}:rds-db:${var.region}:${local.account_id}:dbuser:${var.enable_rds_proxy ? aws_db_proxy.main[0].id : aws_db_instance.main.resource_id}/${statement.value}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "collector" ? [1] : []
+    content {
+      sid       = "AskThePlanner"
+      actions   = ["lambda:InvokeFunction"]
+      resources = ["arn:${local.partition}:lambda:${var.region}:${local.account_id}:function:${local.name}-planner"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "collector" ? [1] : []
+    content {
+      sid       = "QueueCandles"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.candles.arn]
+    }
+  }
+
+  # PutMetricData has no resource-level permissions: the namespace condition is the limit.
+  # Only the collector calls it; the in-VPC functions write EMF lines to their logs.
+  dynamic "statement" {
+    for_each = each.key == "collector" ? [1] : []
+    content {
+      sid       = "PublishMetricsToOwnNamespace"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"]
+      condition {
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = [var.metrics_namespace]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "writer" ? [1] : []
+    content {
+      sid       = "ConsumeCandles"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [aws_sqs_queue.candles.arn]
+    }
   }
 
   dynamic "statement" {
@@ -114,7 +163,6 @@ resource "aws_iam_role_policy_attachment" "rds_monitoring" {
   role       = aws_iam_role.rds_monitoring.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }
-
 # ---------------------------------------------------------------------------------------------
 # RDS Proxy: reads the RDS-managed secret.
 # ---------------------------------------------------------------------------------------------

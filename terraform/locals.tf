@@ -11,57 +11,94 @@ locals {
   partition  = data.aws_partition.current.partition
   azs        = slice(data.aws_availability_zones.available.names, 0, var.az_count)
 
-  # The three functions; each is built by `make build` into target/lambda/<name>/bootstrap.zip.
-  functions = toset(["collector", "detector", "api"])
+  # Every crate under functions/; `make build` writes target/lambda/<name>/bootstrap.zip.
+  functions = toset(["collector", "planner", "writer", "detector", "api", "migrator"])
+  # Inside the VPC: everything that talks to the database. The collector stays outside, where
+  # the internet is free, and holds no database credentials.
+  vpc_functions = setsubtract(local.functions, ["collector"])
   # The functions EventBridge invokes on a schedule (asynchronously, with retries and a DLQ).
   scheduled_functions = {
     collector = var.collector_schedule
     detector  = var.detector_schedule
   }
-  # The functions that reach the internet (price sources): the api can collect on request.
-  internet_functions = toset(["collector", "api"])
+  # The database role each in-VPC function logs in as with an IAM token (db::roles). The
+  # migrator logs in as the master user with the secret RDS manages.
+  db_users = {
+    planner  = "tickwatch_reader"
+    writer   = "tickwatch_writer"
+    api      = "tickwatch_api"
+    detector = "tickwatch_detector"
+  }
 
   lambda_zip_dir = startswith(var.lambda_zip_dir, "/") ? var.lambda_zip_dir : "${path.module}/${var.lambda_zip_dir}"
 
   function_settings = {
     collector = var.function_settings.collector
+    planner   = var.function_settings.planner
+    writer    = var.function_settings.writer
     detector  = var.function_settings.detector
     api       = var.function_settings.api
+    migrator  = var.function_settings.migrator
   }
 
   # Where the functions connect: the proxy when there is one, the instance otherwise.
   db_host = var.enable_rds_proxy ? aws_db_proxy.main[0].endpoint : aws_db_instance.main.address
 
-  # The environment every function gets: where the database is and which secret holds its
-  # credentials (never the password itself), how to verify its certificate, where metrics go.
+  # What every function gets: logs and metrics. The in-VPC functions write metrics as EMF
+  # lines (no network path needed); the collector calls PutMetricData over its free internet.
   lambda_environment = {
-    DB_SECRET_ARN     = aws_db_instance.main.master_user_secret[0].secret_arn
-    DB_HOST           = local.db_host
-    DB_PORT           = "5432"
-    DB_NAME           = var.db_name
-    DB_TLS            = "verify-full"
-    DB_TLS_CA_FILE    = "/var/task/rds-ca-bundle.pem"
-    DB_POOL_SIZE      = tostring(var.db_pool_size)
-    METRICS_SINK      = "cloudwatch"
     METRICS_NAMESPACE = var.metrics_namespace
     LOG_FORMAT        = "json"
     RUST_LOG          = var.rust_log
   }
 
-  # What one function gets on top of the common environment.
-  function_environment = {
-    collector = {}
-    detector  = {}
-    api = {
-      API_KEY_SECRET_ARN = aws_secretsmanager_secret.api_key.arn
-    }
+  # What the database functions get: where it is and how to verify its certificate. Never a
+  # password: IAM tokens, or (the migrator) the ARN of the secret RDS manages.
+  database_environment = {
+    DB_HOST        = local.db_host
+    DB_PORT        = "5432"
+    DB_NAME        = var.db_name
+    DB_TLS         = "verify-full"
+    DB_TLS_CA_FILE = "/var/task/rds-ca-bundle.pem"
+    DB_POOL_SIZE   = tostring(var.db_pool_size)
+    DB_MIGRATE     = "false"
+    METRICS_SINK   = "emf"
   }
 
-  # The secrets each function may read, and nothing else.
+  # What one function gets on top of the common environment.
+  function_environment = {
+    collector = {
+      METRICS_SINK            = "cloudwatch"
+      PLANNER_FUNCTION        = "${local.name}-planner"
+      CANDLE_QUEUE_URL        = aws_sqs_queue.candles.url
+      API_KEY_SECRET_ARN      = aws_secretsmanager_secret.api_key.arn
+      ALPHAVANTAGE_SECRET_ARN = aws_secretsmanager_secret.source_key["alphavantage"].arn
+      COINGECKO_SECRET_ARN    = aws_secretsmanager_secret.source_key["coingecko"].arn
+    }
+    planner  = merge(local.database_environment, { DB_IAM_AUTH = "true", DB_USER = local.db_users.planner })
+    writer   = merge(local.database_environment, { DB_IAM_AUTH = "true", DB_USER = local.db_users.writer })
+    detector = merge(local.database_environment, { DB_IAM_AUTH = "true", DB_USER = local.db_users.detector })
+    api = merge(local.database_environment, {
+      DB_IAM_AUTH          = "true"
+      DB_USER              = local.db_users.api
+      API_WRITE_AUTHORIZER = "gateway"
+    })
+    migrator = merge(local.database_environment, {
+      DB_SECRET_ARN = aws_db_instance.main.master_user_secret[0].secret_arn
+      # Secrets Manager's endpoint is dual-stack: the migrator reaches it over IPv6.
+      AWS_USE_DUALSTACK_ENDPOINT = "true"
+    })
+  }
+
+  # The secrets each function may read, and nothing else. The api and the in-VPC workers
+  # read none: they could not reach Secrets Manager anyway.
   function_secrets = {
-    collector = [aws_db_instance.main.master_user_secret[0].secret_arn]
-    detector  = [aws_db_instance.main.master_user_secret[0].secret_arn]
-    api       = [aws_db_instance.main.master_user_secret[0].secret_arn, aws_secretsmanager_secret.api_key.arn]
+    collector = concat([aws_secretsmanager_secret.api_key.arn], [for s in aws_secretsmanager_secret.source_key : s.arn])
+    planner   = []
+    writer    = []
+    detector  = []
+    api       = []
+    migrator  = [aws_db_instance.main.master_user_secret[0].secret_arn]
   }
 }
 

@@ -1,15 +1,18 @@
-# A VPC in `az_count` zones with three tiers of subnets:
-#   public    - only the NAT gateway lives here;
-#   private   - the functions (and the RDS Proxy), with a route out through the NAT gateway for
-#               the price sources and, without interface endpoints, for AWS APIs;
+# A dual-stack VPC in `az_count` zones with two tiers of subnets and no NAT gateway:
+#   private   - the in-VPC functions (and the optional RDS Proxy). IPv4 stays inside the VPC;
+#               IPv6 may leave through an egress-only internet gateway (free), which only the
+#               migrator's security group uses: to read the RDS-managed secret from Secrets
+#               Manager, whose endpoint is dual-stack.
 #   database  - the RDS instance, with no route out at all.
-# One NAT gateway (not one per AZ): the collector runs every few minutes and tolerates an AZ
-# outage by retrying, so the second gateway's 33 USD a month buys little here.
+# The collector runs outside the VPC (free outbound internet, no database credentials), so
+# nothing here needs a NAT gateway (33 USD a month) or interface endpoints (7.30 USD each per
+# AZ a month); both stay options below.
 
 resource "aws_vpc" "main" {
-  cidr_block           = var.vpc_cidr
-  enable_dns_support   = true
-  enable_dns_hostnames = true
+  cidr_block                       = var.vpc_cidr
+  assign_generated_ipv6_cidr_block = true
+  enable_dns_support               = true
+  enable_dns_hostnames             = true
 
   tags = { Name = local.name }
 }
@@ -21,23 +24,15 @@ resource "aws_default_security_group" "default" {
   tags = { Name = "${local.name}-default-deny" }
 }
 
-resource "aws_subnet" "public" {
-  count = var.az_count
-
-  vpc_id                  = aws_vpc.main.id
-  availability_zone       = local.azs[count.index]
-  cidr_block              = cidrsubnet(var.vpc_cidr, 4, count.index)
-  map_public_ip_on_launch = false
-
-  tags = { Name = "${local.name}-public-${local.azs[count.index]}", Tier = "public" }
-}
-
 resource "aws_subnet" "private" {
   count = var.az_count
 
-  vpc_id            = aws_vpc.main.id
-  availability_zone = local.azs[count.index]
-  cidr_block        = cidrsubnet(var.vpc_cidr, 4, 4 + count.index)
+  vpc_id                                         = aws_vpc.main.id
+  availability_zone                              = local.azs[count.index]
+  cidr_block                                     = cidrsubnet(var.vpc_cidr, 4, 4 + count.index)
+  ipv6_cidr_block                                = cidrsubnet(aws_vpc.main.ipv6_cidr_block, 8, count.index)
+  assign_ipv6_address_on_creation                = true
+  enable_resource_name_dns_aaaa_record_on_launch = true
 
   tags = { Name = "${local.name}-private-${local.azs[count.index]}", Tier = "private" }
 }
@@ -52,46 +47,11 @@ resource "aws_subnet" "database" {
   tags = { Name = "${local.name}-database-${local.azs[count.index]}", Tier = "database" }
 }
 
-resource "aws_internet_gateway" "main" {
+# IPv6 out, nothing in; free per hour (only data transfer out is billed, a few kilobytes).
+resource "aws_egress_only_internet_gateway" "main" {
   vpc_id = aws_vpc.main.id
 
   tags = { Name = local.name }
-}
-
-resource "aws_eip" "nat" {
-  domain = "vpc"
-
-  tags = { Name = "${local.name}-nat" }
-
-  depends_on = [aws_internet_gateway.main]
-}
-
-resource "aws_nat_gateway" "main" {
-  allocation_id = aws_eip.nat.id
-  subnet_id     = aws_subnet.public[0].id
-
-  tags = { Name = local.name }
-
-  depends_on = [aws_internet_gateway.main]
-}
-
-resource "aws_route_table" "public" {
-  vpc_id = aws_vpc.main.id
-
-  tags = { Name = "${local.name}-public" }
-}
-
-resource "aws_route" "public_internet" {
-  route_table_id         = aws_route_table.public.id
-  destination_cidr_block = "0.0.0.0/0"
-  gateway_id             = aws_internet_gateway.main.id
-}
-
-resource "aws_route_table_association" "public" {
-  count = var.az_count
-
-  subnet_id      = aws_subnet.public[count.index].id
-  route_table_id = aws_route_table.public.id
 }
 
 resource "aws_route_table" "private" {
@@ -100,10 +60,10 @@ resource "aws_route_table" "private" {
   tags = { Name = "${local.name}-private" }
 }
 
-resource "aws_route" "private_nat" {
-  route_table_id         = aws_route_table.private.id
-  destination_cidr_block = "0.0.0.0/0"
-  nat_gateway_id         = aws_nat_gateway.main.id
+resource "aws_route" "private_ipv6_out" {
+  route_table_id              = aws_route_table.private.id
+  destination_ipv6_cidr_block = "::/0"
+  egress_only_gateway_id      = aws_egress_only_internet_gateway.main.id
 }
 
 resource "aws_route_table_association" "private" {
@@ -128,12 +88,12 @@ resource "aws_route_table_association" "database" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Interface endpoints: Secrets Manager (credentials at cold start) and CloudWatch metrics
-# (one PutMetricData per invocation) stay inside the VPC.
+# Optional: interface endpoints (enable_interface_endpoints), for deployments that want the
+# migrator's Secrets Manager traffic on IPv4 inside the VPC. 7.30 USD per endpoint per AZ.
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_vpc_endpoint" "interface" {
-  for_each = var.enable_interface_endpoints ? toset(["secretsmanager", "monitoring"]) : toset([])
+  for_each = var.enable_interface_endpoints ? toset(["secretsmanager"]) : toset([])
 
   vpc_id              = aws_vpc.main.id
   service_name        = "com.amazonaws.${var.region}.${each.key}"
@@ -149,52 +109,51 @@ resource "aws_vpc_endpoint" "interface" {
 # Security groups
 # ---------------------------------------------------------------------------------------------
 
-resource "aws_security_group" "functions_internet" {
-  name        = "${local.name}-functions-internet"
-  description = "Functions that reach price sources on the internet (collector, api)"
+# Every in-VPC function: PostgreSQL to the database (or its proxy), nothing else.
+resource "aws_security_group" "functions" {
+  name        = "${local.name}-functions"
+  description = "In-VPC functions: PostgreSQL to the database only"
   vpc_id      = aws_vpc.main.id
 
-  tags = { Name = "${local.name}-functions-internet" }
-}
-
-resource "aws_vpc_security_group_egress_rule" "functions_internet_https" {
-  security_group_id = aws_security_group.functions_internet.id
-  description       = "HTTPS to price sources and AWS APIs"
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-  cidr_ipv4         = "0.0.0.0/0"
-}
-
-resource "aws_security_group" "functions_internal" {
-  name        = "${local.name}-functions-internal"
-  description = "Functions that only talk to the database and AWS APIs (detector)"
-  vpc_id      = aws_vpc.main.id
-
-  tags = { Name = "${local.name}-functions-internal" }
-}
-
-resource "aws_vpc_security_group_egress_rule" "functions_internal_https" {
-  security_group_id = aws_security_group.functions_internal.id
-  description       = "HTTPS to AWS APIs (the interface endpoints, or the NAT gateway without them)"
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-  cidr_ipv4         = var.enable_interface_endpoints ? var.vpc_cidr : "0.0.0.0/0"
+  tags = { Name = "${local.name}-functions" }
 }
 
 resource "aws_vpc_security_group_egress_rule" "functions_postgres" {
-  for_each = {
-    internet = aws_security_group.functions_internet.id
-    internal = aws_security_group.functions_internal.id
-  }
-
-  security_group_id            = each.value
+  security_group_id            = aws_security_group.functions.id
   description                  = "PostgreSQL to the database or its proxy"
   ip_protocol                  = "tcp"
   from_port                    = 5432
   to_port                      = 5432
   referenced_security_group_id = var.enable_rds_proxy ? aws_security_group.proxy.id : aws_security_group.database.id
+}
+
+# The migrator's extra way out: HTTPS over IPv6, for Secrets Manager's dual-stack endpoint.
+resource "aws_security_group" "migrator" {
+  name        = "${local.name}-migrator"
+  description = "The migrator: HTTPS over IPv6 to Secrets Manager"
+  vpc_id      = aws_vpc.main.id
+
+  tags = { Name = "${local.name}-migrator" }
+}
+
+resource "aws_vpc_security_group_egress_rule" "migrator_https_ipv6" {
+  security_group_id = aws_security_group.migrator.id
+  description       = "HTTPS over IPv6 (Secrets Manager's dual-stack endpoint)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv6         = "::/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "migrator_https_endpoints" {
+  count = var.enable_interface_endpoints ? 1 : 0
+
+  security_group_id            = aws_security_group.migrator.id
+  description                  = "HTTPS to the interface endpoints"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.endpoints.id
 }
 
 resource "aws_security_group" "database" {
@@ -206,19 +165,12 @@ resource "aws_security_group" "database" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "database_postgres" {
-  for_each = var.enable_rds_proxy ? {
-    proxy = aws_security_group.proxy.id
-    } : {
-    internet = aws_security_group.functions_internet.id
-    internal = aws_security_group.functions_internal.id
-  }
-
   security_group_id            = aws_security_group.database.id
-  description                  = "PostgreSQL from ${each.key}"
+  description                  = var.enable_rds_proxy ? "PostgreSQL from the proxy" : "PostgreSQL from the functions"
   ip_protocol                  = "tcp"
   from_port                    = 5432
   to_port                      = 5432
-  referenced_security_group_id = each.value
+  referenced_security_group_id = var.enable_rds_proxy ? aws_security_group.proxy.id : aws_security_group.functions.id
 }
 
 resource "aws_security_group" "proxy" {
@@ -231,17 +183,14 @@ resource "aws_security_group" "proxy" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "proxy_postgres" {
-  for_each = var.enable_rds_proxy ? {
-    internet = aws_security_group.functions_internet.id
-    internal = aws_security_group.functions_internal.id
-  } : {}
+  count = var.enable_rds_proxy ? 1 : 0
 
   security_group_id            = aws_security_group.proxy.id
-  description                  = "PostgreSQL from the ${each.key} functions"
+  description                  = "PostgreSQL from the functions"
   ip_protocol                  = "tcp"
   from_port                    = 5432
   to_port                      = 5432
-  referenced_security_group_id = each.value
+  referenced_security_group_id = aws_security_group.functions.id
 }
 
 resource "aws_vpc_security_group_egress_rule" "proxy_postgres" {
@@ -255,47 +204,43 @@ resource "aws_vpc_security_group_egress_rule" "proxy_postgres" {
   referenced_security_group_id = aws_security_group.database.id
 }
 
-resource "aws_vpc_security_group_egress_rule" "proxy_https" {
+resource "aws_vpc_security_group_egress_rule" "proxy_https_ipv6" {
   count = var.enable_rds_proxy ? 1 : 0
 
   security_group_id = aws_security_group.proxy.id
-  description       = "HTTPS to Secrets Manager, where the proxy reads the credentials"
+  description       = "HTTPS over IPv6 to Secrets Manager, where the proxy reads the credentials"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_ipv4         = var.enable_interface_endpoints ? var.vpc_cidr : "0.0.0.0/0"
+  cidr_ipv6         = "::/0"
 }
 
 resource "aws_security_group" "endpoints" {
+  #checkov:skip=CKV2_AWS_5:Attached to the interface endpoints when enable_interface_endpoints is set; empty and unused otherwise.
   name        = "${local.name}-endpoints"
-  description = "Interface endpoints: HTTPS from the functions and the proxy"
+  description = "Interface endpoints (optional): HTTPS from the migrator"
   vpc_id      = aws_vpc.main.id
 
   tags = { Name = "${local.name}-endpoints" }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
-  for_each = {
-    internet = aws_security_group.functions_internet.id
-    internal = aws_security_group.functions_internal.id
-    proxy    = aws_security_group.proxy.id
-  }
-
   security_group_id            = aws_security_group.endpoints.id
-  description                  = "HTTPS from ${each.key}"
+  description                  = "HTTPS from the migrator"
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
-  referenced_security_group_id = each.value
+  referenced_security_group_id = aws_security_group.migrator.id
 }
 
 # ---------------------------------------------------------------------------------------------
-# Flow logs: who talked to what, for incident response.
+# Flow logs of rejected traffic: what tried to get in or out and was refused. (All traffic
+# would log every database round trip, at 0.50 USD per GB ingested.)
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_flow_log" "main" {
   vpc_id                   = aws_vpc.main.id
-  traffic_type             = "ALL"
+  traffic_type             = "REJECT"
   log_destination_type     = "cloud-watch-logs"
   log_destination          = aws_cloudwatch_log_group.flow_logs.arn
   iam_role_arn             = aws_iam_role.flow_logs.arn

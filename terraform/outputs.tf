@@ -39,6 +39,47 @@ output "function_names" {
 }
 
 output "dead_letter_queue_url" {
-  description = "The dead-letter queue of the scheduled runs."
+  description = "The dead-letter queue: scheduled runs and candle batches given up after their retries."
   value       = aws_sqs_queue.dead_letter.url
+}
+
+output "vpc_id" {
+  description = "The VPC the database and the in-VPC functions live in."
+  value       = aws_vpc.main.id
+}
+
+output "private_subnet_ids" {
+  description = "Subnets of the in-VPC functions (dual-stack; IPv6 out only through the egress-only gateway)."
+  value       = aws_subnet.private[*].id
+}
+
+output "database_subnet_ids" {
+  description = "Subnets of the database (no route out)."
+  value       = aws_subnet.database[*].id
+}
+
+output "security_group_ids" {
+  description = "Security groups by role: functions (PostgreSQL out), migrator (HTTPS over IPv6 out), database, proxy, endpoints."
+  value = {
+    functions = aws_security_group.functions.id
+    migrator  = aws_security_group.migrator.id
+    database  = aws_security_group.database.id
+    proxy     = aws_security_group.proxy.id
+    endpoints = aws_security_group.endpoints.id
+  }
+}
+
+output "kms_key_arn" {
+  description = "The stack's customer-managed KMS key (secrets, logs, queues, database storage)."
+  value       = aws_kms_key.main.arn
+}
+
+output "candle_queue_url" {
+  description = "The queue the collector sends candle batches to and the writer drains."
+  value       = aws_sqs_queue.candles.url
+}
+
+output "source_key_secret_arns" {
+  description = "Secrets for the price sources' API keys; set their values with aws secretsmanager put-secret-value."
+  value       = { for k, s in aws_secretsmanager_secret.source_key : k => s.arn }
 }

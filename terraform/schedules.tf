@@ -1,7 +1,8 @@
 # EventBridge runs the collector and the detector on schedules. Both are idempotent (upserts,
-# watermarks), so a retried run is safe. A scheduled event that cannot be delivered, or whose
-# invocation still fails after Lambda's retries, lands in one dead-letter queue; the
-# "dead letters" alarm fires on its first message.
+# watermarks, gap repair), so a retried run is safe. A scheduled event that cannot be
+# delivered, or whose invocation still fails after Lambda's retries, lands in the one
+# dead-letter queue (which the candle queue's redrive uses too); the "dead letters" alarm
+# fires on its first message.
 
 resource "aws_sqs_queue" "dead_letter" {
   name                              = "${local.name}-dead-letter"
@@ -11,7 +12,8 @@ resource "aws_sqs_queue" "dead_letter" {
 }
 
 # EventBridge may send only the failed events of this stack's rules; the functions' own
-# asynchronous failures are sent with their roles (iam.tf).
+# asynchronous failures are sent with their roles (iam.tf); the candle queue redrives with
+# SQS's own rights.
 resource "aws_sqs_queue_policy" "dead_letter" {
   queue_url = aws_sqs_queue.dead_letter.id
   policy    = data.aws_iam_policy_document.dead_letter.json

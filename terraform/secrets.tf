@@ -72,6 +72,21 @@ data "aws_iam_policy_document" "kms" {
   }
 
   statement {
+    sid       = "BudgetsPublishToTheEncryptedTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["budgets.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
     sid       = "EventBridgeSendsToTheEncryptedDeadLetterQueue"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
@@ -105,4 +120,20 @@ resource "aws_secretsmanager_secret_version" "api_key" {
   secret_id                = aws_secretsmanager_secret.api_key.id
   secret_string_wo         = ephemeral.random_password.api_key.result
   secret_string_wo_version = var.api_key_version
+}
+
+# The price sources' API keys (Alpha Vantage's is required for stock symbols, CoinGecko's is
+# optional). Only the secrets are created here; their values are set outside Terraform, so
+# they never enter the state:
+#   aws secretsmanager put-secret-value --secret-id <alphavantage_key_secret_arn> --secret-string <key>
+# The collector reads them at cold start; until a value is set, its cold start stops with
+# a line naming the variable (Alpha Vantage), so set both right after the first apply.
+resource "aws_secretsmanager_secret" "source_key" {
+  for_each = toset(["alphavantage", "coingecko"])
+  #checkov:skip=CKV2_AWS_57:A provider's API key is rotated at the provider; put the new value with put-secret-value.
+
+  name                    = "${local.name}/${each.key}-key"
+  description             = "${each.key} API key for the ${local.name} collector (value set outside Terraform)"
+  kms_key_id              = aws_kms_key.main.arn
+  recovery_window_in_days = 7
 }

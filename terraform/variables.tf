@@ -41,7 +41,7 @@ variable "tags" {
 # ---------------------------------------------------------------------------------------------
 
 variable "vpc_cidr" {
-  description = "CIDR block of the VPC; split into public, private (functions) and database subnets."
+  description = "IPv4 CIDR block of the VPC; split into private (functions) and database subnets. The VPC also gets an Amazon-provided IPv6 block."
   type        = string
   default     = "10.40.0.0/16"
 
@@ -63,9 +63,9 @@ variable "az_count" {
 }
 
 variable "enable_interface_endpoints" {
-  description = "Create VPC interface endpoints for Secrets Manager and CloudWatch metrics, so that traffic stays inside the VPC instead of crossing the NAT gateway (about 7.30 USD per endpoint per AZ per month)."
+  description = "Create a Secrets Manager interface endpoint, so the migrator reads its secret over IPv4 inside the VPC instead of IPv6 through the egress-only gateway (7.30 USD per AZ per month)."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "flow_log_retention_days" {
@@ -208,6 +208,21 @@ variable "function_settings" {
     collector = optional(object({
       memory_mb            = optional(number, 256)
       timeout_seconds      = optional(number, 60)
+      reserved_concurrency = optional(number, 2)
+    }), {})
+    planner = optional(object({
+      memory_mb            = optional(number, 256)
+      timeout_seconds      = optional(number, 20)
+      reserved_concurrency = optional(number, 2)
+    }), {})
+    writer = optional(object({
+      memory_mb            = optional(number, 256)
+      timeout_seconds      = optional(number, 30)
+      reserved_concurrency = optional(number, 2)
+    }), {})
+    migrator = optional(object({
+      memory_mb            = optional(number, 256)
+      timeout_seconds      = optional(number, 300)
       reserved_concurrency = optional(number, 1)
     }), {})
     detector = optional(object({
@@ -268,6 +283,12 @@ variable "detector_schedule" {
   default     = "cron(2/5 * * * ? *)"
 }
 
+variable "candle_max_receive_count" {
+  description = "Deliveries of a candle batch the writer could not store before it moves to the dead-letter queue (x 6 writer timeouts of visibility: about an hour of database outage by default)."
+  type        = number
+  default     = 20
+}
+
 variable "schedule_max_retries" {
   description = "Retries for a scheduled invocation, both by EventBridge (delivery) and by Lambda (function errors), before the event goes to the dead-letter queue."
   type        = number
@@ -295,15 +316,15 @@ variable "schedule_max_event_age_seconds" {
 # ---------------------------------------------------------------------------------------------
 
 variable "api_throttle_rate" {
-  description = "Steady-state requests per second the API stage accepts."
+  description = "Steady-state requests per second the API stage accepts. It bounds what anonymous reads can cost: at most rate x 2.63 M requests a month (see the README's cost section)."
   type        = number
-  default     = 50
+  default     = 2
 }
 
 variable "api_throttle_burst" {
   description = "Burst of requests the API stage accepts."
   type        = number
-  default     = 100
+  default     = 10
 }
 
 variable "api_key_version" {
@@ -334,10 +355,16 @@ variable "max_data_age_seconds" {
   default     = 7200
 }
 
-variable "api_5xx_rate_percent" {
-  description = "Alarm when more than this percentage of API requests fail with a 5xx over 5 minutes."
+variable "api_5xx_per_5_minutes" {
+  description = "Alarm when the API answers more than this many 5xx responses in a 5-minute period (2 of 3)."
   type        = number
   default     = 5
+}
+
+variable "monthly_budget_usd" {
+  description = "AWS Budgets alarm: notify the alarm topic when the month's cost is forecast to pass, or passes, this figure."
+  type        = number
+  default     = 20
 }
 
 variable "api_p99_latency_ms" {

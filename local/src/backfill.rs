@@ -3,7 +3,7 @@
 use chrono::{TimeDelta, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use tickwatch::collect::Collector;
-use tickwatch::db::candles;
+use tickwatch::db::{Db, candles};
 use tickwatch::model::WatchedSymbol;
 
 /// Each backfill call covers this much time, so the bar moves while history arrives.
@@ -12,6 +12,7 @@ const STEP: TimeDelta = TimeDelta::hours(6);
 /// Fills each series from its newest candle (or `days` ago) up to now. Re-running it stores
 /// nothing new, so a restart costs one query per series.
 pub async fn fill(
+    db: &Db,
     collector: &Collector,
     watch_list: &[WatchedSymbol],
     days: i64,
@@ -20,7 +21,7 @@ pub async fn fill(
     let window_start = now - TimeDelta::days(days);
     for entry in watch_list {
         let newest = {
-            let client = collector.db().client().await?;
+            let client = db.client().await?;
             candles::latest(&client, &entry.symbol, entry.interval).await?
         };
         let from = newest.map_or(window_start, |c| c.open_time.max(window_start));

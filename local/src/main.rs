@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     let detection = Detection::from_env(&env).context("detector settings")?;
 
     let watch_list = seed::ensure_watch_list(&db, source).await?;
-    backfill::fill(&collector, &watch_list, BACKFILL_DAYS).await?;
+    backfill::fill(&db, &collector, &watch_list, BACKFILL_DAYS).await?;
 
     let api_key = api::load_api_key(&env, &resources.aws)
         .await

@@ -90,12 +90,12 @@ watch_log() {
 
 # watch_failure FUNCTION LOG: prints why FUNCTION cannot answer and succeeds, or fails when
 # nothing says so. Only what the log holds after FUNCTION's latest start counts: the line
-# `<function>: cannot start: ...` every function prints when a setting stops it (the watcher
-# does not start it again until the code changes), or the compiler's errors.
+# `<function>: cannot start: ...` a function prints (or logs) when a setting stops it (the
+# watcher does not start it again until the code changes), or the compiler's errors.
 watch_failure() {
     local function="$1" log="$2"
     awk -v start="starting lambda function instance function=\"$function\"" \
-        -v refused="^$function: cannot start: " '
+        -v refused="$function: cannot start" '
         index($0, start) { failure = ""; compile = ""; next }
         $0 ~ refused { failure = $0 }
         /^error(\[E[0-9]+\])?: / { compile = compile $0 "\n" }

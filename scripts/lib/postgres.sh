@@ -40,6 +40,9 @@ pg_start() {
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         pg_run "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 \
             || { cat "$dir/initdb.log" >&2; die "initdb failed in $dir"; }
+        # Members of tickwatch_password_login must log in with their password (the tests of
+        # secret-based login and rotation); everyone else is trusted, as on any local cluster.
+        pg_run sed -i '1i host all +tickwatch_password_login 127.0.0.1/32 scram-sha-256' "$dir/data/pg_hba.conf"
     fi
     local opts="-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${PG_EXTRA_OPTS:-}"
     if [ "$tls" = tls ]; then

@@ -3,6 +3,7 @@
 //! The Lambda binaries only wire things up; everything they do lives here, where it can be
 //! tested against a real PostgreSQL and real HTTP servers on loopback.
 
+pub mod auth;
 pub mod aws;
 pub mod collect;
 pub mod config;

@@ -1,8 +1,13 @@
-//! Metrics: gathered in memory during an invocation, then sent in one batched CloudWatch
-//! `PutMetricData` call (or written to the log locally). One call per invocation keeps the cost
-//! and latency of observability flat however much work the invocation did.
+//! Metrics: gathered in memory during an invocation, then sent once at its end — one batched
+//! CloudWatch `PutMetricData` call from the functions outside the VPC, CloudWatch Embedded
+//! Metric Format (EMF) lines on stdout from the ones inside it (CloudWatch Logs extracts them:
+//! no network path, no request to pay for, nothing to wait on), or the log locally. One
+//! publish per invocation keeps the cost and latency of observability flat however much work
+//! the invocation did.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 
@@ -19,6 +24,20 @@ pub enum Unit {
     Milliseconds,
     Seconds,
 }
+
+impl Unit {
+    /// CloudWatch's name for the unit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Count => "Count",
+            Self::Milliseconds => "Milliseconds",
+            Self::Seconds => "Seconds",
+        }
+    }
+}
+
+/// EMF allows at most this many values for one metric in one line.
+const MAX_EMF_VALUES: usize = 100;
 
 type Key = (String, Vec<(String, String)>, Unit);
 
@@ -78,6 +97,58 @@ impl Metrics {
             .unwrap_or(0.0)
     }
 
+    /// The metrics as EMF lines: one JSON object per dimension set, each value under its
+    /// metric's name, the dimensions as top-level fields. CloudWatch Logs turns every line
+    /// into the same metrics `PutMetricData` would have made.
+    pub fn to_emf(&self, namespace: &str, timestamp_ms: i64) -> Vec<String> {
+        type Entry = (Unit, Vec<f64>);
+        let mut by_dims: BTreeMap<&[(String, String)], BTreeMap<&str, Entry>> = BTreeMap::new();
+        for ((name, dims, unit), value) in &self.counts {
+            by_dims
+                .entry(dims)
+                .or_default()
+                .insert(name, (*unit, vec![*value]));
+        }
+        for ((name, dims, unit), values) in &self.values {
+            by_dims
+                .entry(dims)
+                .or_default()
+                .insert(name, (*unit, values.clone()));
+        }
+        let mut lines = Vec::new();
+        for (dims, metrics) in by_dims {
+            let mut line = serde_json::Map::new();
+            let names: Vec<&str> = dims.iter().map(|(k, _)| k.as_str()).collect();
+            let definitions: Vec<serde_json::Value> = metrics
+                .iter()
+                .map(|(name, (unit, _))| serde_json::json!({"Name": name, "Unit": unit.as_str()}))
+                .collect();
+            line.insert(
+                "_aws".to_owned(),
+                serde_json::json!({
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": namespace,
+                        "Dimensions": [names],
+                        "Metrics": definitions,
+                    }],
+                }),
+            );
+            for (key, value) in dims {
+                line.insert(key.clone(), serde_json::Value::from(value.as_str()));
+            }
+            for (name, (_, values)) in metrics {
+                let value = match values.as_slice() {
+                    [one] => serde_json::json!(one),
+                    many => serde_json::json!(&many[..many.len().min(MAX_EMF_VALUES)]),
+                };
+                line.insert(name.to_owned(), value);
+            }
+            lines.push(serde_json::Value::Object(line).to_string());
+        }
+        lines
+    }
+
     fn into_data(self) -> Vec<MetricDatum> {
         let dims = |d: &[(String, String)]| {
             d.iter()
@@ -127,10 +198,47 @@ pub enum MetricsSink {
         client: aws_sdk_cloudwatch::Client,
         namespace: String,
     },
+    /// EMF lines on `out` (stdout on Lambda).
+    Emf {
+        namespace: String,
+        out: EmfOut,
+    },
     Log {
         namespace: String,
     },
     Disabled,
+}
+
+/// Where EMF lines go: stdout, or a buffer a test reads back.
+#[derive(Clone)]
+pub struct EmfOut(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl std::fmt::Debug for EmfOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmfOut")
+    }
+}
+
+impl EmfOut {
+    pub fn stdout() -> Self {
+        Self::to(Box::new(std::io::stdout()))
+    }
+
+    pub fn to(writer: Box<dyn Write + Send>) -> Self {
+        Self(Arc::new(Mutex::new(writer)))
+    }
+
+    fn write_lines(&self, lines: &[String]) -> std::io::Result<()> {
+        let mut out = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("the EMF writer is poisoned"))?;
+        for line in lines {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
 }
 
 impl MetricsSink {
@@ -141,6 +249,10 @@ impl MetricsSink {
             (MetricsSinkKind::CloudWatch, Some(aws)) => Self::CloudWatch {
                 client: aws_sdk_cloudwatch::Client::new(aws),
                 namespace: settings.namespace.clone(),
+            },
+            (MetricsSinkKind::Emf, _) => Self::Emf {
+                namespace: settings.namespace.clone(),
+                out: EmfOut::stdout(),
             },
             (MetricsSinkKind::None, _) => Self::Disabled,
             _ => Self::Log {
@@ -157,6 +269,12 @@ impl MetricsSink {
         }
         match self {
             Self::Disabled => Ok(0),
+            Self::Emf { namespace, out } => {
+                let lines = metrics.to_emf(namespace, chrono::Utc::now().timestamp_millis());
+                out.write_lines(&lines)
+                    .map_err(|e| MetricsError(format!("EMF lines could not be written: {e}")))?;
+                Ok(metrics.counts.len() + metrics.values.len())
+            }
             Self::Log { namespace } => {
                 let sent = metrics.counts.len() + metrics.values.len();
                 for ((name, dims, _), value) in &metrics.counts {

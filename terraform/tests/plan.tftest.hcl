@@ -42,51 +42,55 @@ variables {
   lambda_zip_dir = "tests/fixtures/lambda"
 }
 
-run "the_default_stack_plans_three_functions_reading_the_rds_secret" {
+run "the_default_stack_plans_six_functions_and_only_the_migrator_reads_the_rds_secret" {
   command = plan
 
   assert {
-    condition     = length(aws_lambda_function.function) == 3
-    error_message = "expected the collector, detector and api functions"
+    condition     = length(aws_lambda_function.function) == 6
+    error_message = "expected the collector, planner, writer, detector, api and migrator functions"
   }
   assert {
-    condition     = alltrue([for f in aws_lambda_function.function : f.environment[0].variables["DB_SECRET_ARN"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-db-abc"])
-    error_message = "every function reads the secret RDS manages"
+    condition     = aws_lambda_function.function["migrator"].environment[0].variables["DB_SECRET_ARN"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-db-abc"
+    error_message = "the migrator reads the secret RDS manages"
+  }
+  assert {
+    condition     = length(aws_lambda_function.function["collector"].vpc_config) == 0 && length(aws_lambda_function.function["api"].vpc_config) == 1
+    error_message = "the collector runs outside the VPC, the api inside"
   }
   assert {
     condition     = alltrue([for f in aws_lambda_function.function : f.architectures == tolist(["arm64"])])
     error_message = "arm64 is the default architecture"
   }
   assert {
-    condition     = length(aws_db_proxy.main) == 0 && length(aws_vpc_endpoint.interface) == 2
-    error_message = "no proxy by default; Secrets Manager and CloudWatch endpoints"
+    condition     = length(aws_db_proxy.main) == 0 && length(aws_vpc_endpoint.interface) == 0
+    error_message = "no proxy and no interface endpoint by default"
   }
   assert {
     condition     = aws_db_instance.main.deletion_protection && aws_db_instance.main.storage_encrypted && !aws_db_instance.main.publicly_accessible
     error_message = "the database is protected, encrypted and private"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.data_age.namespace == "Tickwatch" && aws_cloudwatch_metric_alarm.data_age.metric_name == "DataAgeSeconds" && aws_cloudwatch_metric_alarm.data_age.dimensions == tomap({ Function = "collector" })
-    error_message = "the freshness alarm reads DataAgeSeconds{Function=collector} in the pipeline's namespace"
+    condition     = aws_cloudwatch_metric_alarm.data_age.namespace == "Tickwatch" && aws_cloudwatch_metric_alarm.data_age.metric_name == "DataAgeSeconds" && aws_cloudwatch_metric_alarm.data_age.dimensions == tomap({ Function = "planner" })
+    error_message = "the freshness alarm reads DataAgeSeconds{Function=planner} in the pipeline's namespace"
   }
   assert {
-    condition     = length(jsondecode(aws_cloudwatch_dashboard.main.dashboard_body).widgets) == 12
-    error_message = "the dashboard has its twelve widgets"
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.main.dashboard_body).widgets) == 11
+    error_message = "the dashboard has its nine metric and two log widgets"
   }
 }
 
-run "x86_64_with_a_proxy_and_no_endpoints_plans_too" {
+run "x86_64_with_a_proxy_and_an_endpoint_plans_too" {
   command = plan
 
   variables {
     lambda_architecture        = "x86_64"
     enable_rds_proxy           = true
-    enable_interface_endpoints = false
+    enable_interface_endpoints = true
   }
 
   assert {
-    condition     = length(aws_db_proxy.main) == 1 && length(aws_vpc_endpoint.interface) == 0
-    error_message = "the proxy is created and the endpoints are not"
+    condition     = length(aws_db_proxy.main) == 1 && length(aws_vpc_endpoint.interface) == 1
+    error_message = "the proxy and the Secrets Manager endpoint are created"
   }
   assert {
     condition     = alltrue([for f in aws_lambda_function.function : f.architectures == tolist(["x86_64"])])

@@ -26,11 +26,15 @@ pub(crate) fn settings_for(server: &MockServer) -> CollectorSettings {
     let mut settings = CollectorSettings::defaults();
     settings.coingecko.base_url = format!("{}/api/v3", server.uri());
     settings.binance.base_url = server.uri();
+    settings.coinbase.base_url = server.uri();
+    settings.kraken.base_url = server.uri();
     settings.alphavantage.base_url = server.uri();
     settings.alphavantage.api_key = ApiKey::Plain("test-key".to_owned().into());
     for source in [
         &mut settings.coingecko,
         &mut settings.binance,
+        &mut settings.coinbase,
+        &mut settings.kraken,
         &mut settings.alphavantage,
     ] {
         source.rate_per_minute = 60_000;
@@ -476,9 +480,11 @@ async fn the_scheduled_event_collects_every_enabled_due_symbol_and_reports_metri
 
     let report = result.expect("stored");
     assert_eq!(report.outcomes.len(), 1, "the disabled symbol is skipped");
+    assert_eq!(metrics.counter("CandlesStored", &[]), report.stored as f64);
     assert_eq!(
-        metrics.counter("CandlesStored", &[("Source", "synthetic")]),
-        report.stored as f64
+        metrics.counter("MissingCandles", &[]),
+        0.0,
+        "nothing stored yet: no holes"
     );
     assert!(report.stored > 0);
 }
@@ -526,18 +532,15 @@ async fn rejections_and_source_errors_are_counted_in_the_metrics() {
         )
         .await;
 
-    result.expect("BTC was stored");
-    assert_eq!(
-        metrics.counter("CandlesStored", &[("Source", "binance")]),
-        1.0
-    );
+    let report = result.expect("BTC was stored");
+    assert_eq!(metrics.counter("CandlesStored", &[]), 1.0);
+    assert_eq!(metrics.counter("SourceErrors", &[]), 1.0);
+    // Rejections are detail: a field of the report and the log, not a metric of their own.
+    let btc = report.outcome(&sym("BTC")).expect("an outcome");
+    assert_eq!(btc.rejected.get("non_positive_price"), Some(&1));
     assert_eq!(
         metrics.counter("CandlesRejected", &[("Reason", "non_positive_price")]),
-        1.0
-    );
-    assert_eq!(
-        metrics.counter("SourceErrors", &[("Source", "binance")]),
-        1.0
+        0.0
     );
 }
 
@@ -629,21 +632,12 @@ async fn one_invocation_publishes_its_metrics_to_cloudwatch_with_low_cardinality
         [
             (
                 "CandlesStored".to_owned(),
-                vec![
-                    "Function=collector".to_owned(),
-                    "Source=synthetic".to_owned()
-                ]
-            ),
-            (
-                "DataAgeSeconds".to_owned(),
                 vec!["Function=collector".to_owned()]
             ),
+            // No DataAgeSeconds: it is measured when planning, and nothing was stored then.
             (
-                "SourceLatency".to_owned(),
-                vec![
-                    "Function=collector".to_owned(),
-                    "Source=synthetic".to_owned()
-                ]
+                "SourceErrors".to_owned(),
+                vec!["Function=collector".to_owned()]
             ),
         ]
     );

@@ -6,21 +6,13 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use tickwatch::model::{Interval, Provider};
-use tickwatch_tests::{TestDb, admin_url};
+use tickwatch_tests::{TestDb, admin};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use tickwatch::providers::SyntheticSource;
 
 use crate::collector::{collector_with, count_rows, settings_for, stored, sym, watch};
-
-async fn admin() -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect as admin");
-    tokio::spawn(connection);
-    client
-}
 
 #[tokio::test]
 async fn the_database_stopping_mid_backfill_loses_no_batch_in_part_and_the_next_run_fills_in() {

@@ -45,3 +45,23 @@ fn every_api_sample_is_an_http_api_payload_2_0_request() {
         );
     }
 }
+
+#[test]
+fn the_planner_writer_and_migrator_samples_parse_as_their_events() {
+    use tickwatch::collect::{CandleBatch, CollectorEvent};
+    let read = |name: &str| std::fs::read_to_string(events_dir().join(name)).expect("a sample");
+    let planner: serde_json::Value =
+        serde_json::from_str(&read("planner-scheduled.json")).expect("json");
+    assert!(matches!(
+        CollectorEvent::parse(planner, chrono::Utc::now()),
+        Ok(CollectorEvent::Scheduled { .. })
+    ));
+    let writer: aws_lambda_events::sqs::SqsEvent =
+        serde_json::from_str(&read("writer-sqs.json")).expect("an SQS event");
+    for record in &writer.records {
+        CandleBatch::decode(record.body.as_deref().unwrap_or_default()).expect("a candle batch");
+    }
+    let migrator: serde_json::Value =
+        serde_json::from_str(&read("migrator-migrate.json")).expect("json");
+    assert_eq!(migrator["action"], "migrate");
+}

@@ -6,12 +6,16 @@
 
 mod collector;
 mod collector_db;
+mod collector_exchanges;
 mod collector_sources;
 mod database;
 mod detector;
 mod events;
 mod faults;
+mod gaps;
 mod metrics;
+mod metrics_terraform;
 mod migrations;
+mod roles;
 mod secrets;
 mod tls;

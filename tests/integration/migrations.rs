@@ -24,7 +24,13 @@ async fn migrating_an_empty_database_creates_every_table() {
     assert!(applied >= 1);
     assert_eq!(
         tables(&test_db).await,
-        ["anomalies", "candles", "detector_state", "symbols"]
+        [
+            "anomalies",
+            "candles",
+            "collection_gaps",
+            "detector_state",
+            "symbols"
+        ]
     );
 }
 

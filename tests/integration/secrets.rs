@@ -99,3 +99,81 @@ async fn a_secret_that_does_not_exist_is_reported_against_its_variable() {
         .expect_err("no such secret");
     assert!(err.to_string().starts_with("DB_SECRET_ARN"), "{err}");
 }
+
+#[tokio::test]
+async fn a_login_refused_after_rotation_re_reads_the_secret_once_and_succeeds() {
+    // Arrange: a role that must present its password, and a secret holding it.
+    let test_db = TestDb::migrated().await;
+    let aws = local_aws().await;
+    let admin = tickwatch_tests::admin().await;
+    let user = format!("tw_rot_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE tickwatch_password_login NOLOGIN;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+             CREATE ROLE {user} LOGIN PASSWORD 'first-password-1' IN ROLE tickwatch_password_login;"
+        ))
+        .await
+        .expect("a password role");
+    let (host, port) = host_and_port(&admin_url());
+    let wrong = format!("postgres://{user}:wrong@{host}:{port}/{}", test_db.name);
+    if tokio_postgres::connect(&wrong, tokio_postgres::NoTls)
+        .await
+        .is_ok()
+    {
+        eprintln!("skipped: this cluster does not check passwords (run it with make test)");
+        return;
+    }
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let arn = create_secret(
+        &aws,
+        &format!(r#"{{"username":"{user}","password":"first-password-1"}}"#),
+    )
+    .await;
+    let env = Env::from_pairs(&[
+        ("DB_SECRET_ARN", &arn),
+        ("DB_HOST", &host),
+        ("DB_PORT", &port),
+        ("DB_NAME", &test_db.name),
+        ("DB_TLS", "disable"),
+        ("DB_POOL_SIZE", "1"),
+    ]);
+    let db = Db::connect(
+        &DatabaseSettings::from_env(&env).expect("valid"),
+        Some(&aws),
+    )
+    .await
+    .expect("the secret is read at start");
+    let first = db.client().await.expect("logs in with the first password");
+    // The pool keeps no connection: the next one logs in afresh.
+    let _ = deadpool_postgres::Object::take(first);
+
+    // Act: the password is rotated, in the database and in the secret, as RDS does.
+    admin
+        .batch_execute(&format!("ALTER ROLE {user} PASSWORD 'second-password-2'"))
+        .await
+        .expect("rotate");
+    secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(format!(
+            r#"{{"username":"{user}","password":"second-password-2"}}"#
+        ))
+        .send()
+        .await
+        .expect("the new secret version");
+    let client = db.client().await;
+
+    // Assert: the refused login read the secret again and got in.
+    let client = client.expect("re-read the rotated secret and logged in");
+    let who: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .expect("a query")
+        .get(0);
+    assert_eq!(who, user);
+    admin
+        .batch_execute(&format!("DROP OWNED BY {user}; DROP ROLE {user}"))
+        .await
+        .ok();
+}

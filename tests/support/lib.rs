@@ -121,3 +121,36 @@ pub async fn local_aws() -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// A connection to the throwaway cluster as its superuser.
+pub async fn admin() -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect as admin");
+    tokio::spawn(connection);
+    client
+}
+
+impl TestDb {
+    /// Takes the database away (no new connections, the open ones killed) or brings it back:
+    /// an outage that touches no other test's database.
+    pub async fn set_available(&self, up: bool) {
+        let admin = admin().await;
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS {up}",
+                self.name
+            ))
+            .await
+            .expect("switch connections");
+        if !up {
+            admin
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    &[&self.name],
+                )
+                .await
+                .expect("terminate backends");
+        }
+    }
+}

@@ -25,7 +25,14 @@ TERRAFORM = ROOT / "terraform"
 VARIABLES_RS = ROOT / "shared" / "src" / "config" / "variables.rs"
 FUNCTIONS = ROOT / "functions"
 
-FUNCTION_VARIANTS = {"Collector": "collector", "Detector": "detector", "Api": "api"}
+FUNCTION_VARIANTS = {
+    "Collector": "collector",
+    "Planner": "planner",
+    "Writer": "writer",
+    "Detector": "detector",
+    "Api": "api",
+    "Migrator": "migrator",
+}
 
 
 # ------------------------------------------------------------------------------------------
@@ -300,7 +307,7 @@ def test_the_variables_table_is_read_in_full(variables):
     source = re.sub(r"//[^\n]*", "", VARIABLES_RS.read_text())
     calls = re.findall(r"\bvar\(\s*\"", source)
     assert len(calls) == len(variables)
-    assert variables["DB_HOST"].used_by == {"collector", "detector", "api"}
+    assert variables["DB_HOST"].used_by == {"planner", "writer", "detector", "api", "migrator"}
     assert variables["DB_HOST"].in_cloud == "Required"
 
 
@@ -312,17 +319,41 @@ def test_every_lambda_runs_the_cargo_lambda_zip_on_al2023(tf):
         assert str(body["filename"]).endswith("/bootstrap.zip"), fn.address
         assert "filebase64sha256" in str(body["source_code_hash"]), fn.address
         assert body["architectures"] == ["${var.lambda_architecture}"], fn.address
-        assert body.get("vpc_config"), f"{fn.address} is not in the VPC"
 
 
-def test_functions_verify_the_database_certificate_and_publish_to_cloudwatch(tf):
+def test_only_the_collector_is_outside_the_vpc_and_only_the_migrator_may_leave_it(tf):
+    # vpc_config is a dynamic block over local.vpc_functions: the collector is not in it.
+    body = tf.resources["aws_lambda_function"]["function"]
+    dynamic = body["dynamic"][0]["vpc_config"] if isinstance(body["dynamic"], list) else body["dynamic"]["vpc_config"]
+    text = str(dynamic)
+    assert "local.vpc_functions" in text
+    assert 'ipv6_allowed_for_dual_stack' in text and 'each.key == "migrator"' in text
+    assert 'setsubtract(local.functions, ["collector"])' in str(tf.locals["vpc_functions"])
+    # No NAT gateway, no public subnet, no internet gateway: the VPC has no IPv4 way out.
+    for rtype in ("aws_nat_gateway", "aws_internet_gateway", "aws_eip"):
+        assert rtype not in tf.resources, rtype
+    assert "aws_egress_only_internet_gateway" in tf.resources
+
+
+def test_functions_verify_the_database_certificate_and_log_in_as_their_own_role(tf):
+    users = tf.locals["db_users"]
     for fn in lambdas(tf):
         env = fn.environment
+        assert env["LOG_FORMAT"] == "json", fn.address
+        if fn.function == "collector":
+            assert env["METRICS_SINK"] == "cloudwatch", fn.address
+            assert not any(k.startswith("DB_") for k in env), f"{fn.address} holds database settings"
+            continue
+        assert env["METRICS_SINK"] == "emf", fn.address
         assert env["DB_TLS"] == "verify-full", fn.address
         assert env["DB_TLS_CA_FILE"].startswith("/var/task/"), fn.address
-        assert env["METRICS_SINK"] == "cloudwatch", fn.address
-        assert env["LOG_FORMAT"] == "json", fn.address
-        assert "master_user_secret" in env["DB_SECRET_ARN"], fn.address
+        assert env["DB_MIGRATE"] == "false", fn.address
+        if fn.function == "migrator":
+            assert "master_user_secret" in env["DB_SECRET_ARN"], fn.address
+        else:
+            assert env["DB_IAM_AUTH"] == "true", fn.address
+            assert env["DB_USER"] in (users[fn.function], f"${{local.db_users.{fn.function}}}"), fn.address
+            assert "DB_SECRET_ARN" not in env, fn.address
 
 
 def test_scheduled_functions_have_reserved_concurrency_and_a_dead_letter_queue(tf):
@@ -332,6 +363,9 @@ def test_scheduled_functions_have_reserved_concurrency_and_a_dead_letter_queue(t
     assert set(scheduled) == {"collector", "detector"}
     for fn in lambdas(tf):
         assert "reserved_concurrency" in str(fn.body.get("reserved_concurrent_executions")), fn.address
+    mapping = tf.resources["aws_lambda_event_source_mapping"]["candles"]
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert "deadLetterTargetArn" in str(tf.resources["aws_sqs_queue"]["candles"]["redrive_policy"])
     target = tf.resources["aws_cloudwatch_event_target"]["schedule"]
     assert target["retry_policy"] and target["dead_letter_config"]
 
@@ -464,3 +498,81 @@ resource "aws_lambda_function" "worker" {
     )
     found = problems(tf, parse_variables(SAMPLE_RS), ["detector"])
     assert found == []
+
+
+# ------------------------------------------------------------------------------------------
+# Metrics: the alarms and the dashboard read custom metrics only through local.custom_metrics
+# (which the Rust test `metrics_the_terraform_reads_are_emitted` checks against the code)
+# ------------------------------------------------------------------------------------------
+
+
+def test_custom_metrics_are_read_only_through_the_one_map():
+    text = (TERRAFORM / "monitoring.tf").read_text()
+    assert not re.search(r'\[\s*local\.ns\s*,\s*"', text), "a custom metric written out instead of local.custom_metric[...]"
+    assert "SEARCH(" not in text, "a SEARCH expression can name any dimension set"
+    tf = load_terraform(TERRAFORM)
+    names = set(tf.locals["custom_metrics"])
+    for ref in re.findall(r'local\.custom_metrics?\["([A-Za-z]+)"\]', text):
+        assert ref in names, ref
+    alarms = tf.resources["aws_cloudwatch_metric_alarm"]
+    for name, body in alarms.items():
+        if body.get("namespace") == "${local.ns}":
+            assert body["dimensions"] == f'${{local.custom_metrics["{body["metric_name"]}"]}}', name
+
+
+# ------------------------------------------------------------------------------------------
+# Cost: every billable resource type in terraform/ is priced in the README's cost table
+# ------------------------------------------------------------------------------------------
+
+# Resource types that cost money by existing or by use. A type here must appear in the
+# README's cost table, written as `type`.
+BILLABLE = {
+    "aws_db_instance", "aws_db_proxy", "aws_kms_key", "aws_secretsmanager_secret",
+    "aws_cloudwatch_metric_alarm", "aws_cloudwatch_dashboard", "aws_cloudwatch_log_group",
+    "aws_lambda_function", "aws_apigatewayv2_api", "aws_sqs_queue", "aws_vpc_endpoint",
+    "aws_nat_gateway", "aws_eip", "aws_flow_log", "aws_sns_topic", "aws_budgets_budget",
+    "aws_egress_only_internet_gateway",
+}
+# Types that cost nothing themselves (configuration of something priced above).
+FREE = {
+    "aws_vpc", "aws_default_security_group", "aws_subnet", "aws_route_table", "aws_route",
+    "aws_route_table_association", "aws_security_group", "aws_vpc_security_group_egress_rule",
+    "aws_vpc_security_group_ingress_rule", "aws_db_subnet_group", "aws_db_parameter_group",
+    "aws_db_proxy_default_target_group", "aws_db_proxy_target", "aws_iam_role",
+    "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_kms_alias",
+    "aws_secretsmanager_secret_version", "aws_lambda_permission", "aws_lambda_invocation",
+    "aws_lambda_event_source_mapping", "aws_lambda_function_event_invoke_config",
+    "aws_cloudwatch_event_rule", "aws_cloudwatch_event_target", "aws_sqs_queue_policy",
+    "aws_sns_topic_subscription", "aws_sns_topic_policy", "aws_apigatewayv2_integration",
+    "aws_apigatewayv2_route", "aws_apigatewayv2_stage", "aws_apigatewayv2_authorizer",
+}
+
+
+def cost_table_types(readme: str) -> set[str]:
+    section = readme.split("### What it costs", 1)[1].split("\n### ", 1)[0]
+    return set(re.findall(r"`(aws_[a-z0-9_]+)`", section))
+
+
+def cost_problems(types: set[str], priced: set[str]) -> list[str]:
+    found = []
+    for rtype in sorted(types):
+        if rtype in BILLABLE:
+            if rtype not in priced:
+                found.append(f"{rtype} is billable but the README's cost table does not list it")
+        elif rtype not in FREE:
+            found.append(f"{rtype} is neither in BILLABLE nor FREE (tests/terraform): is it billable?")
+    return found
+
+
+def test_every_billable_resource_type_is_in_the_cost_table(tf):
+    types = set(tf.resources)
+    priced = cost_table_types((ROOT / "README.md").read_text())
+    assert cost_problems(types, priced) == []
+
+
+def test_a_billable_type_missing_from_the_table_or_an_unknown_type_is_reported():
+    found = cost_problems({"aws_nat_gateway", "aws_vpc", "aws_shiny_new_thing"}, {"aws_kms_key"})
+    assert found == [
+        "aws_nat_gateway is billable but the README's cost table does not list it",
+        "aws_shiny_new_thing is neither in BILLABLE nor FREE (tests/terraform): is it billable?",
+    ]

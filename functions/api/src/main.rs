@@ -43,12 +43,22 @@ async fn main() -> Result<(), lambda_http::Error> {
     Ok(())
 }
 
-/// The API's settings, write key and collector, once per cold start.
+/// The API's settings, write key and collector, once per cold start. In the cloud the api sits
+/// in the VPC with no way out: API Gateway's authorizer checks the write key, and
+/// `POST /v1/collect` goes to the collector function.
 async fn build(
     resources: &Resources,
     env: &Env,
 ) -> Result<(api::AppState, api::ApiSettings), StartupError> {
     let settings = api::ApiSettings::from_env(env)?;
+    let in_the_cloud = env.get("API_WRITE_AUTHORIZER").as_deref() == Some("gateway");
+    if in_the_cloud {
+        let state = api::AppState::new(resources.db.clone(), None)
+            .with_metrics(resources.metrics.clone())
+            .with_request_timeout(settings.request_timeout)
+            .with_gateway_authorizer();
+        return Ok((state, settings));
+    }
     let api_key = api::load_api_key(env, &resources.aws).await?;
     if api_key.is_none() {
         tracing::warn!("neither API_KEY nor API_KEY_SECRET_ARN is set: writes are disabled");

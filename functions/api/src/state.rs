@@ -24,6 +24,8 @@ struct Inner {
     collector: Option<Arc<Collector>>,
     metrics: Option<MetricsSink>,
     request_timeout: Duration,
+    /// Writes are checked by API Gateway's authorizer, not here (the cloud).
+    gateway_authorizer: bool,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
                 collector: None,
                 metrics: None,
                 request_timeout: crate::settings::DEFAULT_REQUEST_TIMEOUT,
+                gateway_authorizer: false,
             }),
         }
     }
@@ -60,6 +63,16 @@ impl AppState {
 
     pub fn request_timeout(&self) -> Duration {
         self.inner.request_timeout
+    }
+
+    /// Trusts API Gateway's Lambda authorizer for writes (`API_WRITE_AUTHORIZER=gateway`).
+    pub fn with_gateway_authorizer(mut self) -> Self {
+        Arc::make_mut(&mut self.inner).gateway_authorizer = true;
+        self
+    }
+
+    pub fn writes_authorized_by_gateway(&self) -> bool {
+        self.inner.gateway_authorizer
     }
 
     pub fn collector(&self) -> Option<&Collector> {

@@ -6,6 +6,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Deserialize;
 
+use super::RunKind;
 use crate::model::Symbol;
 
 /// At most this many symbols in one manual payload.
@@ -33,6 +34,14 @@ pub enum CollectorEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid collector event: {0}")]
 pub struct EventError(pub String);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduledPayload {
+    #[allow(dead_code, reason = "the tag, already read")]
+    action: String,
+    time: Moment,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +103,32 @@ fn check_symbols(mut symbols: Vec<Symbol>) -> Result<Vec<Symbol>, EventError> {
 }
 
 impl CollectorEvent {
+    /// Which kind of run this event asks for.
+    pub fn kind(&self) -> RunKind {
+        match self {
+            Self::Scheduled { .. } => RunKind::Scheduled,
+            Self::Collect { .. } => RunKind::Collect,
+            Self::Backfill { .. } => RunKind::Backfill,
+        }
+    }
+
+    /// The event as a payload [`CollectorEvent::parse`] reads back: what the fetcher sends the
+    /// planner function.
+    pub fn to_payload(&self) -> serde_json::Value {
+        match self {
+            Self::Scheduled { time } => {
+                serde_json::json!({"action": "scheduled", "time": time.to_rfc3339()})
+            }
+            Self::Collect { symbols } => {
+                serde_json::json!({"action": "collect", "symbols": symbols})
+            }
+            Self::Backfill { symbols, from, to } => serde_json::json!({
+                "action": "backfill", "symbols": symbols,
+                "from": from.to_rfc3339(), "to": to.to_rfc3339(),
+            }),
+        }
+    }
+
     /// Parses an invocation payload. `now` bounds a backfill's end.
     pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<Self, EventError> {
         let object = payload
@@ -102,6 +137,10 @@ impl CollectorEvent {
         if let Some(action) = object.get("action").cloned() {
             let detail = |e: serde_json::Error| EventError(format!("{action}: {e}"));
             return match action.as_str() {
+                Some("scheduled") => {
+                    let p: ScheduledPayload = serde_json::from_value(payload).map_err(detail)?;
+                    Ok(Self::Scheduled { time: p.time.0 })
+                }
                 Some("collect") => {
                     let p: CollectPayload = serde_json::from_value(payload).map_err(detail)?;
                     Ok(Self::Collect {
@@ -130,7 +169,7 @@ impl CollectorEvent {
                     })
                 }
                 _ => Err(EventError(format!(
-                    "unknown action {action}; expected \"collect\" or \"backfill\""
+                    "unknown action {action}; expected \"scheduled\", \"collect\" or \"backfill\""
                 ))),
             };
         }
@@ -205,6 +244,23 @@ mod tests {
             panic!("a backfill")
         };
         assert_eq!(to, now(), "the end is capped at now");
+    }
+
+    #[test]
+    fn every_event_survives_the_trip_to_the_planner() {
+        for event in [
+            CollectorEvent::Scheduled { time: now() },
+            CollectorEvent::Collect {
+                symbols: vec![Symbol::parse("BTC").expect("valid")],
+            },
+            CollectorEvent::Backfill {
+                symbols: vec![Symbol::parse("ETH").expect("valid")],
+                from: now() - TimeDelta::days(3),
+                to: now(),
+            },
+        ] {
+            assert_eq!(parse(event.to_payload()), Ok(event));
+        }
     }
 
     #[test]

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Metrics, Unit};
+use super::plan::GapCounts;
+use crate::metrics::Metrics;
 use crate::model::{Interval, Provider, Symbol};
 
 /// Which kind of run produced a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     /// The schedule: every enabled symbol that is due.
@@ -28,6 +29,8 @@ pub enum OutcomeStatus {
     Stored,
     /// Candles were accepted, and the database already held exactly them.
     Unchanged,
+    /// Candles were accepted and handed to the writer's queue; it stores them shortly.
+    Queued,
     /// The source delivered nothing usable: every item was rejected (or there were none).
     Rejected,
     /// The source or the database failed; `error` says why and whether to retry.
@@ -64,12 +67,19 @@ pub struct SymbolOutcome {
     pub stored: u64,
     /// Accepted candles the database already held unchanged.
     pub unchanged: u64,
+    /// Accepted candles handed to the writer's queue (stored asynchronously, in the cloud).
+    pub queued: u64,
     /// Items dropped because the same response held a later one for the same candle.
     pub duplicates: u64,
     /// Rejected items, by reason (`non_positive_price`, `high_below_low`, …).
     pub rejected: BTreeMap<String, u64>,
     /// Open time of the newest accepted candle.
     pub newest: Option<DateTime<Utc>>,
+    /// Gap repair: holes found, asked for and lost, as planned.
+    pub gaps: GapCounts,
+    /// Buckets of the holes asked for that are now filled (known when stored in-process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gaps_filled: Option<u64>,
     pub error: Option<OutcomeError>,
 }
 
@@ -87,9 +97,12 @@ impl SymbolOutcome {
             fetched: 0,
             stored: 0,
             unchanged: 0,
+            queued: 0,
             duplicates: 0,
             rejected: BTreeMap::new(),
             newest: None,
+            gaps: GapCounts::default(),
+            gaps_filled: None,
             error: None,
         }
     }
@@ -105,6 +118,8 @@ impl SymbolOutcome {
             self.status = OutcomeStatus::Failed;
         } else if self.stored > 0 {
             self.status = OutcomeStatus::Stored;
+        } else if self.queued > 0 {
+            self.status = OutcomeStatus::Queued;
         } else if self.unchanged > 0 {
             self.status = OutcomeStatus::Unchanged;
         } else {
@@ -112,9 +127,9 @@ impl SymbolOutcome {
         }
     }
 
-    /// Whether the database took this symbol's candles (new or unchanged).
+    /// Whether this symbol's candles got through: stored, already there, or queued.
     pub fn succeeded(&self) -> bool {
-        self.stored > 0 || self.unchanged > 0
+        self.stored > 0 || self.unchanged > 0 || self.queued > 0
     }
 
     pub fn rejected_total(&self) -> u64 {
@@ -137,13 +152,23 @@ pub struct CollectReport {
     pub started_at: DateTime<Utc>,
     /// Rows inserted or changed, over every symbol.
     pub stored: u64,
+    /// Candles handed to the writer's queue, over every symbol.
+    pub queued: u64,
     /// Items rejected, over every symbol.
     pub rejected: u64,
+    /// Gap repair over every symbol: buckets missing within reach, asked for, and lost.
+    pub gaps: GapCounts,
+    /// Buckets of the holes asked for that are now filled (known when stored in-process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gaps_filled: Option<u64>,
     /// Symbols that failed.
     pub failed: u64,
     pub outcomes: Vec<SymbolOutcome>,
     #[serde(skip)]
     pub(crate) calls: Vec<SourceCall>,
+    /// Whether candles were stored in this process (so `stored` is final).
+    #[serde(skip)]
+    pub(crate) stored_here: bool,
 }
 
 impl CollectReport {
@@ -152,17 +177,28 @@ impl CollectReport {
             kind,
             started_at,
             stored: 0,
+            queued: 0,
             rejected: 0,
+            gaps: GapCounts::default(),
+            gaps_filled: None,
             failed: 0,
             outcomes: Vec::new(),
             calls: Vec::new(),
+            stored_here: false,
         }
     }
 
     pub(crate) fn push(&mut self, mut outcome: SymbolOutcome) {
         outcome.settle();
         self.stored += outcome.stored;
+        self.queued += outcome.queued;
         self.rejected += outcome.rejected_total();
+        self.gaps.missing += outcome.gaps.missing;
+        self.gaps.requested += outcome.gaps.requested;
+        self.gaps.lost += outcome.gaps.lost;
+        if let Some(filled) = outcome.gaps_filled {
+            self.gaps_filled = Some(self.gaps_filled.unwrap_or(0) + filled);
+        }
         if outcome.status == OutcomeStatus::Failed {
             self.failed += 1;
         }
@@ -194,34 +230,30 @@ impl CollectReport {
             .any(|e| e.retryable)
     }
 
-    /// Adds this run's counters to `metrics`. Dimensions stay low-cardinality: source and
-    /// rejection reason, never the symbol.
+    /// Adds this run's counters to `metrics`: the few the alarms and the dashboard read.
+    /// Everything finer (per source, per rejection reason, latencies) goes to the log as
+    /// fields of the "collection finished" and per-symbol lines instead, where it costs
+    /// nothing until someone queries it.
     pub fn record(&self, metrics: &mut Metrics) {
-        for outcome in &self.outcomes {
-            let source = outcome.provider.map(Provider::as_str).unwrap_or("unknown");
-            metrics.count(
-                "CandlesStored",
-                outcome.stored as f64,
-                &[("Source", source)],
-            );
-            for (reason, count) in &outcome.rejected {
-                metrics.count("CandlesRejected", *count as f64, &[("Reason", reason)]);
-            }
-            if outcome
-                .error
-                .as_ref()
-                .is_some_and(|e| e.code != "database" && e.code != "unknown_symbol")
-            {
-                metrics.count("SourceErrors", 1.0, &[("Source", source)]);
-            }
+        if self.stored_here {
+            metrics.count("CandlesStored", self.stored as f64, &[]);
         }
+        let source_errors = self
+            .outcomes
+            .iter()
+            .filter(|o| {
+                o.error.as_ref().is_some_and(|e| {
+                    !matches!(e.code.as_str(), "database" | "queue" | "unknown_symbol")
+                })
+            })
+            .count();
+        metrics.count("SourceErrors", source_errors as f64, &[]);
+    }
+
+    /// Logs one line per source call, with its latency: the detail behind `SourceErrors`.
+    pub fn log_calls(&self) {
         for call in &self.calls {
-            metrics.observe(
-                "SourceLatency",
-                call.millis,
-                Unit::Milliseconds,
-                &[("Source", call.provider.as_str())],
-            );
+            tracing::info!(source = %call.provider, latency_ms = call.millis, failed = call.failed, "source call");
         }
     }
 }

@@ -1,67 +1,116 @@
-//! Validating a source's items and upserting the ones that pass, in batches.
+//! The store stage: validate a batch's candles again and upsert the ones that pass, in
+//! statements of at most `batch_size` rows; then, for a batch that answers a span of history,
+//! record which holes the source left unfilled.
+//!
+//! The same code runs in the writer function (behind SQS) and in-process (`make run`, the
+//! API's collect-once locally, tests).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use tokio_postgres::error::SqlState;
 
-use super::SymbolOutcome;
-use crate::db::{Db, DbError, candles};
-use crate::model::{Candle, CandleError};
-use crate::providers::Fetched;
+use super::batch::CandleBatch;
+use crate::db::{Db, DbError, candles, gaps};
+use crate::model::{Candle, CandleError, CandleInput};
 
-/// Validates every item of `fetched` as of `now` and upserts the accepted candles in batches
-/// of `batch_size`, one statement (one round trip, one implicit transaction) per batch, so a
-/// batch is stored whole or not at all. Counts go into `outcome`; a rejected item is logged
-/// with its reason and never stops the others.
-///
-/// Fails on the first batch the database refuses; batches before it stay stored.
-pub(crate) async fn store(
+/// What storing one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Rows inserted or changed.
+    pub stored: u64,
+    /// Accepted candles the database already held unchanged.
+    pub unchanged: u64,
+    /// Candles dropped because the batch held a later one for the same bucket.
+    pub duplicates: u64,
+    /// Candles refused, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Buckets of the batch's span still missing afterwards (`None`: the batch covers no span).
+    pub still_missing: Option<u64>,
+}
+
+/// The database failed part-way: what was stored before it did, and why it stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct StoreError {
+    /// Statements committed before the failure (each is stored whole or not at all).
+    pub partial: Stored,
+    #[source]
+    pub error: DbError,
+}
+
+/// Stores `batch` as of `now`. Fails only when the database fails; a symbol that left the
+/// watch list meanwhile is no failure: its candles are refused as `unknown_symbol`.
+pub async fn store_batch(
     db: &Db,
-    outcome: &mut SymbolOutcome,
-    fetched: Fetched,
+    batch: CandleBatch,
     now: DateTime<Utc>,
     batch_size: usize,
+) -> Result<Stored, StoreError> {
+    let mut result = Stored::default();
+    match store_into(db, batch, now, batch_size, &mut result).await {
+        Ok(()) => Ok(result),
+        Err(error) => Err(StoreError {
+            partial: result,
+            error,
+        }),
+    }
+}
+
+async fn store_into(
+    db: &Db,
+    batch: CandleBatch,
+    now: DateTime<Utc>,
+    batch_size: usize,
+    result: &mut Stored,
 ) -> Result<(), DbError> {
-    outcome.fetched += fetched.items.len() as u64;
-    let mut accepted = Vec::with_capacity(fetched.items.len());
-    for item in fetched.items {
-        let checked = item.and_then(|input| Candle::validate(input, now));
-        match checked {
-            Ok(candle) if candle.symbol == outcome.symbol => accepted.push(candle),
-            Ok(candle) => {
-                // A source bug, never a provider's: count it rather than store it elsewhere.
-                tracing::error!(expected = %outcome.symbol, got = %candle.symbol, "a source returned another symbol's candle");
-                *outcome
-                    .rejected
-                    .entry("wrong_symbol".to_owned())
-                    .or_default() += 1;
-            }
-            Err(error) => reject(outcome, &error),
+    let mut accepted = Vec::with_capacity(batch.candles.len());
+    for candle in batch.candles {
+        match CandleInput::try_from(candle).and_then(|input| Candle::validate(input, now)) {
+            Ok(candle) => accepted.push(candle),
+            Err(error) => reject(&mut result.rejected, &error),
         }
     }
-    // One candle per open time in what the source sent, checked across the whole response
-    // (not per write batch), so a repeat is counted however the batches fall.
+    // One candle per open time in what the source sent, checked across the whole batch (not
+    // per write), so a repeat is counted however the writes fall.
     let deduplicated = crate::model::reject_duplicates(accepted);
     for refused in &deduplicated.rejected {
-        reject(outcome, &refused.error);
+        reject(&mut result.rejected, &refused.error);
     }
     let accepted = deduplicated.kept;
-    for batch in accepted.chunks(batch_size.max(1)) {
+    for chunk in accepted.chunks(batch_size.max(1)) {
         let client = db.client().await?;
-        let result = candles::upsert(&client, batch, fetched.mode).await?;
-        outcome.stored += result.written;
-        outcome.duplicates += result.duplicates;
-        outcome.unchanged += (batch.len() as u64)
-            .saturating_sub(result.duplicates)
-            .saturating_sub(result.written);
-        let newest = batch.iter().map(|c| c.open_time).max();
-        outcome.newest = outcome.newest.max(newest);
+        match candles::upsert(&client, chunk, batch.merge.into()).await {
+            Ok(outcome) => {
+                result.stored += outcome.written;
+                result.duplicates += outcome.duplicates;
+                result.unchanged += (chunk.len() as u64)
+                    .saturating_sub(outcome.duplicates)
+                    .saturating_sub(outcome.written);
+            }
+            Err(DbError::Query(e)) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                tracing::warn!(symbol = %batch.symbol, candles = chunk.len(), "the symbol left the watch list; its candles are refused");
+                *result
+                    .rejected
+                    .entry("unknown_symbol".to_owned())
+                    .or_default() += chunk.len() as u64;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if let Some(span) = batch.covers {
+        let client = db.client().await?;
+        match gaps::record_attempt(&client, &batch.symbol, batch.interval, span.from, span.to).await
+        {
+            Ok(left) => result.still_missing = Some(left),
+            Err(DbError::Query(e)) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {}
+            Err(other) => return Err(other),
+        }
     }
     Ok(())
 }
 
-fn reject(outcome: &mut SymbolOutcome, error: &CandleError) {
-    tracing::warn!(symbol = %outcome.symbol, reason = error.reason(), %error, "candle rejected");
-    *outcome
-        .rejected
-        .entry(error.reason().to_owned())
-        .or_default() += 1;
+fn reject(rejected: &mut BTreeMap<String, u64>, error: &CandleError) {
+    tracing::warn!(reason = error.reason(), %error, "candle rejected");
+    *rejected.entry(error.reason().to_owned()).or_default() += 1;
 }

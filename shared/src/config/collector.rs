@@ -91,6 +91,8 @@ pub struct CollectorSettings {
     pub coingecko: SourceSettings,
     pub alphavantage: SourceSettings,
     pub binance: SourceSettings,
+    pub coinbase: SourceSettings,
+    pub kraken: SourceSettings,
     /// Seed of the synthetic source: the same seed gives the same prices on every run.
     pub synthetic_seed: u64,
     pub http: HttpSettings,
@@ -99,6 +101,11 @@ pub struct CollectorSettings {
     /// How often the schedule fires. A candle source is polled in the first period after each
     /// of its buckets closes (and whenever its last closed candle is missing).
     pub schedule_period: Duration,
+    /// Gap repair looks for holes in at most this many of a series' newest buckets (and never
+    /// further back than its source keeps history).
+    pub gap_lookback_buckets: i64,
+    /// A hole asked for this many times without the source filling it counts as lost.
+    pub gap_max_attempts: i32,
 }
 
 impl CollectorSettings {
@@ -108,6 +115,10 @@ impl CollectorSettings {
     pub const COINGECKO_RATE: u32 = 30;
     pub const ALPHAVANTAGE_RATE: u32 = 5;
     pub const BINANCE_RATE: u32 = 600;
+    /// Coinbase Exchange allows 10 public requests a second; Kraken's public endpoints about
+    /// one. Both at half that.
+    pub const COINBASE_RATE: u32 = 300;
+    pub const KRAKEN_RATE: u32 = 30;
 
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let source = |base_var: &'static str,
@@ -160,6 +171,20 @@ impl CollectorSettings {
             "BINANCE_RATE_PER_MINUTE",
             Self::BINANCE_RATE,
         )?;
+        let coinbase = source(
+            "COINBASE_BASE_URL",
+            "https://api.exchange.coinbase.com",
+            ApiKey::None,
+            "COINBASE_RATE_PER_MINUTE",
+            Self::COINBASE_RATE,
+        )?;
+        let kraken = source(
+            "KRAKEN_BASE_URL",
+            "https://api.kraken.com",
+            ApiKey::None,
+            "KRAKEN_RATE_PER_MINUTE",
+            Self::KRAKEN_RATE,
+        )?;
         let defaults = HttpSettings::default();
         let http = HttpSettings {
             timeout: env
@@ -192,10 +217,21 @@ impl CollectorSettings {
             coingecko,
             alphavantage,
             binance,
+            coinbase,
+            kraken,
             synthetic_seed: env.parse_or("SYNTHETIC_SEED", 42_u64)?,
             http,
             batch_size,
             schedule_period,
+            gap_lookback_buckets: env
+                .parse_with("GAP_LOOKBACK_BUCKETS", |v| {
+                    v.parse::<i64>()
+                        .ok()
+                        .filter(|n| (1..=100_000).contains(n))
+                        .ok_or_else(|| format!("{v:?}: expected a whole number from 1 to 100000"))
+                })?
+                .unwrap_or(2_880),
+            gap_max_attempts: 3,
         })
     }
 
@@ -203,6 +239,26 @@ impl CollectorSettings {
     /// is up to the caller; this gives the defaults without reading the environment.
     pub fn defaults() -> Self {
         Self::from_env(&Env::default()).unwrap_or_else(|_| unreachable_defaults())
+    }
+
+    /// The settings of `provider`'s source (the synthetic one has none: it is local).
+    pub fn source(&self, provider: crate::model::Provider) -> Option<&SourceSettings> {
+        use crate::model::Provider;
+        match provider {
+            Provider::CoinGecko => Some(&self.coingecko),
+            Provider::AlphaVantage => Some(&self.alphavantage),
+            Provider::Binance => Some(&self.binance),
+            Provider::Coinbase => Some(&self.coinbase),
+            Provider::Kraken => Some(&self.kraken),
+            Provider::Synthetic => None,
+        }
+    }
+
+    /// History calls gap repair may spend on `provider` in one run: a quarter of a minute's
+    /// allowance, so a run's repairs never crowd out its regular polls.
+    pub fn history_calls_per_run(&self, provider: crate::model::Provider) -> u32 {
+        self.source(provider)
+            .map_or(1_000, |s| (s.rate_per_minute / 4).max(1))
     }
 
     /// Reads keys held in Secrets Manager, once per cold start.
@@ -217,8 +273,16 @@ impl CollectorSettings {
                     hint: "reading the key's secret needs AWS configuration",
                 })?;
                 let client = aws_sdk_secretsmanager::Client::new(aws);
-                let key = super::read_secret_string(&client, variable, arn).await?;
-                source.api_key = ApiKey::Plain(key);
+                // A secret Terraform created but nobody filled yet has no value: the source
+                // then runs keyless (Alpha Vantage answers each stock with a missing-key error,
+                // CoinGecko uses its public tier) instead of the collector not starting.
+                source.api_key = match super::read_secret_string(&client, variable, arn).await {
+                    Ok(key) => ApiKey::Plain(key),
+                    Err(error) => {
+                        tracing::warn!(%error, "the source key could not be read; the source runs without a key");
+                        ApiKey::None
+                    }
+                };
             }
         }
         Ok(self)
@@ -237,10 +301,14 @@ fn unreachable_defaults() -> CollectorSettings {
         coingecko: source("https://api.coingecko.com/api/v3", 30),
         alphavantage: source("https://www.alphavantage.co", 5),
         binance: source("https://api.binance.com", 600),
+        coinbase: source("https://api.exchange.coinbase.com", 300),
+        kraken: source("https://api.kraken.com", 30),
         synthetic_seed: 42,
         http: HttpSettings::default(),
         batch_size: 5_000,
         schedule_period: Duration::from_secs(300),
+        gap_lookback_buckets: 2_880,
+        gap_max_attempts: 3,
     }
 }
 

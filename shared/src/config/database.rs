@@ -68,6 +68,10 @@ pub struct DatabaseSettings {
     /// The server cancels a statement running longer than this; a connection whose server
     /// answers nothing for this long plus a second is given up by the client.
     pub statement_timeout: Duration,
+    /// Whether this process applies pending migrations on first use. Off for the cloud's
+    /// functions, whose roles may not run DDL: the migrator function applies them once per
+    /// deployment.
+    pub migrate: bool,
 }
 
 /// Every statement's deadline unless `DB_STATEMENT_TIMEOUT_MS` says otherwise: the API's
@@ -179,6 +183,7 @@ impl DatabaseSettings {
             connect_timeout,
             pool_wait_timeout,
             statement_timeout,
+            migrate: env.flag("DB_MIGRATE", true)?,
         })
     }
 }

@@ -46,7 +46,10 @@ impl ConfigError {
 /// Where metrics go: CloudWatch in the cloud, the log locally, or nowhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsSinkKind {
+    /// `PutMetricData`, for functions with a free way to CloudWatch (outside the VPC).
     CloudWatch,
+    /// Embedded Metric Format lines on stdout, for functions inside the VPC.
+    Emf,
     Log,
     None,
 }
@@ -74,6 +77,22 @@ pub struct Settings {
     pub on_lambda: bool,
 }
 
+/// Logging and metrics settings, for a function without a database (the collector in the
+/// cloud) as much as for one with.
+#[derive(Debug, Clone)]
+pub struct Observability {
+    pub metrics: MetricsSettings,
+    pub log_format: LogFormat,
+    pub on_lambda: bool,
+}
+
+impl Observability {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = Settings::observability(env)?;
+        Ok(settings)
+    }
+}
+
 impl Settings {
     /// Reads the settings from the process environment.
     pub fn from_process_env() -> Result<Self, ConfigError> {
@@ -81,6 +100,16 @@ impl Settings {
     }
 
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let observability = Self::observability(env)?;
+        Ok(Self {
+            database: DatabaseSettings::from_env(env)?,
+            metrics: observability.metrics,
+            log_format: observability.log_format,
+            on_lambda: observability.on_lambda,
+        })
+    }
+
+    fn observability(env: &Env) -> Result<Observability, ConfigError> {
         let on_lambda = env.get("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let log_format = env.parse_with("LOG_FORMAT", |v| match v {
             "json" => Ok(LogFormat::Json),
@@ -89,9 +118,10 @@ impl Settings {
         })?;
         let sink = env.parse_with("METRICS_SINK", |v| match v {
             "cloudwatch" => Ok(MetricsSinkKind::CloudWatch),
+            "emf" => Ok(MetricsSinkKind::Emf),
             "log" => Ok(MetricsSinkKind::Log),
             "none" => Ok(MetricsSinkKind::None),
-            _ => Err("expected cloudwatch, log or none".to_owned()),
+            _ => Err("expected cloudwatch, emf, log or none".to_owned()),
         })?;
         let namespace = env
             .get("METRICS_NAMESPACE")
@@ -102,8 +132,7 @@ impl Settings {
                 reason: "must be 1–255 characters and must not start with AWS/".to_owned(),
             });
         }
-        Ok(Self {
-            database: DatabaseSettings::from_env(env)?,
+        Ok(Observability {
             metrics: MetricsSettings {
                 sink: sink.unwrap_or(if on_lambda {
                     MetricsSinkKind::CloudWatch

@@ -9,8 +9,11 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     Collector,
+    Planner,
+    Writer,
     Detector,
     Api,
+    Migrator,
 }
 
 /// Whether Terraform must set the variable on a deployed function.
@@ -46,10 +49,16 @@ const fn var(
     }
 }
 
-use Function::{Api, Collector, Detector};
+use Function::{Api, Collector, Detector, Migrator, Planner, Writer};
 use InCloud::{LocalOnly, Optional, Required};
 
-const ALL: &[Function] = &[Collector, Detector, Api];
+const ALL: &[Function] = &[Collector, Planner, Writer, Detector, Api, Migrator];
+/// The functions that talk to the database (all but the collector, in the cloud).
+const DATABASE: &[Function] = &[Planner, Writer, Detector, Api, Migrator];
+/// The functions inside the VPC that log in with an RDS IAM token.
+const IAM_LOGIN: &[Function] = &[Planner, Writer, Detector, Api];
+/// The functions that read the collector's settings.
+const COLLECTING: &[Function] = &[Collector, Planner, Writer, Api];
 
 pub const VARIABLES: &[Variable] = &[
     var(
@@ -60,46 +69,51 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "DB_SECRET_ARN",
-        ALL,
+        &[Migrator],
         Required,
         "Secrets Manager secret holding the database username and password",
     ),
     var(
         "DB_IAM_AUTH",
-        ALL,
-        Optional,
+        IAM_LOGIN,
+        Required,
         "true to sign RDS IAM auth tokens instead of reading a password",
     ),
     var(
         "DB_HOST",
-        ALL,
+        DATABASE,
         Required,
         "database host (RDS endpoint or RDS Proxy)",
     ),
-    var("DB_PORT", ALL, Optional, "database port (default 5432)"),
-    var("DB_NAME", ALL, Required, "database name"),
-    var("DB_USER", ALL, Optional, "database user for IAM auth"),
+    var(
+        "DB_PORT",
+        DATABASE,
+        Optional,
+        "database port (default 5432)",
+    ),
+    var("DB_NAME", DATABASE, Required, "database name"),
+    var("DB_USER", IAM_LOGIN, Required, "database user for IAM auth"),
     var(
         "DB_TLS",
-        ALL,
+        DATABASE,
         Required,
         "disable, require or verify-full (default verify-full in the cloud)",
     ),
     var(
         "DB_TLS_CA_FILE",
-        ALL,
+        DATABASE,
         Optional,
         "PEM CA bundle for verify-full (the RDS global bundle)",
     ),
     var(
         "DB_POOL_SIZE",
-        ALL,
+        DATABASE,
         Optional,
         "connections per function instance (default 2)",
     ),
     var(
         "DB_CONNECT_TIMEOUT_MS",
-        ALL,
+        DATABASE,
         Optional,
         "database connect timeout in milliseconds (default 5000)",
     ),
@@ -119,7 +133,7 @@ pub const VARIABLES: &[Variable] = &[
         "METRICS_SINK",
         ALL,
         Required,
-        "cloudwatch, log or none (default cloudwatch on Lambda, log locally)",
+        "cloudwatch, emf, log or none (default cloudwatch on Lambda, log locally; emf inside the VPC)",
     ),
     var(
         "METRICS_NAMESPACE",
@@ -140,9 +154,69 @@ pub const VARIABLES: &[Variable] = &[
         "log filter, e.g. info,tickwatch=debug",
     ),
     var(
-        "API_KEY_SECRET_ARN",
+        "AWS_USE_DUALSTACK_ENDPOINT",
+        &[Migrator],
+        Required,
+        "true: the SDK calls AWS's dual-stack endpoints, reachable over the VPC's IPv6 path",
+    ),
+    var(
+        "DB_MIGRATE",
+        DATABASE,
+        Required,
+        "true to apply pending migrations on first use (local runs); false for the cloud's least-privilege roles",
+    ),
+    var(
+        "PLANNER_FUNCTION",
+        &[Collector],
+        Required,
+        "name of the planner function the collector asks for plans (unset: plan in-process)",
+    ),
+    var(
+        "CANDLE_QUEUE_URL",
+        &[Collector],
+        Required,
+        "SQS queue the collector sends candle batches to (unset: store in-process)",
+    ),
+    var(
+        "API_WRITE_AUTHORIZER",
         &[Api],
         Required,
+        "gateway: trust API Gateway's authorizer for writes instead of reading the key",
+    ),
+    var(
+        "COINBASE_BASE_URL",
+        COLLECTING,
+        Optional,
+        "Coinbase Exchange API base URL",
+    ),
+    var(
+        "COINBASE_RATE_PER_MINUTE",
+        COLLECTING,
+        Optional,
+        "Coinbase Exchange calls per minute (default 300)",
+    ),
+    var(
+        "KRAKEN_BASE_URL",
+        COLLECTING,
+        Optional,
+        "Kraken API base URL",
+    ),
+    var(
+        "KRAKEN_RATE_PER_MINUTE",
+        COLLECTING,
+        Optional,
+        "Kraken calls per minute (default 30)",
+    ),
+    var(
+        "GAP_LOOKBACK_BUCKETS",
+        COLLECTING,
+        Optional,
+        "gap repair looks at most this many buckets back (default 2880)",
+    ),
+    var(
+        "API_KEY_SECRET_ARN",
+        &[Collector, Api],
+        Optional,
         "Secrets Manager secret holding the bearer key for API writes",
     ),
     var(
@@ -291,7 +365,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "API_KEY",
-        &[Api],
+        &[Collector, Api],
         LocalOnly,
         "the key writes to the API must present (local runs)",
     ),
@@ -327,91 +401,91 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "COINGECKO_BASE_URL",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "CoinGecko API base URL (tests point it at loopback)",
     ),
     var(
         "COINGECKO_API_KEY",
-        &[Collector, Api],
+        COLLECTING,
         LocalOnly,
         "CoinGecko demo key, sent as a header; optional",
     ),
     var(
         "COINGECKO_SECRET_ARN",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "Secrets Manager secret holding the CoinGecko key",
     ),
     var(
         "COINGECKO_RATE_PER_MINUTE",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "CoinGecko calls per minute (default 30)",
     ),
     var(
         "ALPHAVANTAGE_BASE_URL",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "Alpha Vantage API base URL",
     ),
     var(
         "ALPHAVANTAGE_API_KEY",
-        &[Collector, Api],
+        COLLECTING,
         LocalOnly,
         "Alpha Vantage key for local runs",
     ),
     var(
         "ALPHAVANTAGE_SECRET_ARN",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "Secrets Manager secret holding the Alpha Vantage key",
     ),
     var(
         "ALPHAVANTAGE_RATE_PER_MINUTE",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "Alpha Vantage calls per minute (default 5)",
     ),
     var(
         "BINANCE_BASE_URL",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "Binance spot API base URL",
     ),
     var(
         "BINANCE_RATE_PER_MINUTE",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "Binance klines calls per minute (default 600)",
     ),
     var(
         "SYNTHETIC_SEED",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "seed of the synthetic price source (default 42)",
     ),
     var(
         "HTTP_TIMEOUT_MS",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "timeout per source request in milliseconds (default 5000)",
     ),
     var(
         "HTTP_RETRY_BASE_MS",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "first retry delay in milliseconds, doubled per retry (default 250)",
     ),
     var(
         "COLLECTOR_BATCH_SIZE",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "candles per upsert statement (default 5000)",
     ),
     var(
         "COLLECTOR_SCHEDULE_SECONDS",
-        &[Collector, Api],
+        COLLECTING,
         Optional,
         "how often the collect schedule fires (default 300)",
     ),

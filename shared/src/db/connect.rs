@@ -36,6 +36,7 @@ const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(60);
 pub(crate) struct Resolved {
     pub config: Config,
     pub iam: Option<IamToken>,
+    pub secret: Option<SecretLogin>,
 }
 
 impl Resolved {
@@ -56,6 +57,7 @@ pub(crate) async fn resolve(
     aws: Option<&aws_config::SdkConfig>,
 ) -> Result<Resolved, DbError> {
     let mut iam = None;
+    let mut secret_login = None;
     let mut config = match &settings.credentials {
         Credentials::Url(url) => {
             url.expose_secret()
@@ -93,6 +95,11 @@ pub(crate) async fn resolve(
                 )
                 .user(&secret.username)
                 .password(secret.password.expose_secret());
+            secret_login = Some(SecretLogin {
+                client,
+                arn: arn.clone(),
+                current: Arc::new(Mutex::new((secret.username, secret.password))),
+            });
             config
         }
         Credentials::IamAuth {
@@ -129,7 +136,54 @@ pub(crate) async fn resolve(
             TlsMode::Disable => SslMode::Disable,
             TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
         });
-    Ok(Resolved { config, iam })
+    Ok(Resolved {
+        config,
+        iam,
+        secret: secret_login,
+    })
+}
+
+/// Credentials from a Secrets Manager secret, read again when a login with them fails: the
+/// secret may have been rotated since the cold start (RDS rotates the one it manages), and
+/// the new password is better than failing every connection until the next cold start.
+#[derive(Clone)]
+pub(crate) struct SecretLogin {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+    current: Arc<Mutex<(String, SecretString)>>,
+}
+
+impl SecretLogin {
+    async fn apply(&self, config: &mut Config) {
+        let current = self.current.lock().await;
+        config.user(&current.0).password(current.1.expose_secret());
+    }
+
+    /// Reads the secret again; true when it holds other credentials than the ones in use.
+    async fn reread(&self) -> bool {
+        match read_database_secret(&self.client, &self.arn).await {
+            Ok(secret) => {
+                let mut current = self.current.lock().await;
+                let changed = current.0 != secret.username
+                    || current.1.expose_secret() != secret.password.expose_secret();
+                *current = (secret.username, secret.password);
+                changed
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the database secret could not be read again");
+                false
+            }
+        }
+    }
+}
+
+/// Whether a connection failed because the server refused the credentials.
+fn login_refused(error: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    error.code().is_some_and(|code| {
+        code == &SqlState::INVALID_PASSWORD
+            || code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    })
 }
 
 /// An RDS IAM token, re-signed once it is older than [`IamToken::REFRESH_AFTER`]. Tokens are
@@ -196,11 +250,13 @@ async fn sign(
         .map_err(|e| DbError::IamToken(e.to_string()))
 }
 
-/// Opens connections for the pool: plain or TLS, with a fresh IAM token when configured, each
-/// behind a [`Watchdog`] so that a server which stops answering cannot hold a caller for ever.
+/// Opens connections for the pool: plain or TLS, with a fresh IAM token or the (re-read)
+/// secret when configured, each behind a [`Watchdog`] so that a server which stops answering
+/// cannot hold a caller for ever.
 pub(crate) struct Connector {
     tls: Option<MakeRustlsConnect>,
     iam: Option<IamToken>,
+    secret: Option<SecretLogin>,
     /// How long the server may owe an answer (statement timeout plus a margin).
     patience: Duration,
     connect_timeout: Duration,
@@ -219,12 +275,14 @@ impl Connector {
     pub fn new(
         tls: Option<MakeRustlsConnect>,
         iam: Option<IamToken>,
+        secret: Option<SecretLogin>,
         settings: &DatabaseSettings,
         health: Arc<Health>,
     ) -> Self {
         Self {
             tls,
             iam,
+            secret,
             patience: settings.statement_timeout + PATIENCE_MARGIN,
             connect_timeout: settings.connect_timeout,
             health,
@@ -239,7 +297,22 @@ impl Connector {
             config.password(iam.current().await.expose_secret());
         }
         let patience = Patience::new(Some(self.patience));
-        let opened = self.open_with(&config, patience.clone()).await;
+        let opened = match &self.secret {
+            None => self.open_with(&config, patience.clone()).await,
+            Some(secret) => {
+                secret.apply(&mut config).await;
+                match self.open_with(&config, patience.clone()).await {
+                    Err(error) if login_refused(&error) && secret.reread().await => {
+                        tracing::info!(
+                            "the database secret changed since it was read; logging in with the new one"
+                        );
+                        secret.apply(&mut config).await;
+                        self.open_with(&config, patience.clone()).await
+                    }
+                    other => other,
+                }
+            }
+        };
         if let Err(error) = &opened
             && error.code().is_none()
         {

@@ -7,7 +7,9 @@ mod connect;
 pub mod corrections;
 pub mod detection;
 pub mod detector_state;
+pub mod gaps;
 mod migrate;
+pub mod roles;
 pub mod stats;
 pub mod symbols;
 mod tls;
@@ -133,6 +135,8 @@ pub struct Db {
     tls: &'static str,
     connect_timeout: Duration,
     migrated: Arc<tokio::sync::OnceCell<usize>>,
+    /// Whether [`Db::ensure_migrated`] applies migrations (`DB_MIGRATE`).
+    migrates: bool,
 }
 
 impl std::fmt::Debug for Db {
@@ -158,6 +162,7 @@ impl Db {
         let connector = Arc::new(connect::Connector::new(
             tls::connector(settings)?,
             resolved.iam,
+            resolved.secret,
             settings,
             health.clone(),
         ));
@@ -188,6 +193,7 @@ impl Db {
             tls: settings.tls.as_str(),
             connect_timeout: settings.connect_timeout,
             migrated: Default::default(),
+            migrates: settings.migrate,
         })
     }
 
@@ -254,10 +260,21 @@ impl Db {
     /// return at once. Functions call this on their first invocation, not at cold start, so a
     /// start never waits on the network.
     pub async fn ensure_migrated(&self) -> Result<(), DbError> {
+        if !self.migrates {
+            return Ok(());
+        }
         self.migrated
             .get_or_try_init(|| self.migrate())
             .await
             .map(|_| ())
+    }
+
+    /// Applies pending migrations, then creates the functions' roles and grants each exactly
+    /// its privileges ([`roles`]): the migrator function's whole job.
+    pub async fn migrate_with_roles(&self) -> Result<usize, DbError> {
+        let applied = self.migrate().await?;
+        roles::ensure(&self.client().await?).await?;
+        Ok(applied)
     }
 
     /// One round trip, to prove the database answers.

@@ -174,6 +174,10 @@ pub enum CandleError {
         "another candle in the same batch opens at {0} too; a batch may hold one candle per open time"
     )]
     DuplicateOpenTime(DateTime<Utc>),
+    #[error(
+        "the candle at {0} claims to be a correction; corrections are written through the API, not collected"
+    )]
+    NotFromASource(DateTime<Utc>),
     #[error("open time {open_time} is not aligned to the {interval} interval")]
     Misaligned {
         open_time: DateTime<Utc>,
@@ -192,6 +196,7 @@ impl CandleError {
             Self::FutureTimestamp { .. } => "future_timestamp",
             Self::TooOld(_) => "too_old",
             Self::DuplicateOpenTime(_) => "duplicate_open_time",
+            Self::NotFromASource(_) => "not_from_a_source",
             Self::Misaligned { .. } => "misaligned_time",
         }
     }
@@ -288,6 +293,30 @@ impl Candle {
         self.high = self.high.max(price);
         self.low = self.low.min(price);
         self.close = price;
+    }
+}
+
+impl TryFrom<Candle> for CandleInput {
+    type Error = CandleError;
+
+    /// A stored or transported candle, to be validated again where it is received. Only a
+    /// source's candle converts: a correction is written by a person through the API, never
+    /// carried by the collector's batches, so a batch that claims one is refused.
+    fn try_from(candle: Candle) -> Result<Self, CandleError> {
+        let CandleSource::Feed(source) = candle.source else {
+            return Err(CandleError::NotFromASource(candle.open_time));
+        };
+        Ok(Self {
+            symbol: candle.symbol,
+            interval: candle.interval,
+            open_time: candle.open_time,
+            open: candle.open,
+            high: candle.high,
+            low: candle.low,
+            close: candle.close,
+            volume: candle.volume,
+            source,
+        })
     }
 }
 

@@ -81,6 +81,8 @@ named_enum!(
     Provider, "provider" {
         CoinGecko => "coingecko",
         Binance => "binance",
+        Coinbase => "coinbase",
+        Kraken => "kraken",
         AlphaVantage => "alphavantage",
         Synthetic => "synthetic",
     }
@@ -93,7 +95,8 @@ pub struct WatchedSymbol {
     pub symbol: Symbol,
     pub asset_class: AssetClass,
     pub provider: Provider,
-    /// The source's own name for the instrument: `bitcoin` on CoinGecko, `BTCUSDT` on Binance.
+    /// The source's own name for the instrument: `bitcoin` on CoinGecko, `BTCUSDT` on Binance,
+    /// `BTC-USD` on Coinbase, `XBTUSD` on Kraken. The provider names the exchange.
     pub provider_id: String,
     #[schema(value_type = String, example = "1h")]
     pub interval: Interval,

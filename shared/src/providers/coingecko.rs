@@ -83,7 +83,7 @@ impl CoinGecko {
     /// How much history one `market_chart/range` call may cover and still return points
     /// fine enough for `interval` (CoinGecko picks the granularity from the range: 5-minutely
     /// within a day, hourly within 90 days, daily beyond).
-    fn window(interval: Interval) -> TimeDelta {
+    pub(crate) fn window(interval: Interval) -> TimeDelta {
         match interval {
             Interval::OneMinute | Interval::FiveMinutes | Interval::FifteenMinutes => {
                 TimeDelta::days(1)

@@ -8,14 +8,16 @@
 
 pub mod alphavantage;
 pub mod binance;
+pub mod coinbase;
 pub mod coingecko;
 pub mod http;
+pub mod kraken;
 pub mod synthetic;
 pub mod synthetic_source;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::BoxFuture;
 
 use crate::db::candles::UpsertMode;
@@ -237,6 +239,58 @@ pub(crate) fn price_from_str(text: &str) -> Result<rust_decimal::Decimal, Candle
         .or_else(|_| rust_decimal::Decimal::from_scientific(text.trim()))
         .map(|d| d.normalize())
         .map_err(|_| CandleError::NonFinitePrice)
+}
+
+/// What a source can give back of a series' past: how far back it serves candles of an
+/// interval, and how many buckets one history call covers. Gap repair plans with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryReach {
+    /// Buckets older than this are gone from the source (`None`: it keeps everything).
+    pub depth: Option<TimeDelta>,
+    /// Buckets one history call returns at most.
+    pub buckets_per_call: i64,
+}
+
+/// The history `provider` serves for `interval`; `None` when gap repair must not ask it at
+/// all (Alpha Vantage: markets close at night and at weekends, so a missing bucket is usually
+/// no hole, and its free tier allows 25 calls a day).
+pub fn history_reach(provider: Provider, interval: Interval) -> Option<HistoryReach> {
+    let buckets = |span: TimeDelta| (span.num_seconds() / interval.seconds()).max(1);
+    match provider {
+        Provider::AlphaVantage => None,
+        Provider::Binance => Some(HistoryReach {
+            depth: None,
+            buckets_per_call: binance::PAGE_LIMIT as i64,
+        }),
+        Provider::Coinbase => Some(HistoryReach {
+            depth: None,
+            buckets_per_call: coinbase::PAGE_LIMIT,
+        }),
+        // Kraken answers with the 720 newest candles of an interval and nothing older.
+        Provider::Kraken => Some(HistoryReach {
+            depth: Some(interval.duration() * kraken::DEPTH as i32),
+            buckets_per_call: kraken::DEPTH,
+        }),
+        // CoinGecko's granularity falls with age: five-minute points for the last day, hourly
+        // ones for 90 days, daily ones for a year on the public tier.
+        Provider::CoinGecko => {
+            let depth = match interval {
+                Interval::OneMinute | Interval::FiveMinutes | Interval::FifteenMinutes => {
+                    TimeDelta::days(1)
+                }
+                Interval::OneHour | Interval::FourHours => TimeDelta::days(90),
+                Interval::OneDay => TimeDelta::days(365),
+            };
+            Some(HistoryReach {
+                depth: Some(depth),
+                buckets_per_call: buckets(coingecko::CoinGecko::window(interval)),
+            })
+        }
+        Provider::Synthetic => Some(HistoryReach {
+            depth: None,
+            buckets_per_call: synthetic_source::BLOCK,
+        }),
+    }
 }
 
 /// Milliseconds since the epoch to a UTC time.

@@ -1,0 +1,305 @@
+//! The fetch stage: carry out a plan against the price sources, validate every item, and hand
+//! what passes to a [`BatchSink`] series by series.
+//!
+//! It needs the internet and nothing else — no database — so in the cloud it runs outside the
+//! VPC. Failures stay local: a rejected item is counted by reason and the rest of its series
+//! goes on; a failing source costs only its own series; a sink that fails stops only the
+//! series it was storing.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+
+use super::batch::CandleBatch;
+use super::plan::{CollectPlan, SeriesWork, TimeRange};
+use super::report::{CollectReport, OutcomeError, SourceCall, SymbolOutcome};
+use super::sink::{BatchSink, Delivery, SinkError};
+use crate::config::CollectorSettings;
+use crate::model::{Candle, CandleError, Provider, Symbol};
+use crate::providers::alphavantage::AlphaVantage;
+use crate::providers::binance::Binance;
+use crate::providers::coinbase::Coinbase;
+use crate::providers::coingecko::CoinGecko;
+use crate::providers::http::HttpClient;
+use crate::providers::kraken::Kraken;
+use crate::providers::{Fetched, PriceSource, SeriesRequest, SourceError, SyntheticSource};
+
+/// Every source, built once per cold start: their pacers must outlive one invocation to keep
+/// the pace.
+#[derive(Debug)]
+pub struct Fetcher {
+    coingecko: CoinGecko,
+    binance: Binance,
+    coinbase: Coinbase,
+    kraken: Kraken,
+    alphavantage: AlphaVantage,
+    synthetic: SyntheticSource,
+}
+
+impl Fetcher {
+    /// `client` is the process's one HTTP client (see [`crate::providers::http::build_client`]).
+    pub fn new(settings: &CollectorSettings, client: reqwest::Client) -> Self {
+        let http = HttpClient::new(client, settings.http);
+        Self {
+            coingecko: CoinGecko::new(http.clone(), &settings.coingecko),
+            binance: Binance::new(http.clone(), &settings.binance),
+            coinbase: Coinbase::new(http.clone(), &settings.coinbase),
+            kraken: Kraken::new(http.clone(), &settings.kraken),
+            alphavantage: AlphaVantage::new(http, &settings.alphavantage),
+            synthetic: SyntheticSource::new(settings.synthetic_seed),
+        }
+    }
+
+    fn source(&self, provider: Provider) -> &dyn PriceSource {
+        match provider {
+            Provider::CoinGecko => &self.coingecko,
+            Provider::Binance => &self.binance,
+            Provider::Coinbase => &self.coinbase,
+            Provider::Kraken => &self.kraken,
+            Provider::AlphaVantage => &self.alphavantage,
+            Provider::Synthetic => &self.synthetic,
+        }
+    }
+
+    /// Runs `plan` as of `now`: every source at once, each source's series one after the
+    /// other (its pacer spaces them anyway). Returns one outcome per planned series.
+    pub async fn run(
+        &self,
+        plan: &CollectPlan,
+        sink: &dyn BatchSink,
+        now: DateTime<Utc>,
+    ) -> CollectReport {
+        let mut report = CollectReport::new(plan.kind, now);
+        report.stored_here = sink.stores_in_process();
+        for symbol in &plan.unknown {
+            report.push(unknown_symbol(symbol.clone()));
+        }
+        let mut groups: BTreeMap<Provider, Vec<&SeriesWork>> = BTreeMap::new();
+        for work in &plan.work {
+            groups.entry(work.provider).or_default().push(work);
+        }
+        let runs = groups
+            .into_iter()
+            .map(|(provider, works)| self.run_source(provider, works, sink, now));
+        for (outcomes, calls) in join_all(runs).await {
+            report.calls.extend(calls);
+            for outcome in outcomes {
+                if let Some(error) = &outcome.error {
+                    tracing::warn!(symbol = %outcome.symbol, source = ?outcome.provider, code = %error.code, error = %error.message, "symbol failed");
+                }
+                report.push(outcome);
+            }
+        }
+        report
+    }
+
+    async fn run_source(
+        &self,
+        provider: Provider,
+        works: Vec<&SeriesWork>,
+        sink: &dyn BatchSink,
+        now: DateTime<Utc>,
+    ) -> (Vec<SymbolOutcome>, Vec<SourceCall>) {
+        let source = self.source(provider);
+        let mut calls = Vec::new();
+        let mut outcomes: Vec<SymbolOutcome> = works
+            .iter()
+            .map(|w| {
+                let mut outcome =
+                    SymbolOutcome::new(w.symbol.clone(), Some(w.provider), Some(w.interval));
+                outcome.gaps = w.gaps;
+                outcome
+            })
+            .collect();
+
+        // The newest candles, in as few calls as the source allows.
+        let polled: Vec<usize> = (0..works.len()).filter(|&i| works[i].latest).collect();
+        if !polled.is_empty() {
+            let requests: Vec<SeriesRequest> = polled.iter().map(|&i| works[i].request()).collect();
+            let started = Instant::now();
+            let results = source.latest(&requests, now).await;
+            calls.push(SourceCall {
+                provider,
+                millis: started.elapsed().as_secs_f64() * 1e3,
+                failed: results.iter().all(Result::is_err),
+            });
+            for (&i, result) in polled.iter().zip(results) {
+                let outcome = &mut outcomes[i];
+                match result {
+                    Err(error) => outcome.fail(source_error(&error)),
+                    Ok(fetched) => {
+                        if let Err(error) =
+                            deliver(sink, outcome, works[i], fetched, None, now).await
+                        {
+                            outcome.fail(sink_error(&error));
+                        }
+                    }
+                }
+            }
+        }
+
+        // History, page by page: each page is handed over before the next is asked for, so
+        // memory stays flat however long the range, and an interrupted run keeps its pages.
+        for (work, outcome) in works.iter().zip(outcomes.iter_mut()) {
+            if outcome.error.is_some() {
+                continue;
+            }
+            let request = work.request();
+            'ranges: for range in &work.history {
+                let mut start = work.interval.bucket_start(range.from);
+                while start < range.to {
+                    let started = Instant::now();
+                    let page = source.history(&request, start, range.to).await;
+                    calls.push(SourceCall {
+                        provider,
+                        millis: started.elapsed().as_secs_f64() * 1e3,
+                        failed: page.is_err(),
+                    });
+                    let page = match page {
+                        Ok(page) => page,
+                        Err(error) => {
+                            outcome.fail(source_error(&error));
+                            break 'ranges;
+                        }
+                    };
+                    // A source that does not move forward would loop for ever.
+                    let next = page.next.filter(|n| *n > start && *n < range.to);
+                    let covers = TimeRange {
+                        from: start,
+                        to: next.unwrap_or(range.to),
+                    };
+                    if let Err(error) =
+                        deliver(sink, outcome, work, page.fetched, Some(covers), now).await
+                    {
+                        outcome.fail(sink_error(&error));
+                        break 'ranges;
+                    }
+                    match next {
+                        Some(next) => start = next,
+                        None => break,
+                    }
+                }
+            }
+        }
+        (outcomes, calls)
+    }
+}
+
+/// Validates `fetched` and hands the candles that pass to `sink`, counting into `outcome`.
+async fn deliver(
+    sink: &dyn BatchSink,
+    outcome: &mut SymbolOutcome,
+    work: &SeriesWork,
+    fetched: Fetched,
+    covers: Option<TimeRange>,
+    now: DateTime<Utc>,
+) -> Result<(), SinkError> {
+    outcome.fetched += fetched.items.len() as u64;
+    let mut candles = Vec::with_capacity(fetched.items.len());
+    for item in fetched.items {
+        match item.and_then(|input| Candle::validate(input, now)) {
+            Ok(candle) if candle.symbol == work.symbol && candle.interval == work.interval => {
+                candles.push(candle);
+            }
+            Ok(candle) => {
+                // A source bug, never a provider's: count it rather than store it elsewhere.
+                tracing::error!(expected = %work.symbol, got = %candle.symbol, "a source returned another series' candle");
+                *outcome
+                    .rejected
+                    .entry("wrong_symbol".to_owned())
+                    .or_default() += 1;
+            }
+            Err(error) => reject(outcome, &error),
+        }
+    }
+    if candles.is_empty() && covers.is_none() {
+        return Ok(());
+    }
+    let newest = candles.iter().map(|c| c.open_time).max();
+    let count = candles.len() as u64;
+    let batch = CandleBatch {
+        symbol: work.symbol.clone(),
+        interval: work.interval,
+        merge: fetched.mode.into(),
+        covers,
+        candles,
+    };
+    let delivered = match sink.deliver(batch, now).await {
+        Ok(delivered) => delivered,
+        Err(SinkError::Store(error)) => {
+            // What was stored before the database failed still counts.
+            add_stored(outcome, &error.partial);
+            return Err(SinkError::Store(error));
+        }
+        Err(other) => return Err(other),
+    };
+    match delivered {
+        Delivery::Queued => outcome.queued += count,
+        Delivery::Stored(stored) => {
+            add_stored(outcome, &stored);
+            if let (Some(span), Some(left)) = (covers, stored.still_missing) {
+                // Only spans gap repair asked for count as filled; a backfill's span has no
+                // holes planned.
+                if outcome.gaps.requested > 0 {
+                    let asked = ((span.to - span.from).num_seconds() / work.interval.seconds())
+                        .max(0) as u64;
+                    let filled = asked.saturating_sub(left).min(outcome.gaps.requested);
+                    outcome.gaps_filled = Some(outcome.gaps_filled.unwrap_or(0) + filled);
+                }
+            }
+        }
+    }
+    outcome.newest = outcome.newest.max(newest);
+    Ok(())
+}
+
+fn add_stored(outcome: &mut SymbolOutcome, stored: &super::store::Stored) {
+    outcome.stored += stored.stored;
+    outcome.unchanged += stored.unchanged;
+    outcome.duplicates += stored.duplicates;
+    for (reason, n) in &stored.rejected {
+        *outcome.rejected.entry(reason.clone()).or_default() += n;
+    }
+}
+
+fn reject(outcome: &mut SymbolOutcome, error: &CandleError) {
+    tracing::warn!(symbol = %outcome.symbol, reason = error.reason(), %error, "candle rejected");
+    *outcome
+        .rejected
+        .entry(error.reason().to_owned())
+        .or_default() += 1;
+}
+
+pub(crate) fn unknown_symbol(symbol: Symbol) -> SymbolOutcome {
+    let message = format!("{symbol} is not on the watch list");
+    let mut outcome = SymbolOutcome::new(symbol, None, None);
+    outcome.fail(OutcomeError {
+        code: "unknown_symbol".to_owned(),
+        message,
+        retryable: false,
+        retry_after_seconds: None,
+    });
+    outcome
+}
+
+fn source_error(error: &SourceError) -> OutcomeError {
+    OutcomeError {
+        code: error.code().to_owned(),
+        message: error.to_string(),
+        retryable: error.is_retryable(),
+        retry_after_seconds: error.retry_after().map(|d| d.as_secs()),
+    }
+}
+
+fn sink_error(error: &SinkError) -> OutcomeError {
+    OutcomeError {
+        code: error.code().to_owned(),
+        message: error.to_string(),
+        // A statement refused for its content will be refused again; an unreachable or
+        // restarting database, or a queue that hiccupped, may be back.
+        retryable: error.is_retryable(),
+        retry_after_seconds: None,
+    }
+}

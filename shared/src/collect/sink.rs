@@ -1,0 +1,169 @@
+//! Where the fetch stage hands its batches: straight to the store stage in one process, or to
+//! an SQS queue that the writer function drains inside the VPC.
+
+use std::fmt::Debug;
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::batch::CandleBatch;
+use super::store::{StoreError, Stored, store_batch};
+use crate::db::{Db, DbError};
+
+/// What became of a delivered batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stored now (in-process).
+    Stored(Stored),
+    /// On the queue: the writer stores it shortly.
+    #[default]
+    Queued,
+}
+
+/// Why a batch could not be handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// The database failed after part of the batch was stored.
+    #[error(transparent)]
+    Store(#[from] Box<StoreError>),
+    #[error("the candle queue refused the batch: {0}")]
+    Queue(String),
+}
+
+impl SinkError {
+    /// Whether trying again later can help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Database(e) => e.is_unavailable(),
+            Self::Store(e) => e.error.is_unavailable(),
+            Self::Queue(_) => true,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Database(_) | Self::Store(_) => "database",
+            Self::Queue(_) => "queue",
+        }
+    }
+}
+
+/// The store stage's front door.
+pub trait BatchSink: Send + Sync + Debug {
+    /// Whether delivered batches are stored before `deliver` returns.
+    fn stores_in_process(&self) -> bool;
+
+    fn deliver<'a>(
+        &'a self,
+        batch: CandleBatch,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Delivery, SinkError>>;
+}
+
+/// Stores batches in this process.
+#[derive(Debug, Clone)]
+pub struct StoreSink {
+    db: Db,
+    batch_size: usize,
+}
+
+impl StoreSink {
+    pub fn new(db: Db, batch_size: usize) -> Self {
+        Self { db, batch_size }
+    }
+}
+
+impl BatchSink for StoreSink {
+    fn stores_in_process(&self) -> bool {
+        true
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        batch: CandleBatch,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Delivery, SinkError>> {
+        async move {
+            Ok(Delivery::Stored(
+                store_batch(&self.db, batch, now, self.batch_size)
+                    .await
+                    .map_err(Box::new)?,
+            ))
+        }
+        .boxed()
+    }
+}
+
+/// SQS takes at most ten messages per `SendMessageBatch` call.
+const MESSAGES_PER_CALL: usize = 10;
+
+/// Sends batches to the candle queue (`SendMessageBatch`, ten bodies a call).
+#[derive(Debug, Clone)]
+pub struct SqsSink {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsSink {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        Self { client, queue_url }
+    }
+
+    async fn send(&self, bodies: Vec<String>) -> Result<(), SinkError> {
+        for chunk in bodies.chunks(MESSAGES_PER_CALL) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| SinkError::Queue(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    SinkError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+                })?;
+            if let Some(failed) = output.failed().first() {
+                return Err(SinkError::Queue(format!(
+                    "{} of {} messages refused: {} {}",
+                    output.failed().len(),
+                    chunk.len(),
+                    failed.code(),
+                    failed.message().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl BatchSink for SqsSink {
+    fn stores_in_process(&self) -> bool {
+        false
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        batch: CandleBatch,
+        _now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Delivery, SinkError>> {
+        async move {
+            self.send(batch.encode()).await?;
+            Ok(Delivery::Queued)
+        }
+        .boxed()
+    }
+}
