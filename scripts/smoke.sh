@@ -50,7 +50,8 @@ check "latest price of $symbol" 200 GET "/v1/prices/$symbol/latest" 'float(j["cl
 check "history pages newest first" 200 GET "/v1/prices/$symbol/history?limit=5" 'len(j["candles"]) == 5 and j["candles"][0]["open_time"] > j["candles"][-1]["open_time"]'
 check "history as CSV" 200 GET "/v1/prices/$symbol/history?limit=5&format=csv" 't.splitlines()[0].startswith("symbol") or "open_time" in t.splitlines()[0]'
 check "a moving average" 200 GET "/v1/prices/$symbol/ma?window=20&kind=ema" 'len(j["points"]) > 0'
-check "anomalies exist after a detector run" 200 GET "/v1/anomalies?limit=5" 'len(j["anomalies"]) > 0'
+check "anomalies exist after a detector run" 200 GET "/v1/anomalies?limit=5" 'len(j["anomalies"]) > 0 and j["anomalies"][0]["methods"]'
+check "every candle of $symbol has a score" 200 GET "/v1/prices/$symbol/scores?limit=5" 'len(j["scores"]) == 5 and j["scores"][0]["score"] is not None'
 check "anomaly stats" 200 GET /v1/anomalies/stats 'j["total"] >= 0 and "by_method" in j'
 check "latest anomalies of $symbol" 200 GET "/v1/anomalies/$symbol/latest" '"anomalies" in j'
 check "an unknown symbol is a 404" 404 GET /v1/prices/NOSUCHSYMBOL/latest 'j["error"]["code"] != ""'
@@ -67,9 +68,9 @@ if [ -n "$key" ]; then
         -H 'content-type: application/json' --data '{"asset_class":"crypto","provider":"synthetic","provider_id":"smoke","interval":"1m"}'
     check "collect-once stores candles" 200 POST /v1/collect/SMOKE 'True' "${auth[@]}"
     check "detector overrides are checked on PUT, naming the field" 422 PUT /v1/symbols/SMOKE \
-        'j["error"]["code"] == "invalid_overrides" and "zscore.threshold" in j["error"]["message"]' "${auth[@]}" \
+        'j["error"]["code"] == "invalid_overrides" and "zscore.window" in j["error"]["message"]' "${auth[@]}" \
         -H 'content-type: application/json' \
-        --data '{"asset_class":"crypto","provider":"synthetic","provider_id":"smoke","interval":"1m","detector_overrides":{"zscore":{"threshold":"DROP"}}}'
+        --data '{"asset_class":"crypto","provider":"synthetic","provider_id":"smoke","interval":"1m","detector_overrides":{"zscore":{"window":"DROP"}}}'
     big="$(mktemp)"; python3 -c 'print("{\"candles\": [" + "1," * 300000 + "1]}")' > "$big"
     check "an oversized body is a 413 with the envelope" 413 POST /v1/prices/SMOKE/candles \
         'j["error"]["code"] == "payload_too_large"' "${auth[@]}" -H 'content-type: application/json' --data-binary "@$big"

@@ -45,10 +45,13 @@ async fn main() -> anyhow::Result<()> {
 
     // A local run never needs AWS: a fixed region and no credentials keep the SDK from
     // probing the network for either.
-    let aws = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .build();
+    let aws = tickwatch::aws::Aws::from_config(
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .http_client(tickwatch::aws::sdk_http_client())
+            .build(),
+    );
     let resources = Resources {
         function: "local",
         metrics: MetricsSink::new(&settings.metrics, None),
@@ -136,6 +139,7 @@ fn print_urls(port: u16, watch_list: &[tickwatch::model::WatchedSymbol]) {
         format!("/v1/prices/{symbol}/history?limit=10"),
         format!("/v1/prices/{symbol}/history?limit=10&format=csv"),
         format!("/v1/prices/{symbol}/ma?window=20&kind=ema"),
+        format!("/v1/prices/{symbol}/scores?limit=10"),
         "/v1/anomalies?limit=10".to_owned(),
         "/v1/anomalies/stats".to_owned(),
         "/openapi.json".to_owned(),

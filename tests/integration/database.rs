@@ -2,9 +2,10 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use rust_decimal::{Decimal, dec};
 use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, detector_state, symbols};
+use tickwatch::detect::events::Event;
 use tickwatch::model::{
-    Anomaly, AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method, Provider, Score,
-    Symbol, WatchedSymbol,
+    AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method, Provider, Severity, Symbol,
+    WatchedSymbol,
 };
 use tickwatch_tests::TestDb;
 
@@ -198,8 +199,22 @@ async fn the_schema_itself_refuses_an_inconsistent_candle() {
     );
 }
 
+fn event(at: chrono::DateTime<Utc>, severity: Severity, score: f64) -> Event {
+    Event {
+        start: at,
+        end: at + TimeDelta::hours(2),
+        peak_time: at + TimeDelta::hours(1),
+        peak_score: score,
+        severity,
+        candles: 3,
+        kind: AnomalyKind::Spike,
+        methods: vec![Method::ZScore, Method::Iqr],
+        details: serde_json::json!({"peak": {"p": 1e-6}}),
+    }
+}
+
 #[tokio::test]
-async fn anomalies_upsert_idempotently_and_the_watermark_only_moves_forward() {
+async fn events_keep_their_identity_and_record_when_their_severity_rises() {
     let test_db = TestDb::migrated().await;
     let client = test_db.raw().await;
     symbols::upsert(&client, &watched("BTC"))
@@ -209,33 +224,151 @@ async fn anomalies_upsert_idempotently_and_the_watermark_only_moves_forward() {
         .with_ymd_and_hms(2026, 1, 1, 7, 0, 0)
         .single()
         .expect("valid time");
-    let anomaly = Anomaly::new(
-        sym("BTC"),
-        Interval::OneHour,
-        at,
-        Method::ZScore,
-        AnomalyKind::Spike,
-        Score::new(0.8).expect("score"),
-        serde_json::json!({"z": 4.2}),
-    )
-    .expect("anomaly");
-    assert_eq!(
-        anomalies::upsert(&client, std::slice::from_ref(&anomaly))
+    let first = event(at, Severity::Medium, 0.4);
+    let id = anomalies::insert(&client, &sym("BTC"), Interval::OneHour, &first)
+        .await
+        .expect("insert");
+    assert!(
+        !anomalies::update(&client, id, &first)
             .await
-            .expect("first"),
-        1
+            .expect("same event"),
+        "an unchanged event is not rewritten"
     );
-    assert_eq!(
-        anomalies::upsert(&client, std::slice::from_ref(&anomaly))
+    let worse = event(at, Severity::High, 0.6);
+    assert!(anomalies::update(&client, id, &worse).await.expect("worse"));
+    let stored = anomalies::for_series(&client, &sym("BTC"), Interval::OneHour)
+        .await
+        .expect("read back");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, id);
+    assert_eq!(stored[0].anomaly.severity, Severity::High);
+    assert_eq!(stored[0].anomaly.methods, vec![Method::ZScore, Method::Iqr]);
+    let raised = stored[0].severity_raised_at;
+    assert!(raised.is_some());
+    let milder = event(at, Severity::Low, 0.2);
+    assert!(
+        anomalies::update(&client, id, &milder)
             .await
-            .expect("second"),
-        0
+            .expect("milder")
     );
     let stored = anomalies::for_series(&client, &sym("BTC"), Interval::OneHour)
         .await
         .expect("read back");
-    assert_eq!(stored, vec![anomaly]);
+    assert_eq!(
+        stored[0].severity_raised_at, raised,
+        "a milder event raises nothing"
+    );
+    assert_eq!(stored[0].anomaly.severity, Severity::Low);
+    assert_eq!(anomalies::delete(&client, &[id]).await.expect("delete"), 1);
+}
 
+#[tokio::test]
+async fn writing_candles_records_where_the_detector_must_recompute_once_per_statement() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let at = |h: i64| {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("valid time")
+            + TimeDelta::hours(h)
+    };
+    let candle = |h: i64, close: Decimal| Candle {
+        symbol: sym("BTC"),
+        interval: Interval::OneHour,
+        open_time: at(h),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: None,
+        source: Provider::Synthetic.into(),
+    };
+    let rows: Vec<Candle> = (0..10).map(|h| candle(h, dec!(100))).collect();
+    candles::upsert(&client, &rows, UpsertMode::Replace)
+        .await
+        .expect("candles");
+    // Never scanned: no state row, nothing to record.
+    assert!(
+        detector_state::get(&client, &sym("BTC"), Interval::OneHour)
+            .await
+            .expect("state")
+            .is_none()
+    );
+    detector_state::finish_page(&client, &sym("BTC"), Interval::OneHour, at(9), None, None)
+        .await
+        .expect("scanned");
+    let rescan_from = || async {
+        detector_state::get(&client, &sym("BTC"), Interval::OneHour)
+            .await
+            .expect("state")
+            .expect("row")
+            .rescan_from
+    };
+    // One statement touching hours 7, 3 and 12 records the earliest.
+    candles::upsert(
+        &client,
+        &[
+            candle(7, dec!(101)),
+            candle(3, dec!(99)),
+            candle(12, dec!(100)),
+        ],
+        UpsertMode::Replace,
+    )
+    .await
+    .expect("upsert");
+    assert_eq!(rescan_from().await, Some(at(3)));
+    // A later write to hour 5 does not move it back up; re-sending unchanged candles is no write.
+    candles::upsert(&client, &[candle(5, dec!(102))], UpsertMode::Replace)
+        .await
+        .expect("upsert");
+    candles::upsert(&client, &[candle(1, dec!(100))], UpsertMode::Replace)
+        .await
+        .expect("unchanged");
+    assert_eq!(rescan_from().await, Some(at(3)));
+    // A scan that read hour 3 finishes; a deletion behind the watermark records again.
+    detector_state::finish_page(
+        &client,
+        &sym("BTC"),
+        Interval::OneHour,
+        at(12),
+        Some(at(3)),
+        None,
+    )
+    .await
+    .expect("finished");
+    assert_eq!(rescan_from().await, None);
+    candles::delete(&client, &sym("BTC"), Interval::OneHour, at(2))
+        .await
+        .expect("delete");
+    assert_eq!(rescan_from().await, Some(at(2)));
+    // A scan that read an older value must not clear a newer request.
+    detector_state::finish_page(
+        &client,
+        &sym("BTC"),
+        Interval::OneHour,
+        at(12),
+        Some(at(8)),
+        None,
+    )
+    .await
+    .expect("finished");
+    assert_eq!(rescan_from().await, Some(at(2)));
+}
+
+#[tokio::test]
+async fn the_watermark_only_moves_forward() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let at = Utc
+        .with_ymd_and_hms(2026, 1, 1, 7, 0, 0)
+        .single()
+        .expect("valid time");
     detector_state::advance(&client, &sym("BTC"), Interval::OneHour, at)
         .await
         .expect("advance");
@@ -251,4 +384,253 @@ async fn anomalies_upsert_idempotently_and_the_watermark_only_moves_forward() {
         .await
         .expect("watermark");
     assert_eq!(mark, Some(at));
+}
+
+/// The per-series counts behind `/metrics` must match a real count after every kind of write.
+async fn counts_match_a_real_count(client: &tickwatch::db::Client) {
+    let kept = tickwatch::db::stats::candle_counts(client)
+        .await
+        .expect("kept counts");
+    let real: Vec<(String, String, i64)> = client
+        .query(
+            "SELECT symbol, interval, count(*) FROM candles GROUP BY 1, 2 ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("real counts")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let kept: Vec<(String, String, i64)> = kept
+        .into_iter()
+        .map(|c| (c.symbol, c.interval, c.rows))
+        .collect();
+    assert_eq!(kept, real);
+}
+
+#[tokio::test]
+async fn series_counts_follow_inserts_updates_deletes_cascades_and_truncates() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    for symbol in ["BTC", "ETH"] {
+        symbols::upsert(&client, &watched(symbol))
+            .await
+            .expect("watch");
+    }
+    let btc: Vec<_> = (0..10)
+        .map(|h| candle("BTC", h, Decimal::from(100 + h)))
+        .collect();
+    candles::upsert(&client, &btc, UpsertMode::Replace)
+        .await
+        .expect("btc");
+    candles::upsert(&client, &btc[..4], UpsertMode::Replace)
+        .await
+        .expect("the same again");
+    let changed: Vec<_> = (8..14)
+        .map(|h| candle("BTC", h, Decimal::from(200 + h)))
+        .collect();
+    candles::upsert(&client, &changed, UpsertMode::Replace)
+        .await
+        .expect("four updates, four inserts");
+    candles::upsert(&client, &[candle("ETH", 1, dec!(5))], UpsertMode::Replace)
+        .await
+        .expect("eth");
+    counts_match_a_real_count(&client).await;
+    let kept = tickwatch::db::stats::candle_counts(&client)
+        .await
+        .expect("counts");
+    assert_eq!(
+        kept.iter().map(|c| c.rows).collect::<Vec<_>>(),
+        [14, 1],
+        "BTC then ETH"
+    );
+
+    client
+        .execute(
+            "UPDATE candles SET symbol = 'ETH' WHERE symbol = 'BTC' AND open_time >= '2026-01-01T12:00:00Z'",
+            &[],
+        )
+        .await
+        .expect("a row moved between series");
+    counts_match_a_real_count(&client).await;
+    assert!(
+        candles::delete(&client, &sym("BTC"), Interval::OneHour, btc[0].open_time)
+            .await
+            .expect("delete")
+    );
+    counts_match_a_real_count(&client).await;
+    symbols::delete(&client, &sym("ETH"))
+        .await
+        .expect("unwatch: its candles cascade");
+    counts_match_a_real_count(&client).await;
+    client
+        .batch_execute("TRUNCATE candles CASCADE")
+        .await
+        .expect("truncate (with the scores that reference the candles)");
+    counts_match_a_real_count(&client).await;
+    assert!(
+        tickwatch::db::stats::candle_counts(&client)
+            .await
+            .expect("counts")
+            .is_empty()
+    );
+}
+
+fn minute_candles(symbol: &str, count: usize, close: impl Fn(usize) -> Decimal) -> Vec<Candle> {
+    let start = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid time");
+    (0..count)
+        .map(|i| {
+            let price = close(i);
+            Candle::validate(
+                CandleInput {
+                    symbol: sym(symbol),
+                    interval: Interval::OneMinute,
+                    open_time: start + TimeDelta::minutes(i as i64),
+                    open: price,
+                    high: price + dec!(1),
+                    low: price,
+                    close: price,
+                    volume: (i % 3 != 0).then(|| Decimal::from(i)),
+                    source: Provider::Synthetic,
+                },
+                Utc::now(),
+            )
+            .expect("valid candle")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_large_batch_goes_through_copy_and_stays_idempotent_and_exact() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let count = candles::COPY_FROM * 2 + 7;
+    let batch = minute_candles("BTC", count, |i| dec!(0.000012345678) + Decimal::from(i));
+    let first = candles::upsert(&client, &batch, UpsertMode::Replace)
+        .await
+        .expect("first");
+    assert_eq!((first.written, first.duplicates), (count as u64, 0));
+    let again = candles::upsert(&client, &batch, UpsertMode::Replace)
+        .await
+        .expect("again");
+    assert_eq!(again.written, 0, "unchanged rows are not rewritten");
+
+    let mut changed = batch.clone();
+    for c in changed.iter_mut().step_by(10) {
+        c.close = c.low;
+        c.volume = None;
+    }
+    let expected_changes = changed
+        .iter()
+        .zip(&batch)
+        .filter(|(a, b)| a.close != b.close || a.volume != b.volume)
+        .count() as u64;
+    let third = candles::upsert(&client, &changed, UpsertMode::Replace)
+        .await
+        .expect("third");
+    assert_eq!(third.written, expected_changes);
+    let stored = candles::range_ascending(
+        &client,
+        &sym("BTC"),
+        Interval::OneMinute,
+        candles::EARLIEST,
+        candles::LATEST,
+        10_000,
+    )
+    .await
+    .expect("read back");
+    assert_eq!(stored, changed, "every column comes back exactly");
+}
+
+#[tokio::test]
+async fn a_large_batch_of_quotes_merges_like_a_small_one() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    for symbol in ["BTC", "ETH"] {
+        symbols::upsert(&client, &watched(symbol))
+            .await
+            .expect("watch");
+    }
+    let count = candles::COPY_FROM + 1;
+    let first = minute_candles("BTC", count, |i| Decimal::from(100 + i));
+    let second = minute_candles("BTC", count, |i| Decimal::from(100 + i) - dec!(0.5));
+    // The same two rounds, one series through COPY, the other as small batches.
+    let small = |c: &[Candle]| {
+        c.iter()
+            .map(|c| Candle {
+                symbol: sym("ETH"),
+                ..c.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    for round in [&first, &second] {
+        candles::upsert(&client, round, UpsertMode::MergeQuote)
+            .await
+            .expect("through copy");
+        for chunk in small(round).chunks(candles::COPY_FROM - 1) {
+            candles::upsert(&client, chunk, UpsertMode::MergeQuote)
+                .await
+                .expect("as arrays");
+        }
+    }
+    let read = |symbol: &'static str| {
+        let client = &client;
+        async move {
+            candles::range_ascending(
+                client,
+                &sym(symbol),
+                Interval::OneMinute,
+                candles::EARLIEST,
+                candles::LATEST,
+                10_000,
+            )
+            .await
+            .expect("read back")
+        }
+    };
+    let (through_copy, as_arrays) = (read("BTC").await, read("ETH").await);
+    assert_eq!(through_copy.len(), count);
+    let as_arrays: Vec<Candle> = as_arrays
+        .into_iter()
+        .map(|c| Candle {
+            symbol: sym("BTC"),
+            ..c
+        })
+        .collect();
+    assert_eq!(through_copy, as_arrays);
+    let c = &through_copy[3];
+    assert_eq!(
+        (c.open, c.low, c.close),
+        (dec!(103), dec!(102.5), dec!(102.5))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_large_batch_stores_nothing_and_leaves_nothing_behind_for_the_next() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let unwatched = minute_candles("NOPE", candles::COPY_FROM, |i| Decimal::from(1 + i));
+    candles::upsert(&client, &unwatched, UpsertMode::Replace)
+        .await
+        .expect_err("a symbol off the watch list is refused by the foreign key");
+    let good = minute_candles("BTC", candles::COPY_FROM, |i| Decimal::from(1 + i));
+    let outcome = candles::upsert(&client, &good, UpsertMode::Replace)
+        .await
+        .expect("the next batch on the same connection");
+    assert_eq!(outcome.written, candles::COPY_FROM as u64);
+    let total: i64 = client
+        .query_one("SELECT count(*) FROM candles", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(total, candles::COPY_FROM as i64);
 }

@@ -36,7 +36,7 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// layers every request passes, outermost first: its id and log line, the limits on its line
 /// and headers, its time budget, the body limit.
 pub fn app(state: AppState) -> Router {
-    use routes::{anomalies, collect, corrections, health, prices, symbols};
+    use routes::{anomalies, collect, corrections, health, prices, scores, symbols};
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
@@ -58,6 +58,7 @@ pub fn app(state: AppState) -> Router {
             put(corrections::put_candle).delete(corrections::delete_candle),
         )
         .route("/v1/collect/{symbol}", post(collect::collect))
+        .route("/v1/prices/{symbol}/scores", get(scores::scores))
         .route("/v1/anomalies", get(anomalies::list))
         .route("/v1/anomalies/stats", get(anomalies::stats))
         .route("/v1/anomalies/{symbol}/latest", get(anomalies::latest))

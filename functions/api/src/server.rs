@@ -96,6 +96,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // An answer leaves as soon as it is written: with Nagle's algorithm, the last segment
+        // of a response written in pieces waits for the client to acknowledge the previous
+        // one, and a client that delays its acknowledgements (Linux: up to 40 ms) stalls it.
         let _ = stream.set_nodelay(true);
         let Ok(permit) = open.clone().try_acquire_owned() else {
             tokio::spawn(refuse(stream, Refusal::ServerFull(limits.max_connections)));

@@ -10,6 +10,7 @@ pub mod detector_state;
 pub mod gaps;
 mod migrate;
 pub mod roles;
+pub mod scores;
 pub mod stats;
 pub mod symbols;
 mod tls;
@@ -150,6 +151,20 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
+    /// [`Db::connect`] with the process's lazy AWS handle, loading the SDK configuration only
+    /// when the credentials need it (a secret or an IAM token; never for a URL).
+    pub async fn connect_lazy(
+        settings: &DatabaseSettings,
+        aws: &crate::aws::Aws,
+    ) -> Result<Self, DbError> {
+        let aws = match settings.credentials {
+            crate::config::Credentials::Url(_) => None,
+            crate::config::Credentials::Secret { .. }
+            | crate::config::Credentials::IamAuth { .. } => Some(aws.config().await),
+        };
+        Self::connect(settings, aws).await
+    }
+
     /// Resolves the credentials (reading the secret or signing an IAM token when configured)
     /// and builds the pool. `aws` is needed only for the secret and IAM paths.
     pub async fn connect(
@@ -231,11 +246,17 @@ impl Db {
         })
     }
 
-    /// Applies pending migrations; safe to call from every cold start at once. Runs on a
-    /// session of its own, outside the pool: once the migration lock is held (which proves the
-    /// server answers), a migration's statements may take as long as they need, since a
-    /// half-applied migration helps nobody.
+    /// Applies pending migrations; safe to call from every cold start at once. A pooled
+    /// session first checks, in one round trip, whether the schema is current; when it is not,
+    /// the migrations run on a session of their own, outside the pool: once the migration lock
+    /// is held (which proves the server answers), their statements may take as long as they
+    /// need, since a half-applied migration helps nobody.
     pub async fn migrate(&self) -> Result<usize, DbError> {
+        let pooled = self.client().await?;
+        if migrate::up_to_date(&pooled).await {
+            return Ok(0);
+        }
+        drop(pooled);
         if let Some(left) = self.health.cooling() {
             return Err(DbError::Cooling(left));
         }

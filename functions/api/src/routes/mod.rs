@@ -6,6 +6,7 @@ pub mod collect;
 pub mod corrections;
 pub mod health;
 pub mod prices;
+pub mod scores;
 pub mod symbols;
 
 use axum::http::Uri;

@@ -143,12 +143,12 @@ fn check_overrides(overrides: &Value) -> Result<(), ApiError> {
         Err(OverrideError::Unreadable { method, reason }) => {
             // The deserialiser names the method but not the field: find the field that fails
             // on its own, so the message points at it.
-            let field = overrides[method.as_str()]
+            let field = overrides[method]
                 .as_object()
                 .into_iter()
                 .flatten()
                 .find(|(name, value)| {
-                    let alone = serde_json::json!({ method.as_str(): { name.as_str(): value } });
+                    let alone = serde_json::json!({ method: { name.as_str(): value } });
                     base.with_overrides(&alone).is_err()
                 })
                 .map(|(name, _)| name.chars().take(40).collect::<String>());

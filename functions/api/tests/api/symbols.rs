@@ -9,7 +9,7 @@ fn body() -> serde_json::Value {
         "provider": "coingecko",
         "provider_id": "bitcoin",
         "interval": "1h",
-        "detector_overrides": {"zscore": {"threshold": 3.5}}
+        "detector_overrides": {"zscore": {"window": 50}}
     })
 }
 
@@ -36,7 +36,7 @@ async fn a_symbol_is_created_replaced_listed_and_deleted() {
     let symbols = list.json()["symbols"].clone();
     assert_eq!(symbols.as_array().map(Vec::len), Some(1));
     assert_eq!(symbols[0]["enabled"], false);
-    assert_eq!(symbols[0]["detector_overrides"]["zscore"]["threshold"], 3.5);
+    assert_eq!(symbols[0]["detector_overrides"]["zscore"]["window"], 50);
 
     let deleted = app.write(Method::DELETE, "/v1/symbols/BTC", None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
@@ -183,14 +183,14 @@ async fn detector_overrides_are_checked_on_put_and_a_refusal_names_the_field() {
         .collect();
     for (overrides, needle) in [
         (
-            json!({"zscore": {"threshold": "DROP"}}),
-            "detector_overrides.zscore.threshold",
+            json!({"zscore": {"window": "DROP"}}),
+            "detector_overrides.zscore.window",
         ),
         (
-            json!({"zscore": {"threshold": 0}}),
-            "detector_overrides.zscore.threshold",
+            json!({"zscore": {"window": 0}}),
+            "detector_overrides.zscore.window",
         ),
-        (json!({"zscore": {"treshold": 4}}), "treshold"),
+        (json!({"zscore": {"windw": 40}}), "windw"),
         (json!({"zscroe": {}}), "unknown method"),
         (json!({"zscore": 4}), "detector_overrides.zscore"),
         (json!([1]), "JSON object"),
@@ -215,7 +215,7 @@ async fn detector_overrides_are_checked_on_put_and_a_refusal_names_the_field() {
             Method::PUT,
             "/v1/symbols/BTC",
             Some(with(
-                json!({"zscore": {"threshold": 4.5}, "iqr": {"enabled": false}}),
+                json!({"zscore": {"window": 40}, "iqr": {"enabled": false}}),
             )),
         )
         .await;

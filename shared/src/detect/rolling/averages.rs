@@ -1,32 +1,50 @@
-//! Simple and exponential moving averages.
+//! Simple and exponential moving averages of prices, as charting tools draw them: the API's
+//! `/v1/prices/{symbol}/ma` is built on these, so the library holds the one implementation.
+//!
+//! The detector's own averages (see `detect::moving_average`) work on log prices through
+//! [`super::ExactMoments`], whose fixed-point grid is sized for logs, not for prices, so prices
+//! are averaged here in `f64`: an average is a derived view, and float arithmetic cannot
+//! overflow on extreme prices the way fixed-point sums can.
 
-use super::RollingMoments;
+use std::collections::VecDeque;
 
 /// The simple moving average of the last `window` values; `None` until the window is full.
+///
+/// Each value is summed afresh from the window (windows are small: the API caps them at 200),
+/// so an average depends on the values in its window alone, never on the rounding of values
+/// that have left it.
 #[derive(Debug, Clone)]
 pub struct Sma {
-    moments: RollingMoments,
+    window: usize,
+    values: VecDeque<f64>,
 }
 
 impl Sma {
+    /// `window` values; 0 is treated as 1.
     pub fn new(window: usize) -> Self {
+        let window = window.max(1);
         Self {
-            moments: RollingMoments::new(window),
+            window,
+            values: VecDeque::with_capacity(window + 1),
         }
     }
 
-    /// Adds `x` and returns the average once `window` values are in.
+    /// Adds `x` and returns the average once `window` values are in; a non-finite value makes
+    /// the averages of the windows holding it `None`.
     pub fn push(&mut self, x: f64) -> Option<f64> {
-        self.moments.push(x);
+        if self.values.len() == self.window {
+            self.values.pop_front();
+        }
+        self.values.push_back(x);
         self.value()
     }
 
     pub fn value(&self) -> Option<f64> {
-        if self.moments.is_full() {
-            self.moments.mean()
-        } else {
-            None
+        if self.values.len() < self.window {
+            return None;
         }
+        let mean = self.values.iter().sum::<f64>() / self.window as f64;
+        mean.is_finite().then_some(mean)
     }
 }
 
@@ -91,5 +109,17 @@ mod tests {
         assert_eq!((sma.push(3.0), ema.push(3.0)), (Some(2.0), Some(2.0)));
         assert_eq!(sma.push(7.0), Some(4.0));
         assert_eq!(ema.push(4.0), Some(3.0));
+    }
+
+    #[test]
+    fn a_simple_average_forgets_what_left_its_window() {
+        let mut sma = Sma::new(2);
+        sma.push(1e17);
+        sma.push(1.0);
+        assert_eq!(sma.push(2.0), Some(1.5));
+        sma.push(f64::NAN);
+        assert_eq!(sma.value(), None);
+        sma.push(4.0);
+        assert_eq!(sma.push(6.0), Some(5.0));
     }
 }

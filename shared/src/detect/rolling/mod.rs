@@ -1,17 +1,13 @@
-//! Rolling statistics that move one value at a time: each push costs O(1) or O(log n), and no
-//! window is ever summed or sorted again from scratch. The detectors are built on these, and
-//! the reference tests compare every one of them with values computed independently (see
+//! Rolling statistics that move one candle at a time and depend only on the candles in their
+//! window: exact integer sums for means and variances, a Fenwick tree over ranks for order
+//! statistics (medians, quantiles, MADs, and the calibration's tail), and the price averages
+//! the API draws. The reference tests compare them with values computed independently (see
 //! `tests/reference/`).
 
 mod averages;
-mod indicators;
-mod moments;
+mod exact;
 mod order;
 
 pub use averages::{Ema, Sma};
-pub use indicators::{Bollinger, BollingerBands, WilderRsi};
-pub use moments::RollingMoments;
+pub use exact::{ExactMoments, LIMIT, QUANTUM, quantise};
 pub use order::{OrderWindow, RankIndex};
-
-#[cfg(test)]
-mod reference_tests;
