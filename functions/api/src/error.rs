@@ -9,7 +9,7 @@
 //! requests, oversized heads, slow clients) get the same envelope from [`crate::server`].
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -210,17 +210,6 @@ impl From<QueryRejection> for ApiError {
         Self::bad_request(
             "invalid_query",
             format!("the query string is not valid: {}", humane(detail)),
-        )
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        let text = rejection.body_text();
-        let detail = text.rsplit_once(": ").map_or(text.as_str(), |(_, d)| d);
-        Self::bad_request(
-            "invalid_path",
-            format!("the path is not valid: {}", humane(detail)),
         )
     }
 }

@@ -10,11 +10,6 @@ use axum::http::request::Parts;
 
 use crate::error::ApiError;
 
-/// `axum::extract::Path` answering with the envelope.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
-
 /// `axum::extract::Query` answering with the envelope.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]

@@ -92,6 +92,26 @@ impl<S: Send + Sync> FromRequestParts<S> for IntervalParam {
     }
 }
 
+/// `symbol` in a query: narrows a listing to one watched symbol; absent means all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SymbolFilter {
+    /// Only this symbol.
+    #[param(value_type = Option<String>, max_length = 20, pattern = "^[A-Za-z0-9]([.-]?[A-Za-z0-9])*$", example = "BTC")]
+    pub symbol: Option<Symbol>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SymbolFilter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = QueryPairs::of(parts);
+        Ok(Self {
+            symbol: query.get("symbol")?.map(symbol).transpose()?,
+        })
+    }
+}
+
 /// `limit`: how many items, 1–1000 (default 50).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -134,6 +154,24 @@ impl Cursor for CandleCursor {
 
     fn encode(&self) -> String {
         cursor::encode_candle(self.0)
+    }
+}
+
+/// After the anomaly event that starts at this time with this id (pages run newest first;
+/// the id breaks ties between events starting together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnomalyCursor {
+    pub start_time: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl Cursor for AnomalyCursor {
+    fn decode(raw: &str) -> Result<Self, ApiError> {
+        cursor::decode_anomaly(raw).map(|(start_time, id)| Self { start_time, id })
+    }
+
+    fn encode(&self) -> String {
+        cursor::encode_anomaly(self.start_time, self.id)
     }
 }
 
