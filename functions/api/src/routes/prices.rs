@@ -142,8 +142,8 @@ pub struct Point {
 }
 
 /// The simple or exponential moving average of the closes of the newest candles, computed
-/// with the detector's own rolling averages. The EMA starts from the SMA of the first window
-/// it sees, `window - 1` candles before the oldest point returned.
+/// with the library's rolling averages (`detect::rolling`). The EMA starts from the SMA of
+/// the first window it sees, `window - 1` candles before the oldest point returned.
 #[utoipa::path(get, path = "/v1/prices/{symbol}/ma", tag = "prices",
     params(SymbolPath, IntervalParam, AverageParams, Limit),
     responses(
