@@ -297,20 +297,27 @@ async fn writing_candles_records_where_the_detector_must_recompute_once_per_stat
             .expect("a row from the first write on")
     };
     let rescan_from = || async { state().await.rescan_from };
+    // A scan's page finishing at hour `watermark` after reading `writes` (no follow-up).
+    let finish = |watermark: i64, writes: Option<i64>| {
+        let client = &client;
+        async move {
+            detector_state::finish_page(
+                client,
+                &sym("BTC"),
+                Interval::OneHour,
+                Some(at(watermark)),
+                writes,
+                None,
+            )
+            .await
+            .expect("finished");
+        }
+    };
     // Never scanned: the first write created the row, with no watermark, asking from hour 0.
     let first = state().await;
     assert_eq!(first.watermark, None);
     assert_eq!(first.rescan_from, Some(at(0)));
-    detector_state::finish_page(
-        &client,
-        &sym("BTC"),
-        Interval::OneHour,
-        Some(at(9)),
-        Some(first.writes),
-        None,
-    )
-    .await
-    .expect("scanned");
+    finish(9, Some(first.writes)).await;
     assert_eq!(rescan_from().await, None);
     // One statement touching hours 7, 3 and 12 records the earliest.
     candles::upsert(
@@ -338,44 +345,17 @@ async fn writing_candles_records_where_the_detector_must_recompute_once_per_stat
     assert_eq!(state().await, written, "an unchanged candle is no write");
     // A scan that read the state before the write to hour 5 must not clear the request: hour 5
     // may lie behind its page although it is later than the hour 3 it read.
-    detector_state::finish_page(
-        &client,
-        &sym("BTC"),
-        Interval::OneHour,
-        Some(at(12)),
-        Some(read.writes),
-        None,
-    )
-    .await
-    .expect("finished");
+    finish(12, Some(read.writes)).await;
     assert_eq!(rescan_from().await, Some(at(3)));
     // One that read the latest state clears it; a deletion behind the watermark records again.
-    detector_state::finish_page(
-        &client,
-        &sym("BTC"),
-        Interval::OneHour,
-        Some(at(12)),
-        Some(written.writes),
-        None,
-    )
-    .await
-    .expect("finished");
+    finish(12, Some(written.writes)).await;
     assert_eq!(rescan_from().await, None);
     candles::delete(&client, &sym("BTC"), Interval::OneHour, at(2))
         .await
         .expect("delete");
     assert_eq!(rescan_from().await, Some(at(2)));
     // A scan that found no row must not clear a request either.
-    detector_state::finish_page(
-        &client,
-        &sym("BTC"),
-        Interval::OneHour,
-        Some(at(12)),
-        None,
-        None,
-    )
-    .await
-    .expect("finished");
+    finish(12, None).await;
     assert_eq!(rescan_from().await, Some(at(2)));
     // Deleting the symbol takes its candles and its state, and the trigger asks for nothing.
     symbols::delete(&client, &sym("BTC"))
