@@ -72,6 +72,10 @@ check-terraform: ## offline checks of terraform/: fmt, checkov, and the Terrafor
 
 check-release: ## release build for ARCH, checked: zips exist, glibc <= 2.34, sizes printed
 	@scripts/check-release.sh $(ARCH)
+.PHONY: eval-detector
+eval-detector: ## the detection evaluation table: every method, the consensus and a baseline on labelled series
+	cargo run --profile bench -p tickwatch --example eval_detector
+
 .PHONY: bench bench-collector bench-detector bench-api bench-startup
 bench: bench-collector bench-detector bench-api bench-startup ## every benchmark (not run by CI)
 

@@ -57,9 +57,12 @@ curl -fsS -X PUT "${auth[@]}" "$base/v1/symbols/BTC" \
 candles=$(python3 -c 'import json; print(json.dumps({"candles": [{"open_time": "2026-01-01T%02d:00:00Z" % h, "open": "100", "high": "101.5", "low": "99", "close": str(100 + h / 10), "volume": "2"} for h in range(24)]}))')
 curl -fsS -X POST "${auth[@]}" "$base/v1/prices/BTC/candles" -d "$candles" >/dev/null
 "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "$db_url" -c "
-    INSERT INTO anomalies (symbol, interval, open_time, method, kind, score, severity, details)
-    SELECT 'BTC', '1h', timestamptz '2026-01-01' + h * interval '1 hour', 'zscore', 'spike', 0.8, 'high', '{\"z\": 4.1}'
-    FROM generate_series(0, 23, 4) h" >/dev/null
+    INSERT INTO anomalies (symbol, interval, start_time, end_time, peak_time, candles, score, severity, kind, methods, details)
+    SELECT 'BTC', '1h', t, t + interval '1 hour', t, 2, 0.6, 'high', 'spike', ARRAY['zscore', 'iqr'], '{\"peak\": {\"p\": 1e-6}}'
+    FROM generate_series(0, 23, 4) h, LATERAL (SELECT timestamptz '2026-01-01' + h * interval '1 hour' AS t) at;
+    INSERT INTO candle_scores (symbol, interval, open_time, p, score, severity, readings)
+    SELECT symbol, interval, open_time, 0.01, 0.1, NULL, '{\"zscore\": {\"statistic\": 1.5, \"p\": 0.01, \"direction\": 1}}'
+    FROM candles WHERE symbol = 'BTC'" >/dev/null
 
 say "schemathesis: ${FUZZ_EXAMPLES:-25} examples per operation"
 started=$(date +%s)

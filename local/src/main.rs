@@ -129,6 +129,7 @@ fn print_urls(port: u16, watch_list: &[tickwatch::model::WatchedSymbol]) {
         format!("/v1/prices/{symbol}/history?limit=10"),
         format!("/v1/prices/{symbol}/history?limit=10&format=csv"),
         format!("/v1/prices/{symbol}/ma?window=20&kind=ema"),
+        format!("/v1/prices/{symbol}/scores?limit=10"),
         "/v1/anomalies?limit=10".to_owned(),
         "/v1/anomalies/stats".to_owned(),
         "/openapi.json".to_owned(),

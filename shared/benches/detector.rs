@@ -1,10 +1,12 @@
-//! `make bench-detector`: every method over 100 synthetic series × 10,000 candles, in Rust and
-//! in the numpy / pandas / scikit-learn stack the Python prototypes use, on the same data.
+//! `make bench-detector`: the whole scoring — every method's statistic, its calibration against
+//! its own trailing distribution, and the consensus — over synthetic series, in Rust and in the
+//! numpy / pandas / scikit-learn stack doing the same work on the same data.
 //!
-//! The series are exported to a CSV file, `tests/reference/bench_detector.py` runs the same
-//! methods over it, and this prints candles per second for each side, the speed-up, and how
-//! many flags the two agree on (for the deterministic methods; the isolation forests draw
-//! different random trees, so only their overlap is shown).
+//! The series are exported to a CSV file, `tests/reference/bench_detector.py` scores them
+//! (its statistics are the reference formulas of `make_fixtures.py`; its isolation forests are
+//! scikit-learn's, refitted on the same absolute-time schedule), and this prints candles per
+//! second for each side and the speed-up per method and in total. Python is slower, so it scores
+//! the first `PY_SERIES` series; both rates are per candle.
 //!
 //! Python: `TICKWATCH_BENCH_PYTHON` (default: the venv `make bench-detector` prepares).
 
@@ -14,19 +16,19 @@
     reason = "a benchmark may stop at the first failure"
 )]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
-use tickwatch::detect::{DetectorConfig, Series};
-use tickwatch::model::{Interval, Method, Symbol};
+use tickwatch::detect::calibrate::calibrate;
+use tickwatch::detect::{DetectorConfig, Scorer, Series};
+use tickwatch::model::{Interval, Symbol};
 use tickwatch::providers::synthetic::{SyntheticParams, generate};
 
 const SERIES: usize = 100;
+const PY_SERIES: usize = 10;
 const CANDLES: usize = 10_000;
-
-type Flag = (usize, usize, String);
 
 fn main() -> anyhow::Result<()> {
     let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().unwrap();
@@ -44,8 +46,8 @@ fn main() -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let csv = dir.path().join("series.csv");
-    let mut text = String::from("series,close,high,low,volume\n");
-    for (s, candles) in data.iter().enumerate() {
+    let mut text = String::from("series,open_seconds,close,high,low,volume\n");
+    for (s, candles) in data.iter().take(PY_SERIES).enumerate() {
         let series = Series::new(candles);
         for i in 0..series.len() {
             let volume = series.volume[i]
@@ -53,35 +55,42 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_default();
             writeln!(
                 text,
-                "{s},{:?},{:?},{:?},{volume}",
-                series.close[i], series.high[i], series.low[i]
+                "{s},{},{:?},{:?},{:?},{volume}",
+                series.open_seconds[i], series.close[i], series.high[i], series.low[i]
             )?;
         }
     }
     std::fs::write(&csv, text)?;
 
-    // Rust: preparing the f64 columns once per series is shared by all methods.
+    let config = DetectorConfig::default();
+    let scorer = Scorer::new(&config)?;
     let started = Instant::now();
     let prepared: Vec<Series<'_>> = data.iter().map(|c| Series::new(c)).collect();
     let prepare_seconds = started.elapsed().as_secs_f64();
-    let detectors = DetectorConfig::default().build()?;
-    let mut rust: BTreeMap<Method, (f64, BTreeSet<Flag>)> = BTreeMap::new();
-    for detector in &detectors {
+    // Per method: its statistics and their calibration.
+    let mut rust: BTreeMap<String, f64> = BTreeMap::new();
+    for detector in config.build()? {
         let started = Instant::now();
-        let found: Vec<Vec<_>> = prepared.iter().map(|s| detector.detect(s, 0)).collect();
-        let seconds = started.elapsed().as_secs_f64();
-        let flags = found
-            .iter()
-            .enumerate()
-            .flat_map(|(s, anomalies)| {
-                anomalies.iter().map(move |a| {
-                    let index = ((a.open_time - start).num_hours()) as usize;
-                    (s, index, a.kind.to_string())
-                })
-            })
-            .collect();
-        rust.insert(detector.method(), (seconds, flags));
+        for series in &prepared {
+            let readings = detector.readings(series);
+            std::hint::black_box(calibrate(&readings, &config.calibration));
+        }
+        rust.insert(
+            detector.method().as_str().to_owned(),
+            started.elapsed().as_secs_f64(),
+        );
     }
+    // The whole scoring, consensus included, as the detector runs it.
+    let started = Instant::now();
+    let mut flagged = 0usize;
+    for series in &prepared {
+        let scores = scorer.score(series, 0);
+        flagged += scores
+            .iter()
+            .filter(|s| s.score.is_some_and(|v| v >= config.events.threshold))
+            .count();
+    }
+    let whole_seconds = started.elapsed().as_secs_f64() + prepare_seconds;
 
     let python = std::env::var("TICKWATCH_BENCH_PYTHON").unwrap_or_else(|_| {
         format!(
@@ -101,56 +110,37 @@ fn main() -> anyhow::Result<()> {
         .status()?;
     anyhow::ensure!(status.success(), "{python} {script} failed");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out)?)?;
+    let py_total = (PY_SERIES * CANDLES) as f64;
 
-    println!("\n{SERIES} series x {CANDLES} candles = {total} candles per method");
-    println!("Rust prepares the f64 columns once for all methods: {prepare_seconds:.3} s\n");
+    println!("\nRust: {SERIES} series x {CANDLES} candles; Python: {PY_SERIES} series x {CANDLES}");
+    println!("statistic + calibration per method, then the whole scoring with the consensus\n");
     println!(
-        "{:<17} {:>14} {:>14} {:>9}   {:>8} {:>8} {:>8}",
-        "method", "rust cand/s", "python cand/s", "speed-up", "rust", "python", "both"
+        "{:<17} {:>14} {:>14} {:>9}",
+        "method", "rust cand/s", "python cand/s", "speed-up"
     );
-    let (mut rust_total, mut python_total) = (prepare_seconds, 0.0);
-    for (method, (seconds, flags)) in &rust {
-        let entry = &report["methods"][method.as_str()];
-        let py_seconds = entry["seconds"].as_f64().unwrap_or(f64::NAN);
-        let py_flags: BTreeSet<Flag> = entry["flags"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|f| {
-                        (
-                            f[0].as_u64().unwrap_or(0) as usize,
-                            f[1].as_u64().unwrap_or(0) as usize,
-                            f[2].as_str().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        rust_total += seconds;
-        python_total += py_seconds;
-        let both = flags.intersection(&py_flags).count();
-        let note = if *method == Method::IsolationForest {
-            "  (different random trees)"
-        } else {
-            ""
-        };
+    for (method, seconds) in &rust {
+        let py = report["methods"][method.as_str()]["seconds"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
         println!(
-            "{:<17} {:>14.0} {:>14.0} {:>8.1}x   {:>8} {:>8} {:>8}{note}",
-            method.as_str(),
+            "{:<17} {:>14.0} {:>14.0} {:>8.1}x",
+            method,
             total / seconds,
-            total / py_seconds,
-            py_seconds / seconds,
-            flags.len(),
-            py_flags.len(),
-            both
+            py_total / py,
+            (py / py_total) / (seconds / total)
         );
     }
+    let py_whole = report["total_seconds"].as_f64().unwrap_or(f64::NAN);
     println!(
-        "{:<17} {:>14.0} {:>14.0} {:>8.1}x   (all methods, candles/s through the whole set)",
-        "total",
-        total / rust_total,
-        total / python_total,
-        python_total / rust_total
+        "{:<17} {:>14.0} {:>14.0} {:>8.1}x   (every method, calibration and consensus)",
+        "whole scoring",
+        total / whole_seconds,
+        py_total / py_whole,
+        (py_whole / py_total) / (whole_seconds / total)
+    );
+    println!(
+        "\nRust flagged {flagged} of {total} candles at the default threshold; Python {} of {py_total}",
+        report["flagged"]
     );
     Ok(())
 }

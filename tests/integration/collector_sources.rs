@@ -581,3 +581,45 @@ async fn a_coingecko_backfill_folds_price_points_into_candles_without_rolling_vo
     );
     assert!(rows.iter().all(|c| c.volume.is_none()));
 }
+
+#[tokio::test]
+async fn a_coingecko_backfill_refuses_hourly_points_for_a_five_minute_series() {
+    let server = MockServer::start().await;
+    let test_db = TestDb::migrated().await;
+    watch(
+        &test_db,
+        "BTC",
+        Provider::CoinGecko,
+        "bitcoin",
+        Interval::FiveMinutes,
+    )
+    .await;
+    // What CoinGecko answers for a range older than a day: one point an hour.
+    let from = hour(30);
+    let at = |hours: i64| (from + TimeDelta::hours(hours)).timestamp_millis();
+    Mock::given(method("GET"))
+        .and(path("/api/v3/coins/bitcoin/market_chart/range"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "prices": (0..24).map(|h| json!([at(h), 100.0 + h as f64])).collect::<Vec<_>>(),
+            "market_caps": [],
+            "total_volumes": []
+        })))
+        .mount(&server)
+        .await;
+
+    let error = collector(&test_db, &server)
+        .backfill(&[sym("BTC")], from, hour(6))
+        .await
+        .expect_err("nothing could be stored");
+
+    let code = error
+        .report()
+        .and_then(|r| r.error_code(&sym("BTC")))
+        .map(str::to_owned);
+    assert_eq!(code.as_deref(), Some("unsupported_interval"));
+    assert!(
+        stored(&test_db, "BTC", Interval::FiveMinutes)
+            .await
+            .is_empty()
+    );
+}

@@ -2,9 +2,10 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use rust_decimal::{Decimal, dec};
 use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, detector_state, symbols};
+use tickwatch::detect::events::Event;
 use tickwatch::model::{
-    Anomaly, AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method, Provider, Score,
-    Symbol, WatchedSymbol,
+    AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method, Provider, Severity, Symbol,
+    WatchedSymbol,
 };
 use tickwatch_tests::TestDb;
 
@@ -181,8 +182,22 @@ async fn the_schema_itself_refuses_an_inconsistent_candle() {
     );
 }
 
+fn event(at: chrono::DateTime<Utc>, severity: Severity, score: f64) -> Event {
+    Event {
+        start: at,
+        end: at + TimeDelta::hours(2),
+        peak_time: at + TimeDelta::hours(1),
+        peak_score: score,
+        severity,
+        candles: 3,
+        kind: AnomalyKind::Spike,
+        methods: vec![Method::ZScore, Method::Iqr],
+        details: serde_json::json!({"peak": {"p": 1e-6}}),
+    }
+}
+
 #[tokio::test]
-async fn anomalies_upsert_idempotently_and_the_watermark_only_moves_forward() {
+async fn events_keep_their_identity_and_record_when_their_severity_rises() {
     let test_db = TestDb::migrated().await;
     let client = test_db.raw().await;
     symbols::upsert(&client, &watched("BTC"))
@@ -192,33 +207,151 @@ async fn anomalies_upsert_idempotently_and_the_watermark_only_moves_forward() {
         .with_ymd_and_hms(2026, 1, 1, 7, 0, 0)
         .single()
         .expect("valid time");
-    let anomaly = Anomaly::new(
-        sym("BTC"),
-        Interval::OneHour,
-        at,
-        Method::ZScore,
-        AnomalyKind::Spike,
-        Score::new(0.8).expect("score"),
-        serde_json::json!({"z": 4.2}),
-    )
-    .expect("anomaly");
-    assert_eq!(
-        anomalies::upsert(&client, std::slice::from_ref(&anomaly))
+    let first = event(at, Severity::Medium, 0.4);
+    let id = anomalies::insert(&client, &sym("BTC"), Interval::OneHour, &first)
+        .await
+        .expect("insert");
+    assert!(
+        !anomalies::update(&client, id, &first)
             .await
-            .expect("first"),
-        1
+            .expect("same event"),
+        "an unchanged event is not rewritten"
     );
-    assert_eq!(
-        anomalies::upsert(&client, std::slice::from_ref(&anomaly))
+    let worse = event(at, Severity::High, 0.6);
+    assert!(anomalies::update(&client, id, &worse).await.expect("worse"));
+    let stored = anomalies::for_series(&client, &sym("BTC"), Interval::OneHour)
+        .await
+        .expect("read back");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, id);
+    assert_eq!(stored[0].anomaly.severity, Severity::High);
+    assert_eq!(stored[0].anomaly.methods, vec![Method::ZScore, Method::Iqr]);
+    let raised = stored[0].severity_raised_at;
+    assert!(raised.is_some());
+    let milder = event(at, Severity::Low, 0.2);
+    assert!(
+        anomalies::update(&client, id, &milder)
             .await
-            .expect("second"),
-        0
+            .expect("milder")
     );
     let stored = anomalies::for_series(&client, &sym("BTC"), Interval::OneHour)
         .await
         .expect("read back");
-    assert_eq!(stored, vec![anomaly]);
+    assert_eq!(
+        stored[0].severity_raised_at, raised,
+        "a milder event raises nothing"
+    );
+    assert_eq!(stored[0].anomaly.severity, Severity::Low);
+    assert_eq!(anomalies::delete(&client, &[id]).await.expect("delete"), 1);
+}
 
+#[tokio::test]
+async fn writing_candles_records_where_the_detector_must_recompute_once_per_statement() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let at = |h: i64| {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("valid time")
+            + TimeDelta::hours(h)
+    };
+    let candle = |h: i64, close: Decimal| Candle {
+        symbol: sym("BTC"),
+        interval: Interval::OneHour,
+        open_time: at(h),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: None,
+        source: Provider::Synthetic,
+    };
+    let rows: Vec<Candle> = (0..10).map(|h| candle(h, dec!(100))).collect();
+    candles::upsert(&client, &rows, UpsertMode::Replace)
+        .await
+        .expect("candles");
+    // Never scanned: no state row, nothing to record.
+    assert!(
+        detector_state::get(&client, &sym("BTC"), Interval::OneHour)
+            .await
+            .expect("state")
+            .is_none()
+    );
+    detector_state::finish_page(&client, &sym("BTC"), Interval::OneHour, at(9), None, None)
+        .await
+        .expect("scanned");
+    let rescan_from = || async {
+        detector_state::get(&client, &sym("BTC"), Interval::OneHour)
+            .await
+            .expect("state")
+            .expect("row")
+            .rescan_from
+    };
+    // One statement touching hours 7, 3 and 12 records the earliest.
+    candles::upsert(
+        &client,
+        &[
+            candle(7, dec!(101)),
+            candle(3, dec!(99)),
+            candle(12, dec!(100)),
+        ],
+        UpsertMode::Replace,
+    )
+    .await
+    .expect("upsert");
+    assert_eq!(rescan_from().await, Some(at(3)));
+    // A later write to hour 5 does not move it back up; re-sending unchanged candles is no write.
+    candles::upsert(&client, &[candle(5, dec!(102))], UpsertMode::Replace)
+        .await
+        .expect("upsert");
+    candles::upsert(&client, &[candle(1, dec!(100))], UpsertMode::Replace)
+        .await
+        .expect("unchanged");
+    assert_eq!(rescan_from().await, Some(at(3)));
+    // A scan that read hour 3 finishes; a deletion behind the watermark records again.
+    detector_state::finish_page(
+        &client,
+        &sym("BTC"),
+        Interval::OneHour,
+        at(12),
+        Some(at(3)),
+        None,
+    )
+    .await
+    .expect("finished");
+    assert_eq!(rescan_from().await, None);
+    candles::delete(&client, &sym("BTC"), Interval::OneHour, at(2))
+        .await
+        .expect("delete");
+    assert_eq!(rescan_from().await, Some(at(2)));
+    // A scan that read an older value must not clear a newer request.
+    detector_state::finish_page(
+        &client,
+        &sym("BTC"),
+        Interval::OneHour,
+        at(12),
+        Some(at(8)),
+        None,
+    )
+    .await
+    .expect("finished");
+    assert_eq!(rescan_from().await, Some(at(2)));
+}
+
+#[tokio::test]
+async fn the_watermark_only_moves_forward() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let at = Utc
+        .with_ymd_and_hms(2026, 1, 1, 7, 0, 0)
+        .single()
+        .expect("valid time");
     detector_state::advance(&client, &sym("BTC"), Interval::OneHour, at)
         .await
         .expect("advance");

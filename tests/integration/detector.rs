@@ -1,19 +1,20 @@
-//! The detector against a real PostgreSQL: incremental runs, re-runs and concurrent runs change
-//! nothing twice, rescans replace a range, and one bad series does not stop the others.
-
-use std::collections::BTreeSet;
+//! The detector against a real PostgreSQL: every closed candle gets a score, anomalies are
+//! events, re-runs and concurrent runs change nothing twice, any split of the work gives the
+//! scores and events of one full rescan, and a candle written behind the watermark (a late
+//! backfill, a correction, a deletion) is rescanned without anyone asking.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
 use tickwatch::config::Env;
 use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, detector_state, symbols};
 use tickwatch::detect::run::{Detection, Request, RunReport, run};
-use tickwatch::detect::{DetectorConfig, Series};
-use tickwatch::model::{AssetClass, Candle, Interval, Method, Provider, Symbol, WatchedSymbol};
+use tickwatch::detect::{DetectorConfig, Scorer, Series};
+use tickwatch::model::{AssetClass, Candle, Interval, Provider, Symbol, WatchedSymbol};
 use tickwatch::providers::synthetic::{SyntheticParams, generate};
 use tickwatch_tests::TestDb;
-
-const CANDLES: usize = 1_500;
 
 fn sym(s: &str) -> Symbol {
     Symbol::parse(s).expect("valid symbol")
@@ -31,21 +32,43 @@ fn watched(symbol: &str, overrides: serde_json::Value) -> WatchedSymbol {
     }
 }
 
-/// `CANDLES` closed hourly candles ending with the last closed hour, with injected anomalies.
-fn history(symbol: &str, now: DateTime<Utc>) -> Vec<Candle> {
-    let start = Interval::OneHour.bucket_start(now) - TimeDelta::hours(CANDLES as i64);
+/// `count` closed hourly candles ending with the last closed hour, with injected anomalies.
+fn history(symbol: &str, count: usize, now: DateTime<Utc>) -> Vec<Candle> {
+    let start = Interval::OneHour.bucket_start(now) - TimeDelta::hours(count as i64);
     generate(
         &sym(symbol),
         Interval::OneHour,
         start,
-        CANDLES,
-        &SyntheticParams::default(),
+        count,
+        &SyntheticParams {
+            anomaly_every: Some(150),
+            warm_up: 100,
+            ..SyntheticParams::default()
+        },
     )
     .candles
 }
 
-fn detection() -> Detection {
-    Detection::from_env(&Env::default()).expect("default settings")
+/// Smaller windows than the defaults, so that short series exercise every method, the
+/// calibration tail and several forest epochs; exactness does not depend on the sizes.
+fn compact() -> DetectorConfig {
+    let mut config = DetectorConfig::default();
+    config.calibration.window = 300;
+    config.zscore.gap_window = 200;
+    config.iqr.gap_window = 200;
+    config.isolation_forest.window = 200;
+    config.isolation_forest.refit_every = 100;
+    config.isolation_forest.trees = 30;
+    config.stale_feed.window = 200;
+    config.events.threshold = 0.2;
+    config
+}
+
+fn detection(page_size: usize) -> Detection {
+    let mut detection = Detection::from_env(&Env::default()).expect("default settings");
+    detection.config = compact();
+    detection.page_size = page_size;
+    detection
 }
 
 async fn seed(test_db: &TestDb, symbol: &str, overrides: serde_json::Value, candles: &[Candle]) {
@@ -58,192 +81,362 @@ async fn seed(test_db: &TestDb, symbol: &str, overrides: serde_json::Value, cand
         .expect("candles");
 }
 
-type Key = (DateTime<Utc>, Method, String, u64);
-
-async fn stored(test_db: &TestDb, symbol: &str) -> BTreeSet<Key> {
-    let client = test_db.raw().await;
-    anomalies::for_series(&client, &sym(symbol), Interval::OneHour)
-        .await
-        .expect("anomalies")
-        .into_iter()
-        .map(|a| {
-            (
-                a.open_time,
-                a.method,
-                a.kind.to_string(),
-                a.score.value().to_bits(),
-            )
-        })
-        .collect()
-}
-
-/// What the detectors find when run over the whole series in memory.
-fn expected(candles: &[Candle], methods: Option<&[Method]>) -> BTreeSet<Key> {
-    let series = Series::new(candles);
-    DetectorConfig::default()
-        .build()
-        .expect("defaults")
-        .iter()
-        .filter(|d| methods.is_none_or(|m| m.contains(&d.method())))
-        .flat_map(|d| d.detect(&series, 0))
-        .map(|a| {
-            (
-                a.open_time,
-                a.method,
-                a.kind.to_string(),
-                a.score.value().to_bits(),
-            )
-        })
-        .collect()
-}
-
-async fn scheduled(test_db: &TestDb, now: DateTime<Utc>) -> RunReport {
-    run(&test_db.db, &detection(), &Request::Scheduled, now)
+async fn scheduled(test_db: &TestDb, page_size: usize, now: DateTime<Utc>) -> RunReport {
+    run(&test_db.db, &detection(page_size), &Request::Scheduled, now)
         .await
         .expect("run")
 }
 
+/// Every stored score of a series, exactly as stored (floats as bits, JSON as text).
+async fn scores(test_db: &TestDb, symbol: &str) -> Vec<String> {
+    let client = test_db.raw().await;
+    client
+        .query(
+            "SELECT open_time, p, score, severity, readings::text, facts::text
+             FROM candle_scores WHERE symbol = $1 ORDER BY open_time",
+            &[&symbol],
+        )
+        .await
+        .expect("scores")
+        .iter()
+        .map(|r| {
+            let bits = |i: usize| r.get::<_, Option<f64>>(i).map(f64::to_bits);
+            format!(
+                "{} {:?} {:?} {:?} {} {:?}",
+                r.get::<_, DateTime<Utc>>(0),
+                bits(1),
+                bits(2),
+                r.get::<_, Option<String>>(3),
+                r.get::<_, String>(4),
+                r.get::<_, Option<String>>(5),
+            )
+        })
+        .collect()
+}
+
+/// Every stored event of a series without its identity and timestamps.
+async fn events(test_db: &TestDb, symbol: &str) -> Vec<String> {
+    let client = test_db.raw().await;
+    anomalies::for_series(&client, &sym(symbol), Interval::OneHour)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| {
+            let a = e.anomaly;
+            format!(
+                "{} {} {} {} {} {} {} {:?} {}",
+                a.start_time,
+                a.end_time,
+                a.peak_time,
+                a.candles,
+                a.score.value().to_bits(),
+                a.severity,
+                a.kind,
+                a.methods,
+                a.details
+            )
+        })
+        .collect()
+}
+
+/// What one full pass over the candles gives, computed in memory.
+fn expected_scores(candles: &[Candle]) -> usize {
+    let scorer = Scorer::new(&compact()).expect("valid");
+    scorer
+        .score(&Series::new(candles), 0)
+        .iter()
+        .filter(|s| s.p.is_some())
+        .count()
+}
+
 #[tokio::test]
-async fn a_scheduled_run_stores_what_the_detectors_find_and_a_rerun_changes_nothing() {
+async fn a_scheduled_run_scores_every_closed_candle_and_a_rerun_changes_nothing() {
     let test_db = TestDb::migrated().await;
     let now = Utc::now();
-    let candles = history("BTC", now);
+    let candles = history("BTC", 1_200, now);
     seed(&test_db, "BTC", serde_json::json!({}), &candles).await;
 
-    let first = scheduled(&test_db, now).await;
+    let first = scheduled(&test_db, 5_000, now).await;
     assert_eq!(first.series_scanned, 1);
-    assert_eq!(first.candles_scanned, CANDLES as u64);
+    assert_eq!(first.candles_scanned, candles.len() as u64);
     assert!(first.failures.is_empty(), "{:?}", first.failures);
-    let after_first = stored(&test_db, "BTC").await;
-    assert_eq!(after_first, expected(&candles, None));
-    assert!(after_first.len() as u64 == first.anomalies_written && !after_first.is_empty());
+    assert_eq!(first.scores_written, candles.len() as u64);
+    let stored = scores(&test_db, "BTC").await;
+    assert_eq!(stored.len(), candles.len());
+    let judged = stored.iter().filter(|s| !s.contains(" None None ")).count();
+    assert_eq!(judged, expected_scores(&candles));
+    let found = events(&test_db, "BTC").await;
+    assert!(!found.is_empty(), "injected anomalies make events");
+    assert_eq!(first.events_opened, found.len() as u64);
     let client = test_db.raw().await;
-    let watermark = detector_state::watermark(&client, &sym("BTC"), Interval::OneHour)
+    let state = detector_state::get(&client, &sym("BTC"), Interval::OneHour)
         .await
-        .expect("state");
-    assert_eq!(watermark, candles.last().map(|c| c.open_time));
-    let ids_before = client
-        .query("SELECT id, detected_at FROM anomalies ORDER BY id", &[])
-        .await
-        .expect("ids");
-
-    let second = scheduled(&test_db, now).await;
-    assert_eq!((second.candles_scanned, second.anomalies_written), (0, 0));
-    let ids_after = client
-        .query("SELECT id, detected_at FROM anomalies ORDER BY id", &[])
-        .await
-        .expect("ids");
-    let pairs = |rows: &[tokio_postgres::Row]| {
-        rows.iter()
-            .map(|r| (r.get::<_, i64>(0), r.get::<_, DateTime<Utc>>(1)))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(pairs(&ids_before), pairs(&ids_after));
-}
-
-#[tokio::test]
-async fn two_runs_at_once_scan_each_candle_once_and_store_each_finding_once() {
-    let test_db = TestDb::migrated().await;
-    let now = Utc::now();
-    let candles = history("ETH", now);
-    seed(&test_db, "ETH", serde_json::json!({}), &candles).await;
-
-    let (a, b) = tokio::join!(scheduled(&test_db, now), scheduled(&test_db, now));
-    assert_eq!(a.candles_scanned + b.candles_scanned, CANDLES as u64);
+        .expect("state")
+        .expect("scanned");
+    assert_eq!(Some(state.watermark), candles.last().map(|c| c.open_time));
     assert_eq!(
-        a.anomalies_written + b.anomalies_written,
-        expected(&candles, None).len() as u64
+        state.rescan_from, None,
+        "the run served the trigger's request"
     );
-    assert_eq!(stored(&test_db, "ETH").await, expected(&candles, None));
-}
-
-#[tokio::test]
-async fn new_candles_are_judged_with_their_history_and_the_open_candle_waits() {
-    let test_db = TestDb::migrated().await;
-    let now = Utc::now();
-    let candles = history("SOL", now);
-    let split = 1_000;
-    seed(&test_db, "SOL", serde_json::json!({}), &candles[..split]).await;
-    scheduled(&test_db, now).await;
-    // The rest arrives, plus the candle of the current hour, which is still open.
-    let mut open = candles[CANDLES - 1].clone();
-    open.open_time = Interval::OneHour.bucket_start(now);
-    let client = test_db.raw().await;
-    candles::upsert(&client, &candles[split..], UpsertMode::Replace)
-        .await
-        .expect("candles");
-    candles::upsert(&client, std::slice::from_ref(&open), UpsertMode::Replace)
-        .await
-        .expect("open candle");
-
-    let report = scheduled(&test_db, now).await;
-    assert_eq!(report.candles_scanned, (CANDLES - split) as u64);
-    let watermark = detector_state::watermark(&client, &sym("SOL"), Interval::OneHour)
-        .await
-        .expect("state");
-    assert_eq!(watermark, candles.last().map(|c| c.open_time));
-    // Every window-based method finds in two steps exactly what one pass finds; the forest is
-    // fitted on what each run reads, so it is left out of the comparison.
-    let windowed: Vec<Method> = Method::ALL
-        .iter()
-        .copied()
-        .filter(|m| *m != Method::IsolationForest)
-        .collect();
-    let keys = |set: BTreeSet<Key>| -> BTreeSet<(DateTime<Utc>, Method, String)> {
-        set.into_iter()
-            .filter(|k| windowed.contains(&k.1))
-            .map(|(t, m, k, _)| (t, m, k))
-            .collect()
+    let rows = |sql: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(sql, &[])
+                .await
+                .expect("rows")
+                .iter()
+                .map(|r| format!("{:?}", r.get::<_, DateTime<Utc>>(1)))
+                .collect::<Vec<_>>()
+        }
     };
+    let scored_at = rows("SELECT open_time, scored_at FROM candle_scores ORDER BY 1").await;
+    let updated_at = rows("SELECT id, updated_at FROM anomalies ORDER BY 1").await;
+
+    let second = scheduled(&test_db, 5_000, now).await;
+    assert_eq!((second.candles_scanned, second.scores_written), (0, 0));
+    assert_eq!((second.events_opened, second.events_updated), (0, 0));
     assert_eq!(
-        keys(stored(&test_db, "SOL").await),
-        keys(expected(&candles, Some(&windowed)))
+        rows("SELECT open_time, scored_at FROM candle_scores ORDER BY 1").await,
+        scored_at
+    );
+    assert_eq!(
+        rows("SELECT id, updated_at FROM anomalies ORDER BY 1").await,
+        updated_at
     );
 }
 
+/// Candles arrive in random chunks (some of them late, behind what was already scanned), the
+/// detector runs between arrivals with a random page size; the result must be exactly what one
+/// full rescan of the final candles stores.
 #[tokio::test]
-async fn a_rescan_replaces_the_range_with_what_the_detectors_find_now() {
+async fn any_page_size_and_any_arrival_order_give_the_scores_and_events_of_one_full_rescan() {
+    let now = Utc::now();
+    let candles = history("ETH", 1_300, now);
+    let reference = TestDb::migrated().await;
+    seed(&reference, "ETH", serde_json::json!({}), &candles).await;
+    let full = run(
+        &reference.db,
+        &detection(100_000),
+        &Request::Rescan {
+            symbols: vec![sym("ETH")],
+            from: candles[0].open_time,
+            to: None,
+        },
+        now,
+    )
+    .await
+    .expect("full rescan");
+    assert_eq!(full.candles_scanned, candles.len() as u64);
+    let expected_scores = scores(&reference, "ETH").await;
+    let expected_events = events(&reference, "ETH").await;
+    assert!(expected_events.len() >= 3, "{expected_events:?}");
+
+    for seed_value in [1_u64, 2, 3] {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed_value);
+        let test_db = TestDb::migrated().await;
+        seed(&test_db, "ETH", serde_json::json!({}), &[]).await;
+        let client = test_db.raw().await;
+        // Arrival order: the candles in chunks, a few chunks held back and delivered late.
+        let mut chunks: Vec<&[Candle]> = Vec::new();
+        let mut at = 0;
+        while at < candles.len() {
+            let size = rng.random_range(1..400).min(candles.len() - at);
+            chunks.push(&candles[at..at + size]);
+            at += size;
+        }
+        let mut late = Vec::new();
+        for _ in 0..2 {
+            let i = rng.random_range(0..chunks.len() - 1);
+            late.push(chunks.remove(i));
+        }
+        chunks.extend(late);
+        for chunk in chunks {
+            candles::upsert(&client, chunk, UpsertMode::Replace)
+                .await
+                .expect("candles");
+            let page_size = rng.random_range(10..600);
+            let report = scheduled(&test_db, page_size, now).await;
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+        }
+        assert_eq!(
+            scores(&test_db, "ETH").await,
+            expected_scores,
+            "seed {seed_value}: scores"
+        );
+        assert_eq!(
+            events(&test_db, "ETH").await,
+            expected_events,
+            "seed {seed_value}: events"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_corrected_or_deleted_candle_behind_the_watermark_is_rescanned_from_there() {
     let test_db = TestDb::migrated().await;
     let now = Utc::now();
-    let candles = history("ADA", now);
+    let candles = history("SOL", 900, now);
+    seed(&test_db, "SOL", serde_json::json!({}), &candles).await;
+    scheduled(&test_db, 5_000, now).await;
+    let client = test_db.raw().await;
+
+    // A correction far behind the watermark: the trigger records it.
+    let mut corrected = candles[600].clone();
+    corrected.close *= Decimal::new(13, 1);
+    corrected.high = corrected.high.max(corrected.close);
+    candles::upsert(&client, &[corrected.clone()], UpsertMode::Replace)
+        .await
+        .expect("correction");
+    let state = detector_state::get(&client, &sym("SOL"), Interval::OneHour)
+        .await
+        .expect("state")
+        .expect("scanned");
+    assert_eq!(state.rescan_from, Some(corrected.open_time));
+
+    let report = scheduled(&test_db, 5_000, now).await;
+    assert_eq!(report.candles_rescanned, 300);
+    let mut now_stored = candles.clone();
+    now_stored[600] = corrected;
+    let reference = TestDb::migrated().await;
+    seed(&reference, "SOL", serde_json::json!({}), &now_stored).await;
+    scheduled(&reference, 5_000, now).await;
+    assert_eq!(
+        scores(&test_db, "SOL").await,
+        scores(&reference, "SOL").await
+    );
+    assert_eq!(
+        events(&test_db, "SOL").await,
+        events(&reference, "SOL").await
+    );
+    let at = candles[600].open_time;
+    assert!(
+        events(&test_db, "SOL")
+            .await
+            .iter()
+            .any(|e| e.contains(&at.to_string())),
+        "the 30 % correction is an event"
+    );
+
+    // A deletion: the score goes with the candle and the rest is recomputed.
+    assert!(
+        candles::delete(&client, &sym("SOL"), Interval::OneHour, at)
+            .await
+            .expect("delete")
+    );
+    let report = scheduled(&test_db, 5_000, now).await;
+    assert_eq!(report.candles_rescanned, 299);
+    candles::delete(&reference.raw().await, &sym("SOL"), Interval::OneHour, at)
+        .await
+        .expect("delete");
+    run(
+        &reference.db,
+        &detection(5_000),
+        &Request::Rescan {
+            symbols: vec![sym("SOL")],
+            from: candles[0].open_time,
+            to: None,
+        },
+        now,
+    )
+    .await
+    .expect("rescan");
+    assert_eq!(
+        scores(&test_db, "SOL").await,
+        scores(&reference, "SOL").await
+    );
+    assert_eq!(
+        events(&test_db, "SOL").await,
+        events(&reference, "SOL").await
+    );
+    let state = detector_state::get(&client, &sym("SOL"), Interval::OneHour)
+        .await
+        .expect("state")
+        .expect("scanned");
+    assert_eq!(state.rescan_from, None);
+}
+
+#[tokio::test]
+async fn two_runs_at_once_scan_each_candle_once() {
+    let test_db = TestDb::migrated().await;
+    let now = Utc::now();
+    let candles = history("ADA", 900, now);
     seed(&test_db, "ADA", serde_json::json!({}), &candles).await;
-    scheduled(&test_db, now).await;
-    let before = stored(&test_db, "ADA").await;
-    assert!(before.iter().any(|k| k.1 == Method::ZScore));
 
-    // Silence zscore for this symbol, then recompute everything.
+    let (a, b) = tokio::join!(scheduled(&test_db, 300, now), scheduled(&test_db, 300, now));
+    assert_eq!(a.candles_scanned + b.candles_scanned, candles.len() as u64);
+    assert_eq!(
+        a.events_opened + b.events_opened,
+        events(&test_db, "ADA").await.len() as u64
+    );
+    let reference = TestDb::migrated().await;
+    seed(&reference, "ADA", serde_json::json!({}), &candles).await;
+    scheduled(&reference, 5_000, now).await;
+    assert_eq!(
+        scores(&test_db, "ADA").await,
+        scores(&reference, "ADA").await
+    );
+    assert_eq!(
+        events(&test_db, "ADA").await,
+        events(&reference, "ADA").await
+    );
+}
+
+#[tokio::test]
+async fn a_rescan_with_a_higher_threshold_updates_and_removes_events_keeping_their_ids() {
+    let test_db = TestDb::migrated().await;
+    let now = Utc::now();
+    let candles = history("DOT", 1_000, now);
+    seed(&test_db, "DOT", serde_json::json!({}), &candles).await;
+    scheduled(&test_db, 5_000, now).await;
+    let client = test_db.raw().await;
+    let before = anomalies::for_series(&client, &sym("DOT"), Interval::OneHour)
+        .await
+        .expect("events");
+    assert!(before.len() >= 2);
+
     let client = test_db.raw().await;
     symbols::upsert(
         &client,
-        &watched("ADA", serde_json::json!({"zscore": {"threshold": 1000}})),
+        &watched("DOT", serde_json::json!({"events": {"threshold": 0.5}})),
     )
     .await
     .expect("overrides");
     let request = Request::parse(&serde_json::json!({
-        "action": "rescan", "symbols": ["ADA"], "from": candles[0].open_time.to_rfc3339()
+        "action": "rescan", "symbols": ["DOT"], "from": candles[0].open_time.to_rfc3339()
     }))
     .expect("valid rescan");
-    let report = run(&test_db.db, &detection(), &request, now)
+    let report = run(&test_db.db, &detection(250), &request, now)
         .await
         .expect("rescan");
-    assert_eq!(report.candles_scanned, CANDLES as u64);
-    let zscores = before.iter().filter(|k| k.1 == Method::ZScore).count() as u64;
-    assert_eq!(report.anomalies_deleted, zscores);
+    assert_eq!(report.candles_scanned, candles.len() as u64);
     assert_eq!(
-        report.anomalies_written, 0,
-        "unchanged findings are not rewritten"
+        report.scores_written, 0,
+        "the scores do not depend on the threshold"
     );
-    let after = stored(&test_db, "ADA").await;
-    let without_zscore: BTreeSet<Key> = before
-        .into_iter()
-        .filter(|k| k.1 != Method::ZScore)
-        .collect();
-    assert_eq!(after, without_zscore);
+    let after = anomalies::for_series(&client, &sym("DOT"), Interval::OneHour)
+        .await
+        .expect("events");
+    assert!(after.len() < before.len(), "fewer events pass 0.5");
+    assert!(after.iter().all(|e| e.anomaly.score.value() >= 0.5));
+    assert_eq!(report.events_deleted as usize, before.len() - after.len());
+    assert_eq!(report.events_opened, 0, "surviving events keep their rows");
+    for event in &after {
+        assert!(before.iter().any(|b| b.id == event.id));
+    }
 
-    let again = run(&test_db.db, &detection(), &request, now)
+    let again = run(&test_db.db, &detection(250), &request, now)
         .await
         .expect("rescan");
-    assert_eq!((again.anomalies_deleted, again.anomalies_written), (0, 0));
+    assert_eq!(
+        (
+            again.scores_written,
+            again.events_opened,
+            again.events_updated,
+            again.events_deleted
+        ),
+        (0, 0, 0, 0)
+    );
 }
 
 #[tokio::test]
@@ -252,30 +445,36 @@ async fn bad_overrides_and_unknown_symbols_are_reported_without_stopping_the_oth
     let now = Utc::now();
     seed(
         &test_db,
-        "DOT",
-        serde_json::json!({"zscore": {"threshold": -1}}),
-        &history("DOT", now),
+        "DOGE",
+        serde_json::json!({"zscore": {"window": -1}}),
+        &history("DOGE", 400, now),
     )
     .await;
-    seed(&test_db, "LTC", serde_json::json!({}), &history("LTC", now)).await;
+    seed(
+        &test_db,
+        "LTC",
+        serde_json::json!({}),
+        &history("LTC", 400, now),
+    )
+    .await;
 
-    let report = scheduled(&test_db, now).await;
+    let report = scheduled(&test_db, 5_000, now).await;
     assert_eq!(report.series_scanned, 1);
     assert_eq!(report.failures.len(), 1);
-    assert_eq!(report.failures[0].symbol, "DOT");
+    assert_eq!(report.failures[0].symbol, "DOGE");
     assert_eq!(report.failures[0].reason, "invalid_overrides");
     assert!(
-        report.failures[0].message.contains("zscore.threshold"),
+        report.failures[0].message.contains("zscore"),
         "{}",
         report.failures[0].message
     );
-    assert!(!stored(&test_db, "LTC").await.is_empty());
+    assert_eq!(scores(&test_db, "LTC").await.len(), 400);
 
     let rescan = Request::parse(&serde_json::json!({
         "action": "rescan", "symbols": ["NOPE", "LTC"], "from": "2020-01-01T00:00:00Z"
     }))
     .expect("valid rescan");
-    let report = run(&test_db.db, &detection(), &rescan, now)
+    let report = run(&test_db.db, &detection(5_000), &rescan, now)
         .await
         .expect("rescan");
     assert_eq!(report.series_scanned, 1);

@@ -26,6 +26,7 @@ async fn migrating_an_empty_database_creates_every_table() {
         tables(&test_db).await,
         [
             "anomalies",
+            "candle_scores",
             "candles",
             "collection_gaps",
             "detector_state",

@@ -1,133 +1,185 @@
 #!/usr/bin/env python3
-"""The detector's seven methods written the way the Python prototypes write them (pandas
-rolling windows, numpy, scikit-learn's IsolationForest), with the same default parameters as
-the Rust code. Run by `make bench-detector` on the series the Rust benchmark exported:
+"""The detector's scoring written the way a Python prototype would write it (pandas rolling
+windows, numpy, scikit-learn's IsolationForest), doing the same work as the Rust code with the
+same defaults: each method's statistic, its calibration against the method's own trailing
+distribution (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest 10 %), and the
+weighted Simes consensus over the groups. Run by `make bench-detector` on the series the Rust benchmark
+exported:
 
     python bench_detector.py series.csv out.json
 
-Writes, per method, the seconds it took over every series and the flags it raised as
-[series, candle index, kind].
+Writes the seconds each method (statistic + calibration) took over every series, the seconds the
+whole scoring took, and how many candles passed the default threshold.
 """
 import json
+import math
 import sys
 import time
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.ensemble import IsolationForest
 
+CALIBRATION, MIN_HISTORY, TAIL = 1000, 200, 0.1
+THRESHOLD = 0.45
+HOUR = 3600
 
-def pct_change(df):
-    change = df["close"].pct_change()
-    out = []
-    for i in np.flatnonzero(change.abs().to_numpy() > 0.05):
-        out.append((i, "spike" if change.iloc[i] > 0 else "drop"))
+
+def calibrate(stat):
+    """Tail probability of each statistic against the previous CALIBRATION values."""
+    q = np.where(np.isnan(stat), np.nan, np.floor(np.clip(stat, 0, 1e6) / 1e-6 + 0.5))
+    padded = np.concatenate([np.full(CALIBRATION, np.nan), q])
+    windows = sliding_window_view(padded, CALIBRATION)[: len(q)]
+    ordered = np.sort(windows, axis=1)
+    n = np.sum(~np.isnan(windows), axis=1)
+    at_least = np.sum(ordered >= q[:, None], axis=1)
+    empirical = (at_least + 1) / (n + 1)
+    k = np.maximum(20, np.floor(n * TAIL)).astype(int)
+    rows = np.arange(len(q))
+    has_tail = n > k
+    u = ordered[rows, np.clip(n - k - 1, 0, CALIBRATION - 1)]
+    q2 = ordered[rows, np.clip(n - 1 - k // 2, 0, CALIBRATION - 1)]
+    q4 = ordered[rows, np.clip(n - 1 - k // 4, 0, CALIBRATION - 1)]
+    lower, upper = q2 - u, q4 - q2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shape = np.where(upper > 0, np.clip(np.log(upper / lower) / np.log(2), 0, 0.5), 0.0)
+        scale = np.where(shape > 0, lower * shape / (2 ** shape - 1), lower / np.log(2))
+        beyond = q - u
+        survival = np.where(
+            shape > 0,
+            (1 + shape * beyond / scale) ** (-1 / np.where(shape > 0, shape, 1)),
+            np.exp(-beyond / scale),
+        )
+        tail = np.maximum((k + 1) / (n + 1) * survival, 1e-300)
+    p = np.where(has_tail & (q > u) & (lower > 0), tail, empirical)
+    return np.where(np.isnan(q) | (n < MIN_HISTORY), np.nan, p)
+
+
+def statistics(frame):
+    close = frame["close"]
+    lc = np.log(close)
+    r = lc.diff()
+    out = {}
+    out["pct_change"] = np.abs(close.pct_change()).to_numpy()
+    mean = r.rolling(100, min_periods=50).mean().shift(1)
+    std = r.rolling(100, min_periods=50).std().shift(1)
+    out["zscore"] = np.abs((r - mean) / std).where(std > 0).to_numpy()
+    q1 = r.rolling(100, min_periods=50).quantile(0.25).shift(1)
+    q2 = r.rolling(100, min_periods=50).quantile(0.5).shift(1)
+    q3 = r.rolling(100, min_periods=50).quantile(0.75).shift(1)
+    out["iqr"] = np.abs((r - q2) / (q3 - q1)).where(q3 > q1).to_numpy()
+    deviation = lc - lc.rolling(5).mean().shift(1)
+    spread = deviation.rolling(25, min_periods=10).std().shift(1)
+    out["moving_average"] = np.abs(deviation / spread).where(spread > 0).to_numpy()
+    middle, band = lc.rolling(20).mean(), lc.rolling(20).std(ddof=0)
+    out["technical"] = np.abs((lc - middle) / band).where(band > 0).to_numpy()
+    log_volume = np.log(frame["volume"].where(frame["volume"] > 0))
+    median = log_volume.rolling(50, min_periods=25).median().shift(1)
+    mad = log_volume.rolling(50, min_periods=25).apply(
+        lambda w: np.nanmedian(np.abs(w - np.nanmedian(w))), raw=True
+    ).shift(1)
+    z = (log_volume - median) / np.maximum(1.4826 * mad, 1e-3)
+    out["volume_spike"] = z.clip(lower=0).to_numpy()
+    return out, r
+
+
+def stale(frame):
+    close, high, low = frame["close"].to_numpy(), frame["high"].to_numpy(), frame["low"].to_numpy()
+    unchanged = np.concatenate([[False], (close[1:] == close[:-1]) & (high[1:] == low[1:])])
+    share = pd.Series(unchanged.astype(float)).shift(1).rolling(1000, min_periods=100)
+    q = (share.sum() + 1) / (share.count() + 2)
+    groups = np.cumsum(~unchanged)
+    run = pd.Series(unchanged.astype(int)).groupby(groups).cumsum().clip(upper=1000)
+    return np.where(unchanged, q.to_numpy() ** run.to_numpy(), np.nan)
+
+
+def isolation(frame, r, window=1000, refit_every=500):
+    log_volume = np.log(frame["volume"].where(frame["volume"] > 0))
+    ratio = (log_volume - log_volume.rolling(50, min_periods=25).median().shift(1)).fillna(0.0)
+    rows = pd.DataFrame(
+        {"x": r, "abs": r.abs(), "range": np.log(frame["high"] / frame["low"]), "ratio": ratio}
+    )
+    valid = rows.notna().all(axis=1).to_numpy()
+    features = rows.to_numpy()
+    epoch = frame["open_seconds"].to_numpy() // (refit_every * HOUR)
+    out = np.full(len(frame), np.nan)
+    for e in np.unique(epoch):
+        idx = np.flatnonzero(epoch == e)
+        start = idx[0]
+        train = features[max(0, start - window):start][valid[max(0, start - window):start]]
+        if len(train) < 64:
+            continue
+        forest = IsolationForest(n_estimators=100, max_samples=256, random_state=int(e) % 2**31)
+        forest.fit(train)
+        own = -forest.score_samples(train)
+        median = np.median(own)
+        spread = max(1.4826 * np.median(np.abs(own - median)), 0.01)
+        judged = idx[valid[idx]]
+        if len(judged):
+            out[judged] = np.maximum((-forest.score_samples(features[judged]) - median) / spread, 0)
     return out
 
 
-def log_returns(df):
-    return np.log(df["close"]).diff()
-
-
-def zscore(df, window=100, threshold=6.0):
-    r = log_returns(df)
-    mean = r.rolling(window).mean().shift(1)
-    std = r.rolling(window).std().shift(1)
-    z = ((r - mean) / std).to_numpy()
-    hits = np.flatnonzero(np.abs(np.nan_to_num(z)) > threshold)
-    return [(i, "spike" if z[i] > 0 else "drop") for i in hits]
-
-
-def iqr(df, window=100, k=4.0):
-    r = log_returns(df)
-    q1 = r.rolling(window).quantile(0.25).shift(1)
-    q3 = r.rolling(window).quantile(0.75).shift(1)
-    spread = q3 - q1
-    upper, lower = q3 + k * spread, q1 - k * spread
-    valid = (spread > 0).to_numpy()
-    out = [(i, "spike") for i in np.flatnonzero(valid & (r > upper).to_numpy())]
-    out += [(i, "drop") for i in np.flatnonzero(valid & (r < lower).to_numpy())]
-    return out
-
-
-def moving_average(df, window=5, k=6.0, residual_windows=5):
-    close = df["close"]
-    average = close.rolling(window).mean().shift(1)
-    residual = close - average
-    spread = residual.rolling(window * residual_windows).std().shift(1)
-    deviation = (residual / spread).to_numpy()
-    hits = np.flatnonzero(np.abs(np.nan_to_num(deviation)) > k)
-    return [(i, "spike" if deviation[i] > 0 else "drop") for i in hits]
-
-
-def mad(x):
-    return np.median(np.abs(x - np.median(x)))
-
-
-def volume_spike(df, window=50, threshold=12.0, min_ratio=4.0):
-    volume = df["volume"].dropna()
-    median = volume.rolling(window).median().shift(1)
-    spread = 1.4826 * volume.rolling(window).apply(mad, raw=True).shift(1)
-    z = (volume - median) / spread
-    ratio = volume / median
-    hit = ((ratio >= min_ratio) & (z > threshold) & (median > 0)).to_numpy()
-    return [(int(i), "volume_spike") for i in volume.index[hit]]
-
-
-def wilder(series, n):
-    seed = series.iloc[1 : n + 1].mean()
-    tail = pd.concat([pd.Series([seed]), series.iloc[n + 1 :]], ignore_index=True)
-    smoothed = tail.ewm(alpha=1.0 / n, adjust=False).mean().to_numpy()
-    return np.concatenate([np.full(n, np.nan), smoothed])
-
-
-def technical(df, period=14, overbought=80.0, oversold=20.0, band_window=20, band_k=3.0):
-    close = df["close"]
-    change = close.diff()
-    gain, loss = wilder(change.clip(lower=0.0), period), wilder((-change).clip(lower=0.0), period)
-    rsi = pd.Series(100.0 * gain / (gain + loss))
-    before = rsi.shift(1)
-    out = [(i, "overbought") for i in np.flatnonzero(((before <= overbought) & (rsi > overbought)).to_numpy())]
-    out += [(i, "oversold") for i in np.flatnonzero(((before >= oversold) & (rsi < oversold)).to_numpy())]
-    middle = close.rolling(band_window).mean()
-    std = close.rolling(band_window).std(ddof=0)
-    breach = ((close > middle + band_k * std) | (close < middle - band_k * std)) & (std > 0)
-    out += [(i, "band_breach") for i in np.flatnonzero(breach.to_numpy())]
-    return out
-
-
-def isolation_forest(df, threshold=0.78, volume_window=50):
-    r = log_returns(df)
-    ratio = (df["volume"] / df["volume"].rolling(volume_window).median().shift(1)).fillna(1.0)
-    features = pd.DataFrame(
-        {"r": r, "abs": r.abs(), "range": np.log(df["high"] / df["low"]), "ratio": ratio}
-    ).dropna()
-    forest = IsolationForest(n_estimators=100, max_samples=256, random_state=42)
-    scores = -forest.fit(features.to_numpy()).score_samples(features.to_numpy())
-    return [(int(i), "outlier") for i in features.index[scores > threshold]]
-
-
-METHODS = {
-    "pct_change": pct_change,
-    "zscore": zscore,
-    "iqr": iqr,
-    "isolation_forest": isolation_forest,
-    "moving_average": moving_average,
-    "volume_spike": volume_spike,
-    "technical": technical,
+GROUPS = {
+    "pct_change": "price", "zscore": "price", "iqr": "price", "moving_average": "level",
+    "technical": "level", "volume_spike": "volume", "isolation_forest": "multivariate",
+    "stale_feed": "feed",
 }
+
+
+WEIGHTS = {"price": 0.5, "level": 0.15, "volume": 0.15, "multivariate": 0.1, "feed": 0.1}
+
+
+def consensus(ps):
+    groups = {}
+    for name, p in ps.items():
+        g = GROUPS[name]
+        groups[g] = p if g not in groups else np.fmin(groups[g], p)
+    names = list(groups)
+    p_g = np.vstack([groups[g] for g in names])
+    w = np.array([WEIGHTS[g] for g in names])[:, None] * ~np.isnan(p_g)
+    w = w / np.maximum(w.sum(axis=0), 1e-300)
+    ratio = np.where(np.isnan(p_g), np.inf, p_g / np.where(w > 0, w, 1))
+    order = np.argsort(ratio, axis=0)
+    cumulative = np.cumsum(np.take_along_axis(w, order, axis=0), axis=0)
+    sorted_p = np.take_along_axis(np.where(np.isnan(p_g), np.inf, p_g), order, axis=0)
+    simes = np.min(sorted_p / np.where(cumulative > 0, cumulative, 1), axis=0)
+    present = np.sum(~np.isnan(p_g), axis=0)
+    p = np.where(present > 0, np.minimum(simes, 1.0), np.nan)
+    days = (HOUR / 86400) / p
+    return np.clip(np.log10(np.maximum(days, 1.0)) / math.log10(36525), 0, 1)
 
 
 def main(csv_path, out_path):
     data = pd.read_csv(csv_path)
     series = [group.reset_index(drop=True) for _, group in data.groupby("series", sort=True)]
-    report = {"methods": {}}
-    for name, method in METHODS.items():
+    seconds = {name: 0.0 for name in GROUPS}
+    flagged = 0
+    whole = time.perf_counter()
+    for frame in series:
+        all_p = {}
         started = time.perf_counter()
-        flags = []
-        for s, frame in enumerate(series):
-            flags.extend([s, int(i), kind] for i, kind in method(frame))
-        report["methods"][name] = {"seconds": time.perf_counter() - started, "flags": flags}
+        stats, r = statistics(frame)
+        base = time.perf_counter() - started
+        for name, stat in stats.items():
+            started = time.perf_counter()
+            all_p[name] = calibrate(stat)
+            seconds[name] += time.perf_counter() - started + base / len(stats)
+        started = time.perf_counter()
+        all_p["isolation_forest"] = calibrate(isolation(frame, r))
+        seconds["isolation_forest"] += time.perf_counter() - started
+        started = time.perf_counter()
+        all_p["stale_feed"] = stale(frame)
+        seconds["stale_feed"] += time.perf_counter() - started
+        score = consensus(all_p)
+        flagged += int(np.sum(score >= THRESHOLD))
+    total = time.perf_counter() - whole
+    report = {
+        "methods": {name: {"seconds": s} for name, s in seconds.items()},
+        "total_seconds": total,
+        "flagged": flagged,
+    }
     with open(out_path, "w") as out:
         json.dump(report, out)
 

@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""Reference values for the detector's rolling statistics, computed independently of the Rust
-code: TA-Lib for SMA, EMA, RSI and Bollinger bands, and numpy over explicit sliding windows
-(every window sorted or summed from scratch) for rolling mean/std, median, MAD and quantiles.
-Wilder's RSI is also computed with pandas (ewm with alpha = 1/n, adjust=False, seeded with the
-simple mean of the first n changes, which is TA-Lib's definition) and checked against TA-Lib.
+"""Reference values for the detector's statistics and calibration, computed independently of
+the Rust code with numpy and pandas (and TA-Lib for the Bollinger bands), every window summed or
+sorted from scratch:
+
+- rolling mean and sample standard deviation over windows with empty slots (numpy nan-aware);
+- the methods' statistics on a series of candles: percentage change, z-score and IQR distance of
+  log returns against the previous window, the moving-average deviation in spreads of the
+  deviation, the Bollinger z of the log close (checked against TA-Lib's BBANDS), the robust z of
+  log volume (median and MAD), Cutler's finite-window RSI, and the stale-feed run probability;
+- median, MAD and quantiles over sliding windows of both parities;
+- the calibration: the tail probability of each statistic against the previous window
+  (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest values).
 
 Run:  python make_fixtures.py > rolling.json   (numpy, pandas, TA-Lib; see requirements.txt)
 """
 import json
+import math
 import sys
 
 import numpy as np
@@ -17,31 +25,149 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 N = 1500
 rng = np.random.default_rng(20261122)
-# A random walk rounded to cents, so windows hold repeated values (ties test order statistics).
-prices = np.round(100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, N))), 2)
-volumes = np.round(rng.lognormal(mean=6.0, sigma=0.5, size=N), 1)
 
 
 def listed(values):
-    return [None if (v is None or np.isnan(v)) else float(v) for v in values]
+    return [None if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v) for v in values]
 
 
 def padded(per_window, window):
     return [None] * (window - 1) + list(per_window)
 
 
-def wilder_rsi_pandas(close, n):
-    change = pd.Series(close).diff()
-    gain, loss = change.clip(lower=0.0), (-change).clip(lower=0.0)
+# ---- Candles: a heavy-tailed random walk, with a flat stretch, a frozen feed and volumes ---------
+returns = rng.standard_t(4, N) * 0.006
+returns[700:760] = 0.0  # a frozen stretch: the stale-feed run and exact-zero spreads
+log_price = np.log(250.0) + np.cumsum(returns)
+closes = [float(f"{math.exp(x):.10g}") for x in log_price]
+close = np.array(closes)
+# High and low around open/close; flat (high = low = close) on the frozen stretch.
+opens = np.concatenate([[close[0]], close[:-1]])
+wick = np.exp(np.abs(rng.normal(0, 0.002, N)))
+high = np.array([float(f"{v:.10g}") for v in np.maximum(opens, close) * wick])
+low = np.array([float(f"{v:.10g}") for v in np.minimum(opens, close) / wick])
+high[700:760] = close[700:760]
+low[700:760] = close[700:760]
+opens[700:760] = close[700:760]
+volume = np.round(rng.lognormal(6.0, 0.5, N), 1)
+volume[700:760] = 0.0
+volume[1200:1210] *= 12.0
 
-    def smooth(series):
-        seed = series.iloc[1 : n + 1].mean()
-        tail = pd.concat([pd.Series([seed]), series.iloc[n + 1 :]], ignore_index=True)
-        out = tail.ewm(alpha=1.0 / n, adjust=False).mean().to_numpy()
-        return np.concatenate([np.full(n, np.nan), out])
+log_close = np.log(close)
+r = pd.Series(log_close).diff()
 
-    g, l = smooth(gain), smooth(loss)
-    return 100.0 * g / (g + l)
+out = {
+    "candles": {
+        "open": [f"{v:.10g}" for v in opens],
+        "high": [f"{v:.10g}" for v in high],
+        "low": [f"{v:.10g}" for v in low],
+        "close": [f"{v:.10g}" for v in close],
+        "volume": [f"{v:.1f}" for v in volume],
+    }
+}
+
+
+def previous_window(series, window, min_periods):
+    """Rolling over the `window` values before each point (not the point itself)."""
+    return series.rolling(window, min_periods=min_periods).agg, window
+
+
+# pct_change against the previous close.
+out["pct_change"] = listed(np.abs(pd.Series(close).pct_change()))
+
+# z-score of the log return against the previous 100 returns (at least 50 of them).
+W = 100
+mean = r.rolling(W, min_periods=50).mean().shift(1)
+std = r.rolling(W, min_periods=50).std(ddof=1).shift(1)
+z = np.abs((r - mean) / std).where(std > 0)
+out["zscore"] = listed(z)
+
+# IQR distance: |r - median| / (q3 - q1) of the previous 100 returns.
+q1 = r.rolling(W, min_periods=50).quantile(0.25).shift(1)
+q2 = r.rolling(W, min_periods=50).quantile(0.5).shift(1)
+q3 = r.rolling(W, min_periods=50).quantile(0.75).shift(1)
+iqr = np.abs((r - q2) / (q3 - q1)).where(q3 > q1)
+out["iqr"] = listed(iqr)
+
+# Moving-average deviation: log close minus the mean of the previous 5, in sample standard
+# deviations of that deviation over the previous 25 (at least 10 of them).
+MA = 5
+lc = pd.Series(log_close)
+deviation = lc - lc.rolling(MA).mean().shift(1)
+spread = deviation.rolling(5 * MA, min_periods=2 * MA).std(ddof=1).shift(1)
+out["moving_average"] = listed(np.abs(deviation / spread).where(spread > 0))
+
+# Bollinger z of the log close over the last 20 (itself included), population deviation, checked
+# against TA-Lib's bands.
+B = 20
+middle = lc.rolling(B).mean()
+band_std = lc.rolling(B).std(ddof=0)
+upper, ta_middle, _ = talib.BBANDS(log_close, timeperiod=B, nbdevup=1.0, nbdevdn=1.0, matype=0)
+agree = np.nanmax(np.abs((upper - ta_middle) - band_std.to_numpy()))
+assert agree < 1e-9, f"TA-Lib and pandas Bollinger deviations disagree by {agree}"
+out["technical"] = listed(np.abs((lc - middle) / band_std).where(band_std > 0))
+
+# Cutler's RSI over the last 14 log returns.
+P = 14
+gain = r.clip(lower=0.0).rolling(P).mean()
+loss = (-r).clip(lower=0.0).rolling(P).mean()
+rsi = (100.0 * gain / (gain + loss)).where(gain + loss > 0, 50.0).where(gain.notna())
+out["rsi_period"] = P
+out["rsi"] = listed(rsi)
+
+# Robust z of log volume against the previous 50 traded volumes (at least 25), MAD floored at
+# 0.1 %; one-sided; candles without trade have no reading and an empty slot.
+V = 50
+log_volume = np.where(volume > 0, np.log(np.where(volume > 0, volume, 1.0)), np.nan)
+robust = []
+for i in range(N):
+    window = log_volume[max(0, i - V):i]
+    window = window[~np.isnan(window)]
+    if np.isnan(log_volume[i]) or len(window) < 25:
+        robust.append(None)
+        continue
+    median = np.median(window)
+    mad = np.median(np.abs(window - median))
+    robust.append(max((log_volume[i] - median) / max(1.4826 * mad, 1e-3), 0.0))
+out["volume_spike"] = listed(robust)
+
+# Stale feed: a run of unchanged flat candles, probability q^L with q the smoothed share of
+# unchanged candles among the previous 1000 (at least 100 of them); candles that traded have
+# no reading.
+S = 1000
+unchanged = [False] + [close[i] == close[i - 1] and high[i] == low[i] for i in range(1, N)]
+stale_p, stale_run, run = [], [], 0
+for i in range(N):
+    history = unchanged[max(1, i - S):i]
+    length = min(run + 1, S) if unchanged[i] else 0
+    if i == 0 or len(history) < 100 or not unchanged[i]:
+        stale_p.append(None)
+        stale_run.append(None)
+    else:
+        q = (sum(history) + 1) / (len(history) + 2)
+        stale_p.append(q ** length)
+        stale_run.append(float(length))
+    run = min(run + 1, S) if unchanged[i] else 0
+out["stale_feed"] = {"p": listed(stale_p), "run": listed(stale_run)}
+
+# ---- Rolling mean and standard deviation over slots, some empty ------------------------------
+slots = rng.normal(0.0, 0.01, N)
+slots[rng.random(N) < 0.2] = np.nan
+slots[400:460] = 0.0125  # constant: the deviation must be exactly 0
+M = 30
+moment_mean, moment_std = [], []
+for i in range(N):
+    window = slots[max(0, i - M + 1):i + 1]
+    window = window[~np.isnan(window)]
+    moment_mean.append(float(window.mean()) if len(window) else None)
+    moment_std.append(float(window.std(ddof=1)) if len(window) > 1 else None)
+out["moments"] = {"window": M, "values": listed(slots), "mean": moment_mean, "std": moment_std}
+
+# ---- Order statistics, both parities of window length ----------------------------------------
+walk = np.round(100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, N))), 2)
+volumes = np.round(rng.lognormal(mean=6.0, sigma=0.5, size=N), 1)
+out["walk"] = listed(walk)
+out["volumes"] = listed(volumes)
 
 
 def mad(window):
@@ -49,32 +175,9 @@ def mad(window):
     return np.median(np.abs(window - median))
 
 
-out = {"prices": listed(prices), "volumes": listed(volumes)}
-W = 20
-out["window"] = W
-out["sma"] = listed(talib.SMA(prices, timeperiod=W))
-out["ema"] = listed(talib.EMA(prices, timeperiod=W))
-windows = sliding_window_view(prices, W)
-out["rolling_mean"] = listed(padded(windows.mean(axis=1), W))
-out["rolling_std"] = listed(padded(windows.std(axis=1, ddof=1), W))
-
-RSI_N = 14
-out["rsi_period"] = RSI_N
-rsi_talib = talib.RSI(prices, timeperiod=RSI_N)
-rsi_pandas = wilder_rsi_pandas(prices, RSI_N)
-agree = np.nanmax(np.abs(rsi_talib - rsi_pandas) / np.abs(rsi_talib))
-assert agree < 1e-9, f"TA-Lib and pandas Wilder RSI disagree by {agree}"
-out["rsi"] = listed(rsi_talib)
-
-K = 2.0
-out["band_k"] = K
-upper, middle, lower = talib.BBANDS(prices, timeperiod=W, nbdevup=K, nbdevdn=K, matype=0)
-out["bollinger"] = {"upper": listed(upper), "middle": listed(middle), "lower": listed(lower)}
-
-# Both parities of window length: odd medians pick a value, even ones average two.
 out["order"] = {}
 for w in (20, 21):
-    for name, series in (("prices", prices), ("volumes", volumes)):
+    for name, series in (("walk", walk), ("volumes", volumes)):
         win = sliding_window_view(series, w)
         out["order"][f"{name}_{w}"] = {
             "window": w,
@@ -85,10 +188,57 @@ for w in (20, 21):
             "q75": listed(padded(np.quantile(win, 0.75, axis=1), w)),
         }
 
-out["generated_with"] = {
-    "numpy": np.__version__,
-    "pandas": pd.__version__,
-    "talib": talib.__version__,
+# ---- Calibration ------------------------------------------------------------------------------
+C, MIN_HISTORY, TAIL = 300, 100, 0.1
+statistic = np.abs(rng.standard_t(3, N))
+statistic[rng.random(N) < 0.1] = np.nan
+statistic[900:1000] = 0.5  # a flat stretch: a degenerate tail
+statistic[1000] = 0.75
+statistic[1100] = 40.0  # far beyond the fitted tail
+
+
+def quantise(x):
+    return int(math.floor(min(max(x, 0.0), 1e6) / 1e-6 + 0.5))
+
+
+quantised = [None if math.isnan(s) else quantise(s) for s in statistic]
+calibrated = []
+for i in range(N):
+    q = quantised[i]
+    reference = [v for v in quantised[max(0, i - C):i] if v is not None]
+    n = len(reference)
+    if q is None or n < MIN_HISTORY:
+        calibrated.append(None)
+        continue
+    ordered = np.sort(np.array(reference, dtype=np.float64))
+    empirical = (np.sum(ordered >= q) + 1) / (n + 1)
+    k = max(20, int(math.floor(n * TAIL)))
+    if n <= k:
+        calibrated.append(float(empirical))
+        continue
+    u = ordered[n - k - 1]
+    if q <= u:
+        calibrated.append(float(empirical))
+        continue
+    # Quantiles of the tail (Pickands): the (k/2+1)-th and (k/4+1)-th largest values.
+    q2, q4 = ordered[n - 1 - k // 2], ordered[n - 1 - k // 4]
+    if q2 <= u:
+        calibrated.append(float(empirical))
+        continue
+    lower, upper = q2 - u, q4 - q2
+    shape = min(max(math.log(upper / lower) / math.log(2), 0.0), 0.5) if upper > 0 else 0.0
+    scale = lower * shape / (2 ** shape - 1) if shape > 0 else lower / math.log(2)
+    beyond = q - u
+    survival = (1 + shape * beyond / scale) ** (-1 / shape) if shape > 0 else math.exp(-beyond / scale)
+    calibrated.append(max((k + 1) / (n + 1) * survival, 1e-300))
+out["calibration"] = {
+    "window": C,
+    "min_history": MIN_HISTORY,
+    "tail_fraction": TAIL,
+    "statistic": listed(statistic),
+    "p": calibrated,
 }
+
+out["generated_with"] = {"numpy": np.__version__, "pandas": pd.__version__, "talib": talib.__version__}
 json.dump(out, sys.stdout, separators=(",", ":"))
 sys.stdout.write("\n")

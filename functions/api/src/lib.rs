@@ -29,7 +29,7 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// Every route of the API, with the request-id layer and the error envelope for unknown
 /// routes and methods.
 pub fn app(state: AppState) -> Router {
-    use routes::{anomalies, collect, health, prices, symbols};
+    use routes::{anomalies, collect, health, prices, scores, symbols};
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
@@ -48,6 +48,7 @@ pub fn app(state: AppState) -> Router {
             put(prices::put_candle).delete(prices::delete_candle),
         )
         .route("/v1/collect/{symbol}", post(collect::collect))
+        .route("/v1/prices/{symbol}/scores", get(scores::scores))
         .route("/v1/anomalies", get(anomalies::list))
         .route("/v1/anomalies/stats", get(anomalies::stats))
         .route("/v1/anomalies/{symbol}/latest", get(anomalies::latest))

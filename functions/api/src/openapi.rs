@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::routes::{anomalies, collect, health, prices, symbols};
+use crate::routes::{anomalies, collect, health, prices, scores, symbols};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -33,6 +33,7 @@ use crate::routes::{anomalies, collect, health, prices, symbols};
         anomalies::list,
         anomalies::stats,
         anomalies::latest,
+        scores::scores,
     ),
     components(schemas(
         ErrorEnvelope,
@@ -52,7 +53,7 @@ use crate::routes::{anomalies, collect, health, prices, symbols};
         (name = "prices", description = "Candles and moving averages"),
         (name = "corrections", description = "Fixing stored candles by hand"),
         (name = "collect", description = "Collecting on demand"),
-        (name = "anomalies", description = "What the detectors found"),
+        (name = "anomalies", description = "Anomaly events, and the calibrated score of every candle"),
     )
 )]
 pub struct ApiDoc;

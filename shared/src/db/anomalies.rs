@@ -1,132 +1,216 @@
-//! Queries on the `anomalies` table.
+//! Queries on `anomalies`: events, one row per run of candles whose consensus passed the
+//! threshold. The detector reconciles a range's events with what the scores say now (an event
+//! keeps its id while it changes); the API lists and counts them.
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::DbError;
+use crate::detect::events::Event;
 use crate::model::{Anomaly, AnomalyKind, Interval, Method, Score, Severity, Symbol};
 
-/// Upserts findings in one statement. A finding already stored with the same score, severity
-/// and details is left untouched, so re-running a detector changes nothing. Returns the rows
-/// inserted or changed.
-pub async fn upsert(client: &impl GenericClient, anomalies: &[Anomaly]) -> Result<u64, DbError> {
-    if anomalies.is_empty() {
-        return Ok(0);
-    }
-    let mut rows: Vec<&Anomaly> = anomalies.iter().collect();
-    let key = |a: &Anomaly| (a.symbol.clone(), a.interval, a.open_time, a.method, a.kind);
-    rows.sort_by_key(|a| key(a));
-    rows.dedup_by(|a, b| key(a) == key(b));
-    let symbols: Vec<&str> = rows.iter().map(|a| a.symbol.as_str()).collect();
-    let intervals: Vec<&str> = rows.iter().map(|a| a.interval.as_str()).collect();
-    let times: Vec<_> = rows.iter().map(|a| a.open_time).collect();
-    let methods: Vec<&str> = rows.iter().map(|a| a.method.as_str()).collect();
-    let kinds: Vec<&str> = rows.iter().map(|a| a.kind.as_str()).collect();
-    let scores: Vec<f64> = rows.iter().map(|a| a.score.value()).collect();
-    let severities: Vec<&str> = rows.iter().map(|a| a.severity.as_str()).collect();
-    let details: Vec<&serde_json::Value> = rows.iter().map(|a| &a.details).collect();
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO anomalies (symbol, interval, open_time, method, kind, score, severity, details)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
-                                  $6::float8[], $7::text[], $8::jsonb[])
-             ON CONFLICT (symbol, interval, open_time, method, kind) DO UPDATE
-             SET score = EXCLUDED.score, severity = EXCLUDED.severity, details = EXCLUDED.details,
-                 detected_at = now()
-             WHERE (anomalies.score, anomalies.severity, anomalies.details)
-                IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.severity, EXCLUDED.details)",
-        )
-        .await?;
-    Ok(client
-        .execute(
-            &statement,
-            &[
-                &symbols,
-                &intervals,
-                &times,
-                &methods,
-                &kinds,
-                &scores,
-                &severities,
-                &details,
-            ],
-        )
-        .await?)
+/// A stored event with the columns the table adds: its identity, when it was first stored,
+/// when it last changed, and when its severity last rose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnomaly {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub severity_raised_at: Option<DateTime<Utc>>,
+    pub anomaly: Anomaly,
 }
 
-pub(crate) fn from_row(row: &Row) -> Result<Anomaly, DbError> {
+const COLUMNS: &str = "id, symbol, interval, start_time, end_time, peak_time, candles, score, \
+                       severity, kind, methods, details, created_at, updated_at, severity_raised_at";
+
+pub(crate) fn from_row(row: &Row) -> Result<StoredAnomaly, DbError> {
     let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("anomalies: {e}"));
-    let score = Score::new(row.try_get("score")?).map_err(|e| corrupt(&e))?;
-    Ok(Anomaly {
+    let methods: Vec<String> = row.try_get("methods")?;
+    let anomaly = Anomaly {
         symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
         interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
-        open_time: row.try_get("open_time")?,
-        method: Method::parse(row.try_get("method")?).map_err(|e| corrupt(&e))?,
-        kind: AnomalyKind::parse(row.try_get("kind")?).map_err(|e| corrupt(&e))?,
-        score,
+        start_time: row.try_get("start_time")?,
+        end_time: row.try_get("end_time")?,
+        peak_time: row.try_get("peak_time")?,
+        candles: row.try_get("candles")?,
+        score: Score::new(row.try_get("score")?).map_err(|e| corrupt(&e))?,
         severity: Severity::parse(row.try_get("severity")?).map_err(|e| corrupt(&e))?,
+        kind: AnomalyKind::parse(row.try_get("kind")?).map_err(|e| corrupt(&e))?,
+        methods: methods
+            .iter()
+            .map(|m| Method::parse(m).map_err(|e| corrupt(&e)))
+            .collect::<Result<_, _>>()?,
         details: row.try_get("details")?,
+    };
+    Ok(StoredAnomaly {
+        id: row.try_get("id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        severity_raised_at: row.try_get("severity_raised_at")?,
+        anomaly,
     })
 }
 
-/// Every finding for one series, oldest first; for tests and rescans.
+/// Every event of one series, oldest first.
 pub async fn for_series(
     client: &impl GenericClient,
     symbol: &Symbol,
     interval: Interval,
-) -> Result<Vec<Anomaly>, DbError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT symbol, interval, open_time, method, kind, score, severity, details
-             FROM anomalies WHERE symbol = $1 AND interval = $2
-             ORDER BY open_time, method, kind",
-        )
-        .await?;
+) -> Result<Vec<StoredAnomaly>, DbError> {
+    touching(
+        client,
+        symbol,
+        interval,
+        crate::db::candles::EARLIEST,
+        crate::db::candles::LATEST,
+    )
+    .await
+}
+
+/// The events of one series that overlap `from ..= to`, oldest first.
+pub async fn touching(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+    interval: Interval,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<StoredAnomaly>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM anomalies
+         WHERE symbol = $1 AND interval = $2 AND end_time >= $3 AND start_time <= $4
+         ORDER BY start_time, id"
+    );
+    let statement = client.prepare_cached(&sql).await?;
     client
-        .query(&statement, &[&symbol.as_str(), &interval.as_str()])
+        .query(
+            &statement,
+            &[&symbol.as_str(), &interval.as_str(), &from, &to],
+        )
         .await?
         .iter()
         .map(from_row)
         .collect()
 }
 
-// ---- Reads for the HTTP API -------------------------------------------------------------
-
-/// A stored finding with the columns the table adds: its id (the tie-breaker that makes
-/// paging by time exact) and when it was detected.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredAnomaly {
-    pub id: i64,
-    pub detected_at: chrono::DateTime<chrono::Utc>,
-    pub anomaly: Anomaly,
+fn method_names(event: &Event) -> Vec<&'static str> {
+    event.methods.iter().map(|m| m.as_str()).collect()
 }
 
-/// Which findings to list. Times bound the candle's open time: `from <= open_time < to`.
+/// Stores a new event; returns its id.
+pub async fn insert(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+    interval: Interval,
+    event: &Event,
+) -> Result<i64, DbError> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO anomalies (symbol, interval, start_time, end_time, peak_time, candles,
+                                    score, severity, kind, methods, details)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &symbol.as_str(),
+                &interval.as_str(),
+                &event.start,
+                &event.end,
+                &event.peak_time,
+                &(event.candles as i32),
+                &event.peak_score,
+                &event.severity.as_str(),
+                &event.kind.as_str(),
+                &method_names(event),
+                &event.details,
+            ],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Rewrites event `id` with what the scores say now; a row that would not change is left
+/// alone. `updated_at` moves when anything changed, `severity_raised_at` when the severity
+/// rose. Returns whether the row changed.
+pub async fn update(client: &impl GenericClient, id: i64, event: &Event) -> Result<bool, DbError> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE anomalies
+             SET start_time = $2, end_time = $3, peak_time = $4, candles = $5, score = $6,
+                 severity = $7, kind = $8, methods = $9, details = $10, updated_at = now(),
+                 severity_raised_at = CASE
+                     WHEN array_position(ARRAY['low','medium','high','critical'], $7::text)
+                        > array_position(ARRAY['low','medium','high','critical'], severity)
+                     THEN now() ELSE severity_raised_at END
+             WHERE id = $1
+               AND (start_time, end_time, peak_time, candles, score, severity, kind, methods, details)
+                   IS DISTINCT FROM ($2, $3, $4, $5, $6, $7::text, $8::text, $9::text[], $10::jsonb)",
+        )
+        .await?;
+    let changed = client
+        .execute(
+            &statement,
+            &[
+                &id,
+                &event.start,
+                &event.end,
+                &event.peak_time,
+                &(event.candles as i32),
+                &event.peak_score,
+                &event.severity.as_str(),
+                &event.kind.as_str(),
+                &method_names(event),
+                &event.details,
+            ],
+        )
+        .await?;
+    Ok(changed > 0)
+}
+
+/// Deletes events that the scores no longer support.
+pub async fn delete(client: &impl GenericClient, ids: &[i64]) -> Result<u64, DbError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let statement = client
+        .prepare_cached("DELETE FROM anomalies WHERE id = ANY($1)")
+        .await?;
+    Ok(client.execute(&statement, &[&ids]).await?)
+}
+
+// ---- Reads for the HTTP API -------------------------------------------------------------
+// Each answers "is the symbol watched?" in the same statement when a symbol is named.
+
+/// Which events to list: those overlapping `from <= t < to`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnomalyFilter {
     pub symbol: Option<Symbol>,
+    /// Events the method contributed to.
     pub method: Option<Method>,
     pub severity: Option<Severity>,
-    pub from: chrono::DateTime<chrono::Utc>,
-    pub to: chrono::DateTime<chrono::Utc>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
 }
 
-/// Findings matching `filter`, newest first by `(open_time, id)`, at most `limit`, starting
-/// strictly after `after` (the last row of the previous page). The statement names only the
-/// filters given, so the planner can pick the index that leads with them.
+/// Events matching `filter`, newest first by `(start_time, id)`, at most `limit`, strictly
+/// after `after` (the last row of the previous page). `Ok(None)`: the filter names a symbol
+/// that is not watched.
 pub async fn page(
     client: &impl GenericClient,
     filter: &AnomalyFilter,
-    after: Option<(chrono::DateTime<chrono::Utc>, i64)>,
+    after: Option<(DateTime<Utc>, i64)>,
     limit: i64,
-) -> Result<Vec<StoredAnomaly>, DbError> {
+) -> Result<Option<Vec<StoredAnomaly>>, DbError> {
     let (sql, _) = page_sql(filter, after.is_some());
     let symbol = filter.symbol.as_ref().map(Symbol::as_str);
     let method = filter.method.map(Method::as_str);
     let severity = filter.severity.map(Severity::as_str);
     let (after_time, after_id) = after.unzip();
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-        vec![&filter.from, &filter.to, &limit];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&filter.from, &filter.to, &limit];
     if let Some(symbol) = &symbol {
         params.push(symbol);
     }
@@ -141,47 +225,64 @@ pub async fn page(
         params.push(id);
     }
     let statement = client.prepare_cached(&sql).await?;
-    client
-        .query(&statement, &params)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(StoredAnomaly {
-                id: row.try_get("id")?,
-                detected_at: row.try_get("detected_at")?,
-                anomaly: from_row(row)?,
-            })
-        })
-        .collect()
+    let rows = client.query(&statement, &params).await?;
+    if symbol.is_some() {
+        // A lateral join from `symbols`: no row at all means the symbol is not watched, one
+        // row of NULLs means it has no event in range.
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<_, Option<i64>>("id")?.is_some() {
+                out.push(from_row(row)?);
+            }
+        }
+        return Ok(Some(out));
+    }
+    rows.iter()
+        .map(from_row)
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 /// The statement [`page`] runs for this filter, and how many parameters it takes; public so
 /// tests can EXPLAIN exactly what the API runs.
 pub fn page_sql(filter: &AnomalyFilter, with_cursor: bool) -> (String, usize) {
-    let mut sql = String::from(
-        "SELECT id, symbol, interval, open_time, method, kind, score, severity, details, detected_at
-         FROM anomalies WHERE open_time >= $1 AND open_time < $2",
-    );
+    let mut conditions = String::from("start_time < $2 AND end_time >= $1");
     let mut n = 3;
-    for (present, column) in [
-        (filter.symbol.is_some(), "symbol"),
-        (filter.method.is_some(), "method"),
-        (filter.severity.is_some(), "severity"),
-    ] {
-        if present {
-            n += 1;
-            sql.push_str(&format!(" AND {column} = ${n}"));
-        }
+    let symbol_param = filter.symbol.is_some().then(|| {
+        n += 1;
+        n
+    });
+    if let Some(p) = symbol_param {
+        conditions.push_str(&format!(" AND symbol = ${p}"));
+    }
+    if filter.method.is_some() {
+        n += 1;
+        conditions.push_str(&format!(" AND methods @> ARRAY[${n}::text]"));
+    }
+    if filter.severity.is_some() {
+        n += 1;
+        conditions.push_str(&format!(" AND severity = ${n}"));
     }
     if with_cursor {
-        sql.push_str(&format!(" AND (open_time, id) < (${}, ${})", n + 1, n + 2));
+        conditions.push_str(&format!(" AND (start_time, id) < (${}, ${})", n + 1, n + 2));
         n += 2;
     }
-    sql.push_str(" ORDER BY open_time DESC, id DESC LIMIT $3");
+    let inner = format!(
+        "SELECT {COLUMNS} FROM anomalies WHERE {conditions} ORDER BY start_time DESC, id DESC LIMIT $3"
+    );
+    let sql = match symbol_param {
+        Some(p) => format!(
+            "SELECT e.* FROM symbols s LEFT JOIN LATERAL ({inner}) e ON true WHERE s.symbol = ${p}"
+        ),
+        None => inner,
+    };
     (sql, n)
 }
 
-/// Counts of findings in a time range, grouped three ways.
+/// Counts of events in a time range, grouped four ways.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnomalyStats {
     pub total: i64,
@@ -191,23 +292,29 @@ pub struct AnomalyStats {
     pub by_symbol: Vec<(String, i64)>,
 }
 
-/// Counts findings with `from <= open_time < to` (of one symbol, when given) by method, kind,
-/// severity and symbol, in one statement.
+/// Counts events overlapping `from <= t < to` (of one symbol, when given) by contributing
+/// method, kind, severity and symbol, in one statement. `Ok(None)`: the symbol is not watched.
 pub async fn stats(
     client: &impl GenericClient,
     symbol: Option<&Symbol>,
-    from: chrono::DateTime<chrono::Utc>,
-    to: chrono::DateTime<chrono::Utc>,
-) -> Result<AnomalyStats, DbError> {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Option<AnomalyStats>, DbError> {
     let statement = client
         .prepare_cached(
-            "SELECT method, kind, severity, symbol, count(*) AS n,
-                    GROUPING(method) = 0 AS by_method, GROUPING(kind) = 0 AS by_kind,
-                    GROUPING(severity) = 0 AS by_severity, GROUPING(symbol) = 0 AS by_symbol
-             FROM anomalies
-             WHERE open_time >= $1 AND open_time < $2 AND ($3::text IS NULL OR symbol = $3)
-             GROUP BY GROUPING SETS ((method), (kind), (severity), (symbol), ())
-             ORDER BY 1, 2, 3, 4",
+            "WITH e AS (
+                 SELECT symbol, kind, severity, methods FROM anomalies
+                 WHERE start_time < $2 AND end_time >= $1 AND ($3::text IS NULL OR symbol = $3)
+             )
+             SELECT 'watched' AS dimension, NULL::text AS name,
+                    count(*) FILTER (WHERE $3::text IS NULL OR s.symbol = $3) AS n
+             FROM (SELECT 1) one LEFT JOIN symbols s ON s.symbol = $3
+             UNION ALL SELECT 'total', NULL, count(*) FROM e
+             UNION ALL SELECT 'method', m, count(*) FROM e, unnest(e.methods) m GROUP BY m
+             UNION ALL SELECT 'kind', kind, count(*) FROM e GROUP BY kind
+             UNION ALL SELECT 'severity', severity, count(*) FROM e GROUP BY severity
+             UNION ALL SELECT 'symbol', symbol, count(*) FROM e GROUP BY symbol
+             ORDER BY 1, 2",
         )
         .await?;
     let rows = client
@@ -215,24 +322,18 @@ pub async fn stats(
         .await?;
     let mut stats = AnomalyStats::default();
     for row in rows {
+        let dimension: &str = row.try_get("dimension")?;
+        let name: Option<String> = row.try_get("name")?;
         let n: i64 = row.try_get("n")?;
-        for (flag, column, target) in [
-            ("by_method", "method", &mut stats.by_method),
-            ("by_kind", "kind", &mut stats.by_kind),
-            ("by_severity", "severity", &mut stats.by_severity),
-            ("by_symbol", "symbol", &mut stats.by_symbol),
-        ] {
-            if row.try_get::<_, bool>(flag)? {
-                target.push((row.try_get(column)?, n));
-            }
-        }
-        if !row.try_get::<_, bool>("by_method")?
-            && !row.try_get::<_, bool>("by_kind")?
-            && !row.try_get::<_, bool>("by_severity")?
-            && !row.try_get::<_, bool>("by_symbol")?
-        {
-            stats.total = n;
+        match (dimension, name) {
+            ("watched", _) if n == 0 => return Ok(None),
+            ("total", _) => stats.total = n,
+            ("method", Some(name)) => stats.by_method.push((name, n)),
+            ("kind", Some(name)) => stats.by_kind.push((name, n)),
+            ("severity", Some(name)) => stats.by_severity.push((name, n)),
+            ("symbol", Some(name)) => stats.by_symbol.push((name, n)),
+            _ => {}
         }
     }
-    Ok(stats)
+    Ok(Some(stats))
 }

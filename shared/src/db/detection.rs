@@ -1,12 +1,12 @@
-//! The detector's queries: a per-series lock, the candles after a watermark and the history
-//! before them, and clearing a range before a rescan writes it again.
+//! The detector's queries: a per-series lock, the candles from a point on and the history
+//! before them.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 
 use super::DbError;
 use super::candles::from_row;
-use crate::model::{Anomaly, Candle, Interval, Method, Symbol};
+use crate::model::{Candle, Interval, Symbol};
 
 const COLUMNS: &str = "symbol, interval, open_time, open, high, low, close, volume, source";
 
@@ -29,19 +29,19 @@ pub async fn lock_series(
     Ok(())
 }
 
-/// Candles with `after < open_time <= until` (no lower bound when `after` is `None`), oldest
+/// Candles with `from <= open_time <= until` (no lower bound when `from` is `None`), oldest
 /// first, at most `limit`.
-pub async fn candles_after(
+pub async fn candles_from(
     client: &impl GenericClient,
     symbol: &Symbol,
     interval: Interval,
-    after: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
     until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Candle>, DbError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM candles
-         WHERE symbol = $1 AND interval = $2 AND ($3::timestamptz IS NULL OR open_time > $3)
+         WHERE symbol = $1 AND interval = $2 AND ($3::timestamptz IS NULL OR open_time >= $3)
            AND open_time <= $4
          ORDER BY open_time ASC LIMIT $5"
     );
@@ -49,7 +49,7 @@ pub async fn candles_after(
     client
         .query(
             &statement,
-            &[&symbol.as_str(), &interval.as_str(), &after, &until, &limit],
+            &[&symbol.as_str(), &interval.as_str(), &from, &until, &limit],
         )
         .await?
         .iter()
@@ -82,45 +82,4 @@ pub async fn candles_before(
         .iter()
         .map(from_row)
         .collect()
-}
-
-/// Deletes the findings of `methods` on one series with `from <= open_time <= to` that are not
-/// in `keep`, so after a rescan exactly what the detectors find now remains, and rows that are
-/// found again keep their identity. Returns the rows deleted.
-pub async fn delete_stale_anomalies(
-    client: &impl GenericClient,
-    symbol: &Symbol,
-    interval: Interval,
-    methods: &[Method],
-    (from, to): (DateTime<Utc>, DateTime<Utc>),
-    keep: &[Anomaly],
-) -> Result<u64, DbError> {
-    let methods: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
-    let times: Vec<DateTime<Utc>> = keep.iter().map(|a| a.open_time).collect();
-    let kept_methods: Vec<&str> = keep.iter().map(|a| a.method.as_str()).collect();
-    let kinds: Vec<&str> = keep.iter().map(|a| a.kind.as_str()).collect();
-    let statement = client
-        .prepare_cached(
-            "DELETE FROM anomalies
-             WHERE symbol = $1 AND interval = $2 AND method = ANY($3)
-               AND open_time >= $4 AND open_time <= $5
-               AND (open_time, method, kind) NOT IN (
-                   SELECT * FROM UNNEST($6::timestamptz[], $7::text[], $8::text[]))",
-        )
-        .await?;
-    Ok(client
-        .execute(
-            &statement,
-            &[
-                &symbol.as_str(),
-                &interval.as_str(),
-                &methods,
-                &from,
-                &to,
-                &times,
-                &kept_methods,
-                &kinds,
-            ],
-        )
-        .await?)
 }

@@ -1,4 +1,5 @@
-//! Queries on `detector_state`: how far the detector has read each series.
+//! Queries on `detector_state`: how far the detector has read each series, and from where a
+//! changed candle asks it to recompute.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -6,22 +7,89 @@ use deadpool_postgres::GenericClient;
 use super::DbError;
 use crate::model::{Interval, Symbol};
 
+/// A series' progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct State {
+    /// The open time of the newest candle already scanned.
+    pub watermark: DateTime<Utc>,
+    /// The earliest candle written since the detector last looked (kept by a trigger on
+    /// `candles`); at or before the watermark it means "recompute from here".
+    pub rescan_from: Option<DateTime<Utc>>,
+}
+
+/// The state of a series, if it was ever scanned.
+pub async fn get(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+    interval: Interval,
+) -> Result<Option<State>, DbError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT watermark, rescan_from FROM detector_state WHERE symbol = $1 AND interval = $2",
+        )
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&symbol.as_str(), &interval.as_str()])
+        .await?;
+    row.map(|r| {
+        Ok(State {
+            watermark: r.try_get("watermark")?,
+            rescan_from: r.try_get("rescan_from")?,
+        })
+    })
+    .transpose()
+}
+
 /// The open time of the newest candle already scanned, if the series was ever scanned.
 pub async fn watermark(
     client: &impl GenericClient,
     symbol: &Symbol,
     interval: Interval,
 ) -> Result<Option<DateTime<Utc>>, DbError> {
-    let statement = client
-        .prepare_cached("SELECT watermark FROM detector_state WHERE symbol = $1 AND interval = $2")
-        .await?;
-    let row = client
-        .query_opt(&statement, &[&symbol.as_str(), &interval.as_str()])
-        .await?;
-    Ok(row.map(|r| r.try_get("watermark")).transpose()?)
+    Ok(get(client, symbol, interval).await?.map(|s| s.watermark))
 }
 
-/// Moves the watermark forward (never back: a slower concurrent run cannot undo a faster one).
+/// Moves the watermark forward (never back: a slower concurrent run cannot undo a faster one)
+/// and replaces `rescan_from` with `next` — unless a write changed it since the scan read
+/// `seen`, in which case the earlier of the two is kept. The comparison is made on the row as
+/// it is when this statement gets it, so a trigger that fired in a transaction committing
+/// meanwhile is never lost.
+pub async fn finish_page(
+    client: &impl GenericClient,
+    symbol: &Symbol,
+    interval: Interval,
+    watermark: DateTime<Utc>,
+    seen: Option<DateTime<Utc>>,
+    next: Option<DateTime<Utc>>,
+) -> Result<(), DbError> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO detector_state (symbol, interval, watermark, rescan_from)
+             VALUES ($1, $2, $3, $5)
+             ON CONFLICT (symbol, interval) DO UPDATE
+             SET watermark = GREATEST(detector_state.watermark, EXCLUDED.watermark),
+                 rescan_from = CASE
+                     WHEN detector_state.rescan_from IS NOT DISTINCT FROM $4::timestamptz THEN $5
+                     ELSE LEAST(detector_state.rescan_from, $5) END,
+                 updated_at = now()",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[
+                &symbol.as_str(),
+                &interval.as_str(),
+                &watermark,
+                &seen,
+                &next,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Moves the watermark forward and leaves `rescan_from` alone (an explicit rescan of a range).
 pub async fn advance(
     client: &impl GenericClient,
     symbol: &Symbol,

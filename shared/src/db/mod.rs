@@ -9,6 +9,7 @@ pub mod detector_state;
 pub mod gaps;
 mod migrate;
 pub mod roles;
+pub mod scores;
 pub mod stats;
 pub mod symbols;
 mod tls;

@@ -51,6 +51,7 @@ pub const DETECTOR: Role = Role {
     name: "tickwatch_detector",
     writes: &[
         ("anomalies", "INSERT, UPDATE, DELETE"),
+        ("candle_scores", "INSERT, UPDATE, DELETE"),
         ("detector_state", "INSERT, UPDATE, DELETE"),
     ],
 };

@@ -1,6 +1,7 @@
-//! Detector thresholds: defaults, then the environment (`DETECTOR_<METHOD>_<PARAM>`, and
-//! `DETECTOR_METHODS` to choose the methods), then per-symbol overrides from the watch list's
-//! `detector_overrides` column, e.g. `{"zscore": {"threshold": 4.0}}`.
+//! Detector parameters: defaults, then the environment (`DETECTOR_<METHOD>_<PARAM>`,
+//! `DETECTOR_CALIBRATION_<PARAM>`, `DETECTOR_EVENTS_<PARAM>`, and `DETECTOR_METHODS` to choose
+//! the methods), then per-symbol overrides from the watch list's `detector_overrides` column,
+//! e.g. `{"zscore": {"window": 50}, "events": {"threshold": 0.56}}`.
 //!
 //! Every layer is validated by the same code: a parameter that cannot be used is refused with
 //! its name and the reason, at start-up for the environment and per symbol for overrides (a
@@ -10,31 +11,51 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::calibrate::CalibrationParams;
+use super::events::EventParams;
 use super::{
     Detector, Iqr, IqrParams, IsolationForest, IsolationForestParams, MovingAverage,
-    MovingAverageParams, PctChange, PctChangeParams, Technical, TechnicalParams, VolumeSpike,
-    VolumeSpikeParams, ZScore, ZScoreParams,
+    MovingAverageParams, PctChange, PctChangeParams, StaleFeed, StaleFeedParams, Technical,
+    TechnicalParams, VolumeSpike, VolumeSpikeParams, ZScore, ZScoreParams,
 };
 use crate::config::variables::VARIABLES;
 use crate::config::{ConfigError, Env};
 use crate::model::Method;
 
-/// A parameter a detector cannot work with.
+/// A parameter the detector cannot work with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{method}.{field}: {reason}")]
+#[error("{scope}.{field}: {reason}")]
 pub struct InvalidParams {
-    pub method: Method,
+    /// The method (`zscore`) or section (`calibration`, `events`) the parameter belongs to.
+    pub scope: &'static str,
     pub field: String,
     pub reason: String,
 }
 
 impl InvalidParams {
-    pub(crate) fn new(method: Method, field: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(scope: impl Scope, field: &str, reason: impl Into<String>) -> Self {
         Self {
-            method,
+            scope: scope.name(),
             field: field.to_owned(),
             reason: reason.into(),
         }
+    }
+}
+
+/// What a parameter belongs to: a method or a named section.
+pub(crate) trait Scope {
+    fn name(self) -> &'static str;
+}
+
+impl Scope for Method {
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Scope for &'static str {
+    fn name(self) -> &'static str {
+        self
     }
 }
 
@@ -44,9 +65,58 @@ pub(crate) trait Params: Serialize + DeserializeOwned + Default + Clone {
     fn validate(&self) -> Result<(), InvalidParams>;
 }
 
+/// A section of parameters that is not a method (calibration, events).
+pub(crate) trait Section: Serialize + DeserializeOwned + Default + Clone {
+    const NAME: &'static str;
+    fn check(&self) -> Result<(), InvalidParams>;
+}
+
+impl Section for CalibrationParams {
+    const NAME: &'static str = "calibration";
+    fn check(&self) -> Result<(), InvalidParams> {
+        self.validate()
+    }
+}
+
+impl Section for EventParams {
+    const NAME: &'static str = "events";
+    fn check(&self) -> Result<(), InvalidParams> {
+        self.validate()
+    }
+}
+
+/// Methods and sections alike: a name for variables and overrides, and a validation.
+pub(crate) trait Layer: Serialize + DeserializeOwned + Default + Clone {
+    fn layer_name() -> &'static str;
+    fn check_layer(&self) -> Result<(), InvalidParams>;
+}
+
+impl<T: Params> Layer for T {
+    fn layer_name() -> &'static str {
+        T::METHOD.as_str()
+    }
+    fn check_layer(&self) -> Result<(), InvalidParams> {
+        self.validate()
+    }
+}
+
+/// Sections wrap in a newtype so they do not collide with the blanket method impl.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Sec<T>(pub T);
+
+impl<T: Section> Layer for Sec<T> {
+    fn layer_name() -> &'static str {
+        T::NAME
+    }
+    fn check_layer(&self) -> Result<(), InvalidParams> {
+        self.0.check()
+    }
+}
+
 /// Checks shared by every method: a window long enough for statistics, a positive threshold.
 pub(crate) fn check_window(
-    method: Method,
+    method: impl Scope,
     field: &str,
     value: usize,
     min: usize,
@@ -61,28 +131,20 @@ pub(crate) fn check_window(
     Ok(())
 }
 
-pub(crate) fn check_positive(method: Method, field: &str, value: f64) -> Result<(), InvalidParams> {
-    if !(value.is_finite() && value > 0.0) {
-        return Err(InvalidParams::new(
-            method,
-            field,
-            format!("{value} must be a positive number"),
-        ));
-    }
-    Ok(())
-}
-
 /// Why a symbol's overrides were refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OverrideError {
     #[error("detector_overrides must be a JSON object keyed by method name")]
     NotAnObject,
-    #[error("detector_overrides: unknown method {0:?}")]
+    #[error("detector_overrides: unknown method or section {0:?}")]
     UnknownMethod(String),
     #[error("detector_overrides.{0}: must be an object of parameters")]
     MethodNotAnObject(String),
     #[error("detector_overrides.{method}: {reason}")]
-    Unreadable { method: Method, reason: String },
+    Unreadable {
+        method: &'static str,
+        reason: String,
+    },
     #[error("detector_overrides.{0}")]
     Invalid(InvalidParams),
 }
@@ -98,6 +160,9 @@ pub struct DetectorConfig {
     pub moving_average: MovingAverageParams,
     pub volume_spike: VolumeSpikeParams,
     pub technical: TechnicalParams,
+    pub stale_feed: StaleFeedParams,
+    pub calibration: CalibrationParams,
+    pub events: EventParams,
 }
 
 /// Parses an environment value: numbers and booleans as themselves, anything else as text.
@@ -109,7 +174,7 @@ fn env_value(raw: &str) -> Value {
 }
 
 /// Applies `patch` to `current` and validates the result.
-fn merge<T: Params>(current: &T, patch: &Map<String, Value>) -> Result<T, String> {
+fn merge<T: Layer>(current: &T, patch: &Map<String, Value>) -> Result<T, String> {
     let mut json = serde_json::to_value(current).map_err(|e| e.to_string())?;
     if let Value::Object(fields) = &mut json {
         for (k, v) in patch {
@@ -119,8 +184,8 @@ fn merge<T: Params>(current: &T, patch: &Map<String, Value>) -> Result<T, String
     serde_json::from_value::<T>(json).map_err(|e| e.to_string())
 }
 
-fn from_env_one<T: Params>(env: &Env, current: &T) -> Result<T, ConfigError> {
-    let prefix = format!("DETECTOR_{}_", T::METHOD.as_str().to_ascii_uppercase());
+fn from_env_one<T: Layer>(env: &Env, current: &T) -> Result<T, ConfigError> {
+    let prefix = format!("DETECTOR_{}_", T::layer_name().to_ascii_uppercase());
     let mut value = current.clone();
     let mut names = Vec::new();
     for variable in VARIABLES.iter().filter(|v| v.name.starts_with(&prefix)) {
@@ -136,7 +201,7 @@ fn from_env_one<T: Params>(env: &Env, current: &T) -> Result<T, ConfigError> {
         })?;
         names.push((field, variable.name));
     }
-    value.validate().map_err(|e| {
+    value.check_layer().map_err(|e| {
         let name = names
             .iter()
             .find(|(field, _)| *field == e.field)
@@ -149,22 +214,23 @@ fn from_env_one<T: Params>(env: &Env, current: &T) -> Result<T, ConfigError> {
     Ok(value)
 }
 
-fn override_one<T: Params>(current: &T, patch: Option<&Value>) -> Result<T, OverrideError> {
+fn override_one<T: Layer>(current: &T, patch: Option<&Value>) -> Result<T, OverrideError> {
     let Some(patch) = patch else {
         return Ok(current.clone());
     };
     let Value::Object(patch) = patch else {
-        return Err(OverrideError::MethodNotAnObject(
-            T::METHOD.as_str().to_owned(),
-        ));
+        return Err(OverrideError::MethodNotAnObject(T::layer_name().to_owned()));
     };
     let value = merge(current, patch).map_err(|reason| OverrideError::Unreadable {
-        method: T::METHOD,
+        method: T::layer_name(),
         reason,
     })?;
-    value.validate().map_err(OverrideError::Invalid)?;
+    value.check_layer().map_err(OverrideError::Invalid)?;
     Ok(value)
 }
+
+/// The override keys that are sections rather than methods.
+const SECTIONS: [&str; 2] = ["calibration", "events"];
 
 impl DetectorConfig {
     /// Reads `DETECTOR_METHODS` (a comma-separated list; all methods when unset) and every
@@ -191,6 +257,9 @@ impl DetectorConfig {
             moving_average: from_env_one(env, &config.moving_average)?,
             volume_spike: from_env_one(env, &config.volume_spike)?,
             technical: from_env_one(env, &config.technical)?,
+            stale_feed: from_env_one(env, &config.stale_feed)?,
+            calibration: from_env_one(env, &Sec(config.calibration.clone()))?.0,
+            events: from_env_one(env, &Sec(config.events.clone()))?.0,
         })
     }
 
@@ -203,6 +272,7 @@ impl DetectorConfig {
             Method::MovingAverage => self.moving_average.enabled = enabled,
             Method::VolumeSpike => self.volume_spike.enabled = enabled,
             Method::Technical => self.technical.enabled = enabled,
+            Method::StaleFeed => self.stale_feed.enabled = enabled,
         }
     }
 
@@ -211,12 +281,16 @@ impl DetectorConfig {
         let Value::Object(map) = overrides else {
             return Err(OverrideError::NotAnObject);
         };
-        if let Some(unknown) = map.keys().find(|k| Method::parse(k).is_err()) {
+        if let Some(unknown) = map
+            .keys()
+            .find(|k| Method::parse(k).is_err() && !SECTIONS.contains(&k.as_str()))
+        {
             return Err(OverrideError::UnknownMethod(
                 unknown.chars().take(40).collect(),
             ));
         }
         let get = |m: Method| map.get(m.as_str());
+        let section = |name: &str| map.get(name);
         Ok(Self {
             pct_change: override_one(&self.pct_change, get(Method::PctChange))?,
             zscore: override_one(&self.zscore, get(Method::ZScore))?,
@@ -225,6 +299,9 @@ impl DetectorConfig {
             moving_average: override_one(&self.moving_average, get(Method::MovingAverage))?,
             volume_spike: override_one(&self.volume_spike, get(Method::VolumeSpike))?,
             technical: override_one(&self.technical, get(Method::Technical))?,
+            stale_feed: override_one(&self.stale_feed, get(Method::StaleFeed))?,
+            calibration: override_one(&Sec(self.calibration.clone()), section("calibration"))?.0,
+            events: override_one(&Sec(self.events.clone()), section("events"))?.0,
         })
     }
 
@@ -254,6 +331,9 @@ impl DetectorConfig {
         if self.technical.enabled {
             detectors.push(Box::new(Technical::new(self.technical.clone())?));
         }
+        if self.stale_feed.enabled {
+            detectors.push(Box::new(StaleFeed::new(self.stale_feed.clone())?));
+        }
         Ok(detectors)
     }
 }
@@ -262,7 +342,7 @@ impl DetectorConfig {
 mod tests {
     use super::*;
 
-    fn param_names<T: Params>(value: &T) -> Vec<String> {
+    fn param_names<T: Serialize>(value: &T) -> Vec<String> {
         match serde_json::to_value(value).expect("serialisable") {
             Value::Object(map) => map.keys().filter(|k| *k != "enabled").cloned().collect(),
             _ => Vec::new(),
@@ -280,10 +360,23 @@ mod tests {
             (Method::MovingAverage, param_names(&c.moving_average)),
             (Method::VolumeSpike, param_names(&c.volume_spike)),
             (Method::Technical, param_names(&c.technical)),
+            (Method::StaleFeed, param_names(&c.stale_feed)),
         ];
         for (method, fields) in all {
             for field in fields {
                 let name = format!("DETECTOR_{}_{}", method.as_str(), field).to_ascii_uppercase();
+                assert!(
+                    VARIABLES.iter().any(|v| v.name == name),
+                    "{name} is not in config/variables.rs"
+                );
+            }
+        }
+        for (section, fields) in [
+            ("calibration", param_names(&Sec(c.calibration.clone()))),
+            ("events", param_names(&Sec(c.events))),
+        ] {
+            for field in fields {
+                let name = format!("DETECTOR_{section}_{field}").to_ascii_uppercase();
                 assert!(
                     VARIABLES.iter().any(|v| v.name == name),
                     "{name} is not in config/variables.rs"
@@ -305,16 +398,19 @@ mod tests {
     #[test]
     fn environment_values_apply_and_bad_ones_name_their_variable() {
         let env = Env::from_pairs(&[
-            ("DETECTOR_ZSCORE_THRESHOLD", "3.5"),
+            ("DETECTOR_ZSCORE_WINDOW", "50"),
             ("DETECTOR_MOVING_AVERAGE_AVERAGE", "ema"),
+            ("DETECTOR_EVENTS_THRESHOLD", "0.5"),
             ("DETECTOR_METHODS", "zscore, moving_average"),
         ]);
         let config = DetectorConfig::from_env(&env).expect("valid");
-        assert_eq!(config.zscore.threshold, 3.5);
+        assert_eq!(config.zscore.window, 50);
+        assert_eq!(config.events.threshold, 0.5);
         assert!(!config.pct_change.enabled);
         assert_eq!(config.build().expect("builds").len(), 2);
         for (name, value) in [
-            ("DETECTOR_ZSCORE_THRESHOLD", "-1"),
+            ("DETECTOR_EVENTS_THRESHOLD", "-1"),
+            ("DETECTOR_CALIBRATION_WINDOW", "10"),
             ("DETECTOR_ZSCORE_WINDOW", "1.5"),
             ("DETECTOR_IQR_WINDOW", "1"),
             ("DETECTOR_MOVING_AVERAGE_AVERAGE", "wma"),
@@ -330,25 +426,27 @@ mod tests {
     fn overrides_apply_per_method_and_bad_ones_are_explained() {
         let base = DetectorConfig::default();
         let tuned = base
-            .with_overrides(
-                &serde_json::json!({"zscore": {"threshold": 4.0}, "iqr": {"enabled": false}}),
-            )
+            .with_overrides(&serde_json::json!({
+                "zscore": {"window": 40}, "iqr": {"enabled": false}, "events": {"threshold": 0.6}
+            }))
             .expect("valid overrides");
-        assert_eq!(tuned.zscore.threshold, 4.0);
+        assert_eq!(tuned.zscore.window, 40);
+        assert_eq!(tuned.events.threshold, 0.6);
         assert!(!tuned.iqr.enabled);
         assert_eq!(tuned.pct_change, base.pct_change);
         for (bad, needle) in [
             (serde_json::json!([1]), "JSON object"),
             (serde_json::json!({"zscroe": {}}), "unknown method"),
             (serde_json::json!({"zscore": 4}), "object of parameters"),
-            (serde_json::json!({"zscore": {"treshold": 4}}), "treshold"),
+            (serde_json::json!({"zscore": {"windw": 4}}), "windw"),
+            (serde_json::json!({"zscore": {"window": "long"}}), "zscore"),
             (
-                serde_json::json!({"zscore": {"threshold": "high"}}),
-                "zscore",
+                serde_json::json!({"zscore": {"window": 2}}),
+                "zscore.window",
             ),
             (
-                serde_json::json!({"zscore": {"threshold": 0}}),
-                "zscore.threshold",
+                serde_json::json!({"events": {"threshold": 0}}),
+                "events.threshold",
             ),
         ] {
             let err = base.with_overrides(&bad).expect_err("should be refused");

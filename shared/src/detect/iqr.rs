@@ -1,22 +1,25 @@
-//! Tukey fences on returns: a candle's log return below Q1 − k·IQR or above Q3 + k·IQR of the
-//! `window` returns before it. Quartiles ignore the tails, so a few earlier spikes in the window
-//! do not widen the fences the way they inflate a standard deviation.
+//! Interquartile distance of returns: how many interquartile ranges a candle's log return lies
+//! from the median of the returns before it. Quartiles ignore the tails, so a few earlier spikes
+//! in the window do not widen the reference the way they inflate a standard deviation. Returns
+//! across a gap are judged against the series' gap returns, as in [`super::ZScore`].
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::config::{Params, check_positive, check_window};
+use super::config::{Params, check_window};
 use super::rolling::{OrderWindow, RankIndex};
-use super::{Detector, InvalidParams, Series, finding, ratio_score, round};
-use crate::model::{Anomaly, AnomalyKind, Method};
+use super::series::gap_scale;
+use super::zscore::MIN_GAP_RETURNS;
+use super::{Detector, Group, InvalidParams, Reading, Series};
+use crate::model::Method;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IqrParams {
     pub enabled: bool,
+    /// Candles whose ordinary returns form the reference window.
     pub window: usize,
-    /// Fence distance in interquartile ranges (Tukey: 1.5 "outside", 3 "far out").
-    pub k: f64,
+    /// Candles whose gap returns form the reference for returns across a gap.
+    pub gap_window: usize,
 }
 
 impl Default for IqrParams {
@@ -24,7 +27,7 @@ impl Default for IqrParams {
         Self {
             enabled: true,
             window: 100,
-            k: 4.0,
+            gap_window: 1_000,
         }
     }
 }
@@ -33,7 +36,7 @@ impl Params for IqrParams {
     const METHOD: Method = Method::Iqr;
     fn validate(&self) -> Result<(), InvalidParams> {
         check_window(Self::METHOD, "window", self.window, 10)?;
-        check_positive(Self::METHOD, "k", self.k)
+        check_window(Self::METHOD, "gap_window", self.gap_window, 10)
     }
 }
 
@@ -49,57 +52,56 @@ impl Iqr {
     }
 }
 
+fn distance(r: f64, window: &OrderWindow<'_>, min: usize, scale: f64) -> Option<f64> {
+    if window.len() < min {
+        return None;
+    }
+    let (q1, median, q3) = (
+        window.quantile(0.25)?,
+        window.quantile(0.5)?,
+        window.quantile(0.75)?,
+    );
+    (q3 > q1).then(|| (r - median) / ((q3 - q1) * scale))
+}
+
 impl Detector for Iqr {
     fn method(&self) -> Method {
         Method::Iqr
     }
 
-    fn lookback(&self) -> usize {
-        self.params.window + 1
+    fn group(&self) -> Group {
+        Group::Price
     }
 
-    fn detect(&self, series: &Series<'_>, from: usize) -> Vec<Anomaly> {
-        let IqrParams { window, k, .. } = self.params;
+    fn lookback(&self) -> usize {
+        self.params.window.max(self.params.gap_window) + 1
+    }
+
+    fn readings(&self, series: &Series<'_>) -> Vec<Option<Reading>> {
+        let IqrParams {
+            window, gap_window, ..
+        } = self.params;
+        let min = (window / 2).max(10);
         let index = RankIndex::new(series.log_return.iter().flatten().copied());
-        let mut order = OrderWindow::new(&index, window);
-        let mut found = Vec::new();
+        let mut ordinary = OrderWindow::new(&index, window);
+        let mut gaps = OrderWindow::new(&index, gap_window);
+        let mut out = Vec::with_capacity(series.len());
         for (i, r) in series.log_return.iter().enumerate() {
-            let Some(r) = *r else { continue };
-            if i >= from
-                && order.is_full()
-                && let (Some(q1), Some(q3)) = (order.quantile(0.25), order.quantile(0.75))
-                && q3 > q1
-            {
-                let iqr = q3 - q1;
-                let (lower, upper) = (q1 - k * iqr, q3 + k * iqr);
-                let beyond = if r > upper {
-                    Some((AnomalyKind::Spike, (r - q3) / (upper - q3)))
-                } else if r < lower {
-                    Some((AnomalyKind::Drop, (q1 - r) / (q1 - lower)))
+            let gap = series.after_gap(i);
+            let reading = r.and_then(|r| {
+                let value = if !gap {
+                    distance(r, &ordinary, min, 1.0)
+                } else if gaps.len() >= MIN_GAP_RETURNS {
+                    distance(r, &gaps, MIN_GAP_RETURNS, 1.0)
                 } else {
-                    None
+                    distance(r, &ordinary, min, gap_scale(series.elapsed[i]))
                 };
-                if let Some((kind, ratio)) = beyond {
-                    found.extend(finding(
-                        series,
-                        i,
-                        Method::Iqr,
-                        kind,
-                        ratio_score(ratio),
-                        json!({
-                            "log_return": round(r),
-                            "q1": round(q1),
-                            "q3": round(q3),
-                            "lower_fence": round(lower),
-                            "upper_fence": round(upper),
-                            "k": k,
-                            "window": window,
-                        }),
-                    ));
-                }
-            }
-            order.push(r);
+                value.and_then(Reading::signed)
+            });
+            out.push(reading);
+            ordinary.push_slot(r.filter(|_| !gap));
+            gaps.push_slot(r.filter(|_| gap));
         }
-        found
+        out
     }
 }

@@ -1,28 +1,35 @@
-//! Isolation forest (Liu, Ting and Zhou, 2008) over four features per candle: log return,
-//! absolute log return, high–low range (log of high / low) and volume ratio (volume over the
-//! median of the previous volumes; 1 where volume is unknown). Anomalies are the points random
-//! axis-aligned cuts isolate quickly. The trees are grown from a seeded ChaCha8 generator, so
-//! the same candles and parameters always give the same scores.
+//! Isolation forest (Liu, Ting and Zhou, 2008) over four features per candle: the log return
+//! (divided by [`gap_scale`] across a gap), its magnitude, the high–low range (log of high /
+//! low) and the log volume ratio (log of volume over the median of the previous volumes; 0
+//! where volume is unknown). Anomalies are the points random axis-aligned cuts isolate quickly.
 //!
-//! The default threshold (0.78) found every injected spike and drop in 8 × 5,000 synthetic
-//! candles and flagged 1 of 40,000 quiet candles (a false-positive rate of about 0.003 %).
+//! The forest judging a candle is fitted on trailing history only, on an absolute-time
+//! schedule: time is cut into epochs of `refit_every` intervals (counted from the Unix epoch),
+//! and the forest for an epoch is grown from the feature rows of the `window` stored candles
+//! before the epoch begins, from a ChaCha8 generator seeded with `seed` and the epoch number.
+//! So a candle's score depends on where it lies in time, never on where a scan started, and no
+//! forest ever sees the candles it judges or anything after them.
 //!
-//! The forest is fitted on the series it is given (the lookback window plus the candles to
-//! judge) and scores the candles from `from` on; an incremental run and a rescan therefore fit
-//! on different samples and may differ slightly near the threshold.
+//! Each forest has its own scale (a forest fitted on a calm month scores everything lower than
+//! one fitted on a wild one), and calibration compares a candle with the readings of earlier
+//! candles that older forests scored. So the statistic is the isolation score measured against
+//! the forest's own training rows: `(score − median) / (1.4826 · MAD)` of the scores the forest
+//! gives them (the spread floored at 0.03), which means the same thing whichever forest
+//! produced it.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::config::{Params, check_window};
 use super::rolling::{OrderWindow, RankIndex};
-use super::{Detector, InvalidParams, Series, finding, round};
-use crate::model::{Anomaly, AnomalyKind, Method, Score};
+use super::series::gap_scale;
+use super::volume_spike::log_volume;
+use super::{Detector, Group, InvalidParams, Reading, Series};
+use crate::model::Method;
 
 const FEATURES: usize = 4;
-/// Fewer points than this and a forest says nothing useful.
+/// Fewer training rows than this and a forest says nothing useful.
 const MIN_POINTS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,11 +39,11 @@ pub struct IsolationForestParams {
     pub trees: usize,
     /// Points drawn (without replacement) to grow each tree.
     pub sample_size: usize,
-    /// Anomaly score (0–1, 0.5 is average) above which a candle is flagged.
-    pub threshold: f64,
     pub seed: u64,
-    /// Candles of history the forest is fitted on besides the ones it judges.
+    /// Candles before an epoch whose rows the epoch's forest is fitted on.
     pub window: usize,
+    /// Length of an epoch, in intervals: how often the forest is refitted.
+    pub refit_every: usize,
     /// Volumes in the median behind the volume-ratio feature.
     pub volume_window: usize,
 }
@@ -47,9 +54,9 @@ impl Default for IsolationForestParams {
             enabled: true,
             trees: 100,
             sample_size: 256,
-            threshold: 0.78,
             seed: 42,
             window: 1_000,
+            refit_every: 500,
             volume_window: 50,
         }
     }
@@ -61,15 +68,8 @@ impl Params for IsolationForestParams {
         check_window(Self::METHOD, "trees", self.trees, 1)?;
         check_window(Self::METHOD, "sample_size", self.sample_size, 16)?;
         check_window(Self::METHOD, "window", self.window, MIN_POINTS)?;
-        check_window(Self::METHOD, "volume_window", self.volume_window, 5)?;
-        if !(self.threshold > 0.5 && self.threshold < 1.0) {
-            return Err(InvalidParams::new(
-                Self::METHOD,
-                "threshold",
-                "must lie strictly between 0.5 and 1",
-            ));
-        }
-        Ok(())
+        check_window(Self::METHOD, "refit_every", self.refit_every, 1)?;
+        check_window(Self::METHOD, "volume_window", self.volume_window, 5)
     }
 }
 
@@ -220,28 +220,73 @@ impl Tree {
     }
 }
 
-/// The features of every candle that has a return, with the candle's index.
-fn features(series: &Series<'_>, volume_window: usize) -> Vec<(usize, [f64; FEATURES])> {
-    let index = RankIndex::new(series.volume.iter().flatten().copied());
+/// The feature row of every candle that has one (a return and a finite range).
+fn features(series: &Series<'_>, volume_window: usize) -> Vec<Option<[f64; FEATURES]>> {
+    let logs: Vec<Option<f64>> = series.volume.iter().map(|v| log_volume(*v)).collect();
+    let index = RankIndex::new(logs.iter().flatten().copied());
     let mut volumes = OrderWindow::new(&index, volume_window);
+    let min = (volume_window / 2).max(5);
     let mut out = Vec::with_capacity(series.len());
-    for i in 0..series.len() {
-        let ratio = match (series.volume[i], volumes.median()) {
-            (Some(v), Some(m)) if volumes.is_full() && m > 0.0 => v / m,
-            _ => 1.0,
+    for (i, log) in logs.iter().enumerate() {
+        let ratio = match (log, volumes.median()) {
+            (Some(v), Some(m)) if volumes.len() >= min => v - m,
+            _ => 0.0,
         };
-        if let Some(v) = series.volume[i] {
-            volumes.push(v);
-        }
-        let Some(r) = series.log_return[i] else {
-            continue;
-        };
-        let range = (series.high[i] / series.low[i]).ln();
-        if range.is_finite() && ratio.is_finite() {
-            out.push((i, [r, r.abs(), range, ratio]));
-        }
+        volumes.push_slot(*log);
+        let row = series.log_return[i].and_then(|r| {
+            let x = r / gap_scale(series.elapsed[i]);
+            let range = (series.high[i] / series.low[i]).ln();
+            (range.is_finite() && ratio.is_finite()).then_some([x, x.abs(), range, ratio])
+        });
+        out.push(row);
     }
     out
+}
+
+/// Grows a forest from `points` with the generator seeded by `seed`.
+fn grow(points: &[[f64; FEATURES]], p: &IsolationForestParams, seed: u64) -> (Vec<Tree>, usize) {
+    let psi = p.sample_size.min(points.len());
+    let limit = (psi as f64).log2().ceil() as usize;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut pool: Vec<usize> = (0..points.len()).collect();
+    let forest = (0..p.trees)
+        .map(|_| {
+            // A partial Fisher–Yates shuffle draws psi points without replacement.
+            for k in 0..psi {
+                let j = rng.random_range(k..pool.len());
+                pool.swap(k, j);
+            }
+            let mut sample = pool[..psi].to_vec();
+            Tree::grow(points, &mut sample, limit, &mut rng)
+        })
+        .collect();
+    (forest, psi)
+}
+
+/// The median of `scores` and their robust spread (1.4826 · MAD, at least [`MIN_SPREAD`]).
+fn median_spread(mut scores: Vec<f64>) -> (f64, f64) {
+    let median_of = |sorted: &[f64]| {
+        let n = sorted.len();
+        if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        }
+    };
+    scores.sort_by(f64::total_cmp);
+    let median = median_of(&scores);
+    let mut deviations: Vec<f64> = scores.iter().map(|s| (s - median).abs()).collect();
+    deviations.sort_by(f64::total_cmp);
+    (median, (1.4826 * median_of(&deviations)).max(MIN_SPREAD))
+}
+
+/// The smallest spread of training scores measured against: a forest fitted on a few repeated
+/// points scores them all alike.
+const MIN_SPREAD: f64 = 0.03;
+
+/// The seed of an epoch's forest: the configured seed mixed with the epoch number.
+fn epoch_seed(seed: u64, epoch: i64) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Detector for IsolationForest {
@@ -249,66 +294,66 @@ impl Detector for IsolationForest {
         Method::IsolationForest
     }
 
-    fn lookback(&self) -> usize {
-        self.params.window.max(self.params.volume_window + 1)
+    fn group(&self) -> Group {
+        Group::Multivariate
     }
 
-    fn detect(&self, series: &Series<'_>, from: usize) -> Vec<Anomaly> {
+    fn lookback(&self) -> usize {
+        // The epoch's start can lie `refit_every` candles back, its training rows `window`
+        // before that, and their volume ratios `volume_window` before those.
+        self.params.refit_every + self.params.window + self.params.volume_window + 1
+    }
+
+    fn readings(&self, series: &Series<'_>) -> Vec<Option<Reading>> {
         let p = &self.params;
+        let mut out = vec![None; series.len()];
+        let Some(interval) = series.interval else {
+            return out;
+        };
         let rows = features(series, p.volume_window);
-        if rows.len() < MIN_POINTS {
-            return Vec::new();
-        }
-        let first_judged = rows.partition_point(|(i, _)| *i < from);
-        let fit_from = first_judged.saturating_sub(p.window);
-        let points: Vec<[f64; FEATURES]> = rows[fit_from..].iter().map(|(_, x)| *x).collect();
-        let psi = p.sample_size.min(points.len());
-        let limit = (psi as f64).log2().ceil() as usize;
-        let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
-        let mut pool: Vec<usize> = (0..points.len()).collect();
-        let forest: Vec<Tree> = (0..p.trees)
-            .map(|_| {
-                // A partial Fisher–Yates shuffle draws psi points without replacement.
-                for k in 0..psi {
-                    let j = rng.random_range(k..pool.len());
-                    pool.swap(k, j);
+        let epoch_seconds = interval.seconds() * p.refit_every as i64;
+        let mut start = 0;
+        while start < series.len() {
+            let epoch = series.open_seconds[start].div_euclid(epoch_seconds);
+            let next_epoch_at = (epoch + 1) * epoch_seconds;
+            let end = start + series.open_seconds[start..].partition_point(|t| *t < next_epoch_at);
+            let training: Vec<[f64; FEATURES]> = rows[start.saturating_sub(p.window)..start]
+                .iter()
+                .flatten()
+                .copied()
+                .collect();
+            if training.len() >= MIN_POINTS {
+                let (forest, psi) = grow(&training, p, epoch_seed(p.seed, epoch));
+                let norm = average_path(psi);
+                let limit = (psi as f64).log2().ceil() as usize;
+                let score = |points: &[(usize, [f64; FEATURES])]| -> Vec<f64> {
+                    // Tree by tree rather than point by point: one small tree stays in cache
+                    // while every point walks it.
+                    let mut depths = vec![0.0; points.len()];
+                    for tree in &forest {
+                        tree.add_path_lengths(points, &mut depths, limit);
+                    }
+                    depths
+                        .iter()
+                        .map(|sum| 2f64.powf(-(sum / forest.len() as f64) / norm))
+                        .collect()
+                };
+                let own: Vec<(usize, [f64; FEATURES])> = training.iter().map(|x| (0, *x)).collect();
+                let (median, spread) = median_spread(score(&own));
+                let judged: Vec<(usize, [f64; FEATURES])> = (start..end)
+                    .filter_map(|i| rows[i].map(|x| (i, x)))
+                    .collect();
+                for ((i, _), s) in judged.iter().zip(score(&judged)) {
+                    let z = (s - median) / spread;
+                    out[*i] = Some(Reading {
+                        statistic: z.max(0.0),
+                        direction: 0,
+                        p: None,
+                    });
                 }
-                let mut sample = pool[..psi].to_vec();
-                Tree::grow(&points, &mut sample, limit, &mut rng)
-            })
-            .collect();
-        let norm = average_path(psi);
-        let judged = &rows[first_judged..];
-        // Tree by tree rather than point by point: one small tree stays in cache while every
-        // point walks it.
-        let mut depths = vec![0.0; judged.len()];
-        for tree in &forest {
-            tree.add_path_lengths(judged, &mut depths, limit);
-        }
-        let mut found = Vec::new();
-        for ((index, x), sum) in judged.iter().zip(&depths) {
-            let mean = sum / forest.len() as f64;
-            let score = 2f64.powf(-mean / norm);
-            if score > p.threshold {
-                found.extend(finding(
-                    series,
-                    *index,
-                    Method::IsolationForest,
-                    AnomalyKind::Outlier,
-                    Score::saturating((score - p.threshold) / (1.0 - p.threshold)),
-                    json!({
-                        "anomaly_score": round(score),
-                        "threshold": p.threshold,
-                        "log_return": round(x[0]),
-                        "range": round(x[2]),
-                        "volume_ratio": round(x[3]),
-                        "trees": p.trees,
-                        "sample_size": psi,
-                        "seed": p.seed,
-                    }),
-                ));
             }
+            start = end.max(start + 1);
         }
-        found
+        out
     }
 }

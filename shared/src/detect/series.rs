@@ -1,54 +1,80 @@
-//! A series prepared for the detectors: candle prices as `f64` columns, and log returns that
-//! are only defined between adjacent candles.
+//! A series prepared for the detectors: candle prices as `f64` columns, their logarithms, and
+//! returns against the previous *stored* candle with the time that passed since it.
 
-use crate::model::Candle;
+use crate::model::{Candle, Interval};
 use rust_decimal::prelude::ToPrimitive;
 
 /// One symbol's candles at one interval, oldest first, with the columns every method reads.
 ///
 /// Prices are exact decimals in the database; detection is statistics, so they are converted
-/// to `f64` once here. A return across a gap (a missing candle) is not a one-candle return and
-/// is left undefined, so a gap never looks like a spike.
+/// to `f64` once here. Every method works on logarithms of prices, so a coin at 1e-8 and an
+/// index at 1e7 look alike to it.
+///
+/// A return is taken against the previous stored candle however long ago it opened: the first
+/// candle after a weekend, an overnight close or a missing candle is judged like any other,
+/// and `elapsed` says how many intervals the return spans so the methods can judge it against
+/// returns that spanned a gap too.
 #[derive(Debug, Clone)]
 pub struct Series<'a> {
     pub candles: &'a [Candle],
+    pub interval: Option<Interval>,
     pub close: Vec<f64>,
     pub high: Vec<f64>,
     pub low: Vec<f64>,
+    /// `ln(close)`; NaN where the close is unusable.
+    pub log_close: Vec<f64>,
     /// `None` where the source gave no volume.
     pub volume: Vec<Option<f64>>,
-    /// `ln(close[i] / close[i-1])`, `None` for the first candle and after a gap.
+    /// `ln(close[i] / close[i-1])` against the previous stored candle; `None` for the first.
     pub log_return: Vec<Option<f64>>,
+    /// Intervals between a candle's open and the previous stored candle's (1 when adjacent).
+    pub elapsed: Vec<f64>,
+    /// Open times in seconds since the epoch.
+    pub open_seconds: Vec<i64>,
 }
 
 impl<'a> Series<'a> {
     /// Prepares `candles`, which must be one series in ascending open time (as the queries
-    /// return them); out-of-order or duplicate times count as gaps.
+    /// return them).
     pub fn new(candles: &'a [Candle]) -> Self {
         let f = |d: rust_decimal::Decimal| d.to_f64().unwrap_or(f64::NAN);
         let close: Vec<f64> = candles.iter().map(|c| f(c.close)).collect();
         let high = candles.iter().map(|c| f(c.high)).collect();
         let low = candles.iter().map(|c| f(c.low)).collect();
+        let log_close: Vec<f64> = close
+            .iter()
+            .map(|c| if *c > 0.0 { c.ln() } else { f64::NAN })
+            .collect();
         let volume = candles
             .iter()
             .map(|c| c.volume.and_then(|v| v.to_f64()).filter(|v| v.is_finite()))
             .collect();
+        let interval = candles.first().map(|c| c.interval);
+        let open_seconds: Vec<i64> = candles.iter().map(|c| c.open_time.timestamp()).collect();
+        let step = interval.map_or(1, |i| i.seconds()) as f64;
         let mut log_return = Vec::with_capacity(candles.len());
-        for (i, candle) in candles.iter().enumerate() {
-            let value = (i > 0)
-                .then(|| &candles[i - 1])
-                .filter(|prev| candle.open_time - prev.open_time == candle.interval.duration())
-                .map(|_| (close[i] / close[i - 1]).ln())
-                .filter(|r| r.is_finite());
-            log_return.push(value);
+        let mut elapsed = Vec::with_capacity(candles.len());
+        for i in 0..candles.len() {
+            if i == 0 {
+                log_return.push(None);
+                elapsed.push(1.0);
+                continue;
+            }
+            let r = log_close[i] - log_close[i - 1];
+            log_return.push(r.is_finite().then_some(r));
+            elapsed.push(((open_seconds[i] - open_seconds[i - 1]) as f64 / step).max(1.0));
         }
         Self {
             candles,
+            interval,
             close,
             high,
             low,
+            log_close,
             volume,
             log_return,
+            elapsed,
+            open_seconds,
         }
     }
 
@@ -59,4 +85,17 @@ impl<'a> Series<'a> {
     pub fn is_empty(&self) -> bool {
         self.candles.is_empty()
     }
+
+    /// Whether candle `i` follows a gap (a weekend, a night, a missing candle).
+    pub fn after_gap(&self, i: usize) -> bool {
+        self.elapsed.get(i).is_some_and(|e| *e > 1.0)
+    }
+}
+
+/// How much wider the spread of a return across `elapsed` intervals is assumed to be when a
+/// series has too few such returns of its own to measure it: `sqrt(1 + ln(elapsed))`. A random
+/// walk would say `sqrt(elapsed)`, but markets move far less while closed than while trading
+/// (a weekend is not three trading days), and `sqrt(elapsed)` would hide a 6σ Monday move.
+pub fn gap_scale(elapsed: f64) -> f64 {
+    (1.0 + elapsed.max(1.0).ln()).sqrt()
 }

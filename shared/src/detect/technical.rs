@@ -1,25 +1,28 @@
-//! Technical signals: Wilder's RSI crossing into overbought or oversold territory, and a close
-//! outside its Bollinger bands. These are chart signals rather than statistical tests: they
-//! fire in an ordinary market too, so the defaults are stricter than the textbook 70/30 and
-//! 2σ (80/20 and 3σ) to keep the rate of findings useful.
+//! Technical signal: the close against its Bollinger bands, as a continuous statistic — the
+//! distance of the log close from the average of the last `band_window` log closes (itself
+//! included), in population standard deviations, as Bollinger defines the bands. Where the
+//! bands say 3σ this says 3.
+//!
+//! The RSI is reported as evidence, in its finite-window form (Cutler's: the simple averages
+//! of the gains and losses of the last `rsi_period` log returns), not as a trigger: RSI
+//! crossings happen in every trending market and, as a rule of their own, raised alerts every
+//! few days on a quiet currency pair. Wilder's RSI remembers every price since the series
+//! began, so it could never be computed the same way by an incremental run and a rescan.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::config::{Params, check_positive, check_window};
-use super::rolling::{Bollinger, WilderRsi};
-use super::{Detector, InvalidParams, Series, finding, ratio_score, round};
-use crate::model::{Anomaly, AnomalyKind, Method, Score};
+use super::config::{Params, check_window};
+use super::rolling::ExactMoments;
+use super::{Detector, Group, InvalidParams, Reading, Series, round};
+use crate::model::Method;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TechnicalParams {
     pub enabled: bool,
     pub rsi_period: usize,
-    pub overbought: f64,
-    pub oversold: f64,
     pub band_window: usize,
-    pub band_k: f64,
 }
 
 impl Default for TechnicalParams {
@@ -27,10 +30,7 @@ impl Default for TechnicalParams {
         Self {
             enabled: true,
             rsi_period: 14,
-            overbought: 80.0,
-            oversold: 20.0,
             band_window: 20,
-            band_k: 3.0,
         }
     }
 }
@@ -39,23 +39,7 @@ impl Params for TechnicalParams {
     const METHOD: Method = Method::Technical;
     fn validate(&self) -> Result<(), InvalidParams> {
         check_window(Self::METHOD, "rsi_period", self.rsi_period, 2)?;
-        check_window(Self::METHOD, "band_window", self.band_window, 5)?;
-        check_positive(Self::METHOD, "band_k", self.band_k)?;
-        if !(self.overbought > 50.0 && self.overbought < 100.0) {
-            return Err(InvalidParams::new(
-                Self::METHOD,
-                "overbought",
-                "must lie strictly between 50 and 100",
-            ));
-        }
-        if !(self.oversold > 0.0 && self.oversold < 50.0) {
-            return Err(InvalidParams::new(
-                Self::METHOD,
-                "oversold",
-                "must lie strictly between 0 and 50",
-            ));
-        }
-        Ok(())
+        check_window(Self::METHOD, "band_window", self.band_window, 5)
     }
 }
 
@@ -71,88 +55,63 @@ impl Technical {
     }
 }
 
+/// Cutler's RSI over the returns of `series` in `i + 1 - period ..= i`: 100 · gains / (gains +
+/// losses), 50 when nothing moved; `None` without `period` returns.
+pub fn cutler_rsi(returns: &[Option<f64>], i: usize, period: usize) -> Option<f64> {
+    if i + 1 < period {
+        return None;
+    }
+    let mut gains = ExactMoments::new(period);
+    let mut losses = ExactMoments::new(period);
+    for r in &returns[i + 1 - period..=i] {
+        let r = (*r)?;
+        gains.push(Some(r.max(0.0)));
+        losses.push(Some((-r).max(0.0)));
+    }
+    let (g, l) = (gains.mean()?, losses.mean()?);
+    Some(if g + l == 0.0 {
+        50.0
+    } else {
+        100.0 * g / (g + l)
+    })
+}
+
 impl Detector for Technical {
     fn method(&self) -> Method {
         Method::Technical
     }
 
-    fn lookback(&self) -> usize {
-        // Wilder's smoothing remembers far back; ten periods make the seed negligible.
-        (self.params.rsi_period * 10).max(self.params.band_window)
+    fn group(&self) -> Group {
+        Group::Level
     }
 
-    fn detect(&self, series: &Series<'_>, from: usize) -> Vec<Anomaly> {
-        let p = &self.params;
-        let mut rsi = WilderRsi::new(p.rsi_period);
-        let mut bands = Bollinger::new(p.band_window, p.band_k);
-        let mut previous_rsi: Option<f64> = None;
-        let mut found = Vec::new();
-        for (i, &close) in series.close.iter().enumerate() {
-            if !close.is_finite() {
-                continue;
-            }
-            let current = rsi.push(close);
-            let band = bands.push(close);
-            if i < from {
-                previous_rsi = current;
-                continue;
-            }
-            if let (Some(before), Some(now)) = (previous_rsi, current) {
-                let crossing = if before <= p.overbought && now > p.overbought {
-                    Some((
-                        AnomalyKind::Overbought,
-                        (now - p.overbought) / (100.0 - p.overbought),
-                        p.overbought,
-                    ))
-                } else if before >= p.oversold && now < p.oversold {
-                    Some((
-                        AnomalyKind::Oversold,
-                        (p.oversold - now) / p.oversold,
-                        p.oversold,
-                    ))
-                } else {
-                    None
-                };
-                if let Some((kind, strength, level)) = crossing {
-                    found.extend(finding(
-                        series,
-                        i,
-                        Method::Technical,
-                        kind,
-                        Score::saturating(strength),
-                        json!({
-                            "rsi": round(now),
-                            "previous_rsi": round(before),
-                            "level": level,
-                            "rsi_period": p.rsi_period,
-                        }),
-                    ));
+    fn lookback(&self) -> usize {
+        self.params.band_window.max(self.params.rsi_period + 1)
+    }
+
+    fn readings(&self, series: &Series<'_>) -> Vec<Option<Reading>> {
+        let window = self.params.band_window;
+        let mut bands = ExactMoments::new(window);
+        series
+            .log_close
+            .iter()
+            .map(|&x| {
+                bands.push(x.is_finite().then_some(x));
+                if bands.count() < window || !x.is_finite() {
+                    return None;
                 }
-            }
-            if let Some(b) = band
-                && b.std > 0.0
-                && (close > b.upper || close < b.lower)
-            {
-                let side = if close > b.upper { "upper" } else { "lower" };
-                found.extend(finding(
-                    series,
-                    i,
-                    Method::Technical,
-                    AnomalyKind::BandBreach,
-                    ratio_score((close - b.middle).abs() / (p.band_k * b.std)),
-                    json!({
-                        "close": round(close),
-                        "side": side,
-                        "middle": round(b.middle),
-                        "upper": round(b.upper),
-                        "lower": round(b.lower),
-                        "band_k": p.band_k,
-                        "band_window": p.band_window,
-                    }),
-                ));
-            }
-            previous_rsi = current;
+                let (mean, std) = (bands.mean()?, bands.std(0)?);
+                (std > 0.0)
+                    .then(|| (x - mean) / std)
+                    .and_then(Reading::signed)
+            })
+            .collect()
+    }
+
+    fn evidence(&self, series: &Series<'_>, index: usize) -> serde_json::Value {
+        match cutler_rsi(&series.log_return, index, self.params.rsi_period) {
+            Some(rsi) => json!({"rsi": round(rsi), "rsi_period": self.params.rsi_period}),
+            None => serde_json::Value::Null,
         }
-        found
     }
 }

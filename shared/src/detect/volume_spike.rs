@@ -1,28 +1,28 @@
-//! Volume spikes: a candle's volume far above the median of the `window` volumes before it,
-//! measured in robust standard deviations (1.4826 × MAD), and at least `min_ratio` times the
-//! median. Median and MAD ignore the earlier spikes in the window that would inflate a mean and
-//! standard deviation. Candles without a volume are skipped and never enter the window.
+//! Volume spikes: how far a candle's log volume lies above the median of the log volumes of
+//! the `window` candles before it, in robust standard deviations (1.4826 × MAD). Logarithms
+//! because volumes are multiplicative (a 10× day is as unusual at 1,000 shares as at a
+//! million); median and MAD because the earlier spikes in the window would inflate a mean and
+//! standard deviation. Candles without a volume (or with none traded) are not judged and leave
+//! an empty slot in the window.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::config::{Params, check_positive, check_window};
+use super::config::{Params, check_window};
 use super::rolling::{OrderWindow, RankIndex};
-use super::{Detector, InvalidParams, Series, finding, ratio_score, round};
-use crate::model::{Anomaly, AnomalyKind, Method};
+use super::{Detector, Group, InvalidParams, Reading, Series};
+use crate::model::Method;
 
 /// Scales a MAD to a standard deviation for normally distributed data.
 const MAD_TO_STD: f64 = 1.4826;
+/// The smallest spread of log volumes measured against (0.1 %): a window of identical volumes
+/// has no spread, and a different volume is then a finite, not an infinite, surprise.
+const MIN_LOG_SPREAD: f64 = 1e-3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VolumeSpikeParams {
     pub enabled: bool,
     pub window: usize,
-    /// Robust z-score above which a volume is anomalous.
-    pub threshold: f64,
-    /// The volume must also be at least this multiple of the median.
-    pub min_ratio: f64,
 }
 
 impl Default for VolumeSpikeParams {
@@ -30,8 +30,6 @@ impl Default for VolumeSpikeParams {
         Self {
             enabled: true,
             window: 50,
-            threshold: 12.0,
-            min_ratio: 4.0,
         }
     }
 }
@@ -39,17 +37,7 @@ impl Default for VolumeSpikeParams {
 impl Params for VolumeSpikeParams {
     const METHOD: Method = Method::VolumeSpike;
     fn validate(&self) -> Result<(), InvalidParams> {
-        check_window(Self::METHOD, "window", self.window, 5)?;
-        check_positive(Self::METHOD, "threshold", self.threshold)?;
-        check_positive(Self::METHOD, "min_ratio", self.min_ratio)?;
-        if self.min_ratio < 1.0 {
-            return Err(InvalidParams::new(
-                Self::METHOD,
-                "min_ratio",
-                "must be at least 1",
-            ));
-        }
-        Ok(())
+        check_window(Self::METHOD, "window", self.window, 5)
     }
 }
 
@@ -65,71 +53,47 @@ impl VolumeSpike {
     }
 }
 
+/// `ln(volume)` where a volume was traded.
+pub(crate) fn log_volume(volume: Option<f64>) -> Option<f64> {
+    volume.filter(|v| *v > 0.0).map(f64::ln)
+}
+
 impl Detector for VolumeSpike {
     fn method(&self) -> Method {
         Method::VolumeSpike
+    }
+
+    fn group(&self) -> Group {
+        Group::Volume
     }
 
     fn lookback(&self) -> usize {
         self.params.window
     }
 
-    fn detect(&self, series: &Series<'_>, from: usize) -> Vec<Anomaly> {
-        let VolumeSpikeParams {
-            window,
-            threshold,
-            min_ratio,
-            ..
-        } = self.params;
-        let index = RankIndex::new(series.volume.iter().flatten().copied());
+    fn readings(&self, series: &Series<'_>) -> Vec<Option<Reading>> {
+        let window = self.params.window;
+        let logs: Vec<Option<f64>> = series.volume.iter().map(|v| log_volume(*v)).collect();
+        let index = RankIndex::new(logs.iter().flatten().copied());
         let mut order = OrderWindow::new(&index, window);
-        let mut found = Vec::new();
-        for (i, volume) in series.volume.iter().enumerate() {
-            let Some(volume) = *volume else { continue };
-            // The median is two order-statistic look-ups; the MAD is only worth its binary
-            // search once the ratio test has passed.
-            if i >= from
-                && order.is_full()
-                && let Some(median) = order.median()
-                && median > 0.0
-                && volume / median >= min_ratio
-                && let Some((_, mad)) = order.median_mad()
-            {
-                let ratio = volume / median;
-                let scale = MAD_TO_STD * mad;
-                // A window of identical volumes has no spread: the ratio alone decides.
-                let z = if scale > 0.0 {
-                    (volume - median) / scale
-                } else {
-                    f64::INFINITY
-                };
-                if ratio >= min_ratio && z > threshold {
-                    let strength = if z.is_finite() {
-                        z / threshold
-                    } else {
-                        ratio / min_ratio
-                    };
-                    found.extend(finding(
-                        series,
-                        i,
-                        Method::VolumeSpike,
-                        AnomalyKind::VolumeSpike,
-                        ratio_score(strength),
-                        json!({
-                            "volume": round(volume),
-                            "median": round(median),
-                            "mad": round(mad),
-                            "robust_z": z.is_finite().then(|| round(z)),
-                            "ratio": round(ratio),
-                            "threshold": threshold,
-                            "min_ratio": min_ratio,
-                            "window": window,
-                        }),
-                    ));
-                }
-            }
-            order.push(volume);
-        }
-        found
+        let min = (window / 2).max(5);
+        logs.iter()
+            .map(|y| {
+                let reading = y.and_then(|y| {
+                    if order.len() < min {
+                        return None;
+                    }
+                    let (median, mad) = order.median_mad()?;
+                    let z = (y - median) / (MAD_TO_STD * mad).max(MIN_LOG_SPREAD);
+                    z.is_finite().then(|| Reading {
+                        statistic: z.max(0.0),
+                        direction: i8::from(z > 0.0),
+                        p: None,
+                    })
+                });
+                order.push_slot(*y);
+                reading
+            })
+            .collect()
     }
 }

@@ -1,23 +1,33 @@
-//! Rolling z-score of log returns: how many standard deviations a candle's return lies from
-//! the mean of the `window` returns before it. The candle itself is not in its own window, so
-//! a spike cannot hide by inflating the deviation it is measured against.
+//! Rolling z-score of log returns: how many standard deviations a candle's return lies from the
+//! mean of the returns before it. The candle itself is not in its own window, so a spike cannot
+//! hide by inflating the spread it is measured against.
+//!
+//! Returns fall into two regimes. An ordinary return (adjacent candles) is judged against the
+//! ordinary returns of the last `window` candles. A return across a gap (a night, a weekend, a
+//! missing candle) is judged against the gap returns of the last `gap_window` candles when
+//! there are at least [`MIN_GAP_RETURNS`] of them (a stock's overnight moves have their own
+//! spread), and otherwise against the ordinary returns widened by [`gap_scale`]. Both windows
+//! are exact integer sums, so a constant window has a spread of exactly 0 and is not judged.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::config::{Params, check_positive, check_window};
-use super::rolling::RollingMoments;
-use super::{Detector, InvalidParams, Series, finding, ratio_score, round};
-use crate::model::{Anomaly, AnomalyKind, Method};
+use super::config::{Params, check_window};
+use super::rolling::ExactMoments;
+use super::series::gap_scale;
+use super::{Detector, Group, InvalidParams, Reading, Series};
+use crate::model::Method;
+
+/// Gap returns a series needs before its gaps are judged as a regime of their own.
+pub const MIN_GAP_RETURNS: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ZScoreParams {
     pub enabled: bool,
-    /// Returns in the reference window.
+    /// Candles whose ordinary returns form the reference window.
     pub window: usize,
-    /// |z| above which a return is anomalous.
-    pub threshold: f64,
+    /// Candles whose gap returns form the reference for returns across a gap.
+    pub gap_window: usize,
 }
 
 impl Default for ZScoreParams {
@@ -25,7 +35,7 @@ impl Default for ZScoreParams {
         Self {
             enabled: true,
             window: 100,
-            threshold: 6.0,
+            gap_window: 1_000,
         }
     }
 }
@@ -34,7 +44,7 @@ impl Params for ZScoreParams {
     const METHOD: Method = Method::ZScore;
     fn validate(&self) -> Result<(), InvalidParams> {
         check_window(Self::METHOD, "window", self.window, 10)?;
-        check_positive(Self::METHOD, "threshold", self.threshold)
+        check_window(Self::METHOD, "gap_window", self.gap_window, 10)
     }
 }
 
@@ -50,54 +60,52 @@ impl ZScore {
     }
 }
 
+/// The z-score of a return against a window, `None` when the window is too thin or flat.
+fn z(r: f64, window: &ExactMoments, min: usize, scale: f64) -> Option<f64> {
+    if window.count() < min {
+        return None;
+    }
+    let (mean, std) = (window.mean()?, window.std(1)?);
+    (std > 0.0).then(|| (r - mean) / (std * scale))
+}
+
 impl Detector for ZScore {
     fn method(&self) -> Method {
         Method::ZScore
     }
 
-    fn lookback(&self) -> usize {
-        self.params.window + 1
+    fn group(&self) -> Group {
+        Group::Price
     }
 
-    fn detect(&self, series: &Series<'_>, from: usize) -> Vec<Anomaly> {
+    fn lookback(&self) -> usize {
+        self.params.window.max(self.params.gap_window) + 1
+    }
+
+    fn readings(&self, series: &Series<'_>) -> Vec<Option<Reading>> {
         let ZScoreParams {
-            window, threshold, ..
+            window, gap_window, ..
         } = self.params;
-        let mut moments = RollingMoments::new(window);
-        let mut found = Vec::new();
+        let min = (window / 2).max(10);
+        let mut ordinary = ExactMoments::new(window);
+        let mut gaps = ExactMoments::new(gap_window);
+        let mut out = Vec::with_capacity(series.len());
         for (i, r) in series.log_return.iter().enumerate() {
-            let Some(r) = *r else { continue };
-            if i >= from
-                && moments.is_full()
-                && let (Some(mean), Some(std)) = (moments.mean(), moments.std(1))
-                && std > 0.0
-            {
-                let z = (r - mean) / std;
-                if z.abs() > threshold {
-                    let kind = if z > 0.0 {
-                        AnomalyKind::Spike
-                    } else {
-                        AnomalyKind::Drop
-                    };
-                    found.extend(finding(
-                        series,
-                        i,
-                        Method::ZScore,
-                        kind,
-                        ratio_score(z.abs() / threshold),
-                        json!({
-                            "z": round(z),
-                            "threshold": threshold,
-                            "log_return": round(r),
-                            "mean": round(mean),
-                            "std": round(std),
-                            "window": window,
-                        }),
-                    ));
-                }
-            }
-            moments.push(r);
+            let gap = series.after_gap(i);
+            let reading = r.and_then(|r| {
+                let value = if !gap {
+                    z(r, &ordinary, min, 1.0)
+                } else if gaps.count() >= MIN_GAP_RETURNS {
+                    z(r, &gaps, MIN_GAP_RETURNS, 1.0)
+                } else {
+                    z(r, &ordinary, min, gap_scale(series.elapsed[i]))
+                };
+                value.and_then(Reading::signed)
+            });
+            out.push(reading);
+            ordinary.push(r.filter(|_| !gap));
+            gaps.push(r.filter(|_| gap));
         }
-        found
+        out
     }
 }

@@ -1,4 +1,4 @@
-//! Anomalies: what a detector found, on which candle, how strongly, and why.
+//! Anomalies: events where a series' consensus score ran high — when, how rare, and why.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ named_enum!(
         MovingAverage => "moving_average",
         VolumeSpike => "volume_spike",
         Technical => "technical",
+        StaleFeed => "stale_feed",
     }
 );
 
@@ -29,11 +30,13 @@ named_enum!(
         Oversold => "oversold",
         BandBreach => "band_breach",
         Outlier => "outlier",
+        StaleFeed => "stale_feed",
     }
 );
 
 named_enum!(
-    /// How urgent an anomaly is, derived from its score so that every method ranks alike.
+    /// How rare an anomaly is: `low` rarer than weekly, `medium` monthly, `high` yearly,
+    /// `critical` once a decade (see `detect::recurrence`).
     Severity, "severity" {
         Low => "low",
         Medium => "medium",
@@ -42,19 +45,8 @@ named_enum!(
     }
 );
 
-impl Severity {
-    /// Maps a normalised score onto the four levels.
-    pub fn from_score(score: Score) -> Self {
-        match score.value() {
-            s if s >= 0.9 => Self::Critical,
-            s if s >= 0.7 => Self::High,
-            s if s >= 0.4 => Self::Medium,
-            _ => Self::Low,
-        }
-    }
-}
-
-/// A detector's confidence, normalised to the closed range 0–1 so methods can be compared.
+/// A consensus score in the closed range 0–1: the candle's recurrence time on a log scale from
+/// a day (0) to a century (1).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
 #[serde(try_from = "f64", into = "f64")]
 pub struct Score(f64);
@@ -105,49 +97,41 @@ impl From<Score> for f64 {
     }
 }
 
-/// One finding on one candle.
+/// One anomaly: a run of candles of one series whose consensus score passed the threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Anomaly {
     #[schema(value_type = String, example = "BTC")]
     pub symbol: Symbol,
     #[schema(value_type = String, example = "1h")]
     pub interval: Interval,
-    /// Open time of the candle the anomaly is about.
-    pub open_time: DateTime<Utc>,
-    pub method: Method,
-    pub kind: AnomalyKind,
+    /// Open time of the first candle of the run.
+    pub start_time: DateTime<Utc>,
+    /// Open time of the last candle of the run.
+    pub end_time: DateTime<Utc>,
+    /// Open time of the candle with the highest score.
+    pub peak_time: DateTime<Utc>,
+    /// Candles from start to end.
+    pub candles: i32,
+    /// The peak's consensus score.
     #[schema(value_type = f64, minimum = 0.0, maximum = 1.0)]
     pub score: Score,
     pub severity: Severity,
-    /// The values that fired it (thresholds, window statistics), for a person to check.
+    /// What the peak looks like: a spike, a drop, a volume spike, a stale feed, an outlier.
+    pub kind: AnomalyKind,
+    /// The methods that contributed.
+    pub methods: Vec<Method>,
+    /// The peak's readings and facts, and each contributing method's strongest reading.
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
 
 impl Anomaly {
-    /// Builds an anomaly whose severity follows from its score.
-    pub fn new(
-        symbol: Symbol,
-        interval: Interval,
-        open_time: DateTime<Utc>,
-        method: Method,
-        kind: AnomalyKind,
-        score: Score,
-        details: serde_json::Value,
-    ) -> Result<Self, AnomalyError> {
-        if !details.is_object() {
+    /// Checks that details are a JSON object.
+    pub fn validate(self) -> Result<Self, AnomalyError> {
+        if !self.details.is_object() {
             return Err(AnomalyError::DetailsNotAnObject);
         }
-        Ok(Self {
-            symbol,
-            interval,
-            open_time,
-            method,
-            kind,
-            score,
-            severity: Severity::from_score(score),
-            details,
-        })
+        Ok(self)
     }
 }
 
@@ -172,27 +156,22 @@ mod tests {
     }
 
     #[test]
-    fn severity_rises_with_the_score() {
-        let severity = |s| Severity::from_score(Score::saturating(s));
-        assert_eq!(severity(0.1), Severity::Low);
-        assert_eq!(severity(0.4), Severity::Medium);
-        assert_eq!(severity(0.75), Severity::High);
-        assert_eq!(severity(0.95), Severity::Critical);
-    }
-
-    #[test]
     fn details_must_be_an_object() {
-        let symbol = Symbol::parse("BTC").expect("valid symbol");
-        let err = Anomaly::new(
-            symbol,
-            Interval::OneHour,
-            Utc::now(),
-            Method::ZScore,
-            AnomalyKind::Spike,
-            Score::saturating(0.5),
-            serde_json::json!([1, 2]),
-        );
-        assert_eq!(err, Err(AnomalyError::DetailsNotAnObject));
+        let at = Utc::now();
+        let anomaly = Anomaly {
+            symbol: Symbol::parse("BTC").expect("valid symbol"),
+            interval: Interval::OneHour,
+            start_time: at,
+            end_time: at,
+            peak_time: at,
+            candles: 1,
+            score: Score::saturating(0.5),
+            severity: Severity::Medium,
+            kind: AnomalyKind::Spike,
+            methods: vec![Method::ZScore],
+            details: serde_json::json!([1, 2]),
+        };
+        assert_eq!(anomaly.validate(), Err(AnomalyError::DetailsNotAnObject));
     }
 
     #[test]
@@ -207,7 +186,8 @@ mod tests {
                 "isolation_forest",
                 "moving_average",
                 "volume_spike",
-                "technical"
+                "technical",
+                "stale_feed"
             ]
         );
     }

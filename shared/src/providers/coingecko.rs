@@ -7,6 +7,13 @@
 //! candle volume. History comes from `coins/{id}/market_chart/range`, whose price points are
 //! folded into buckets the same way; its `total_volumes` are rolling 24-hour figures too and
 //! are ignored.
+//!
+//! CoinGecko picks the granularity of history by age, not by the range asked for: 5-minutely
+//! only within the last day, hourly up to 90 days back, daily beyond. Points coarser than the
+//! series' interval would be folded into one candle per hour in a 5-minute series — a gap after
+//! every candle, each of which the detector would judge as a return across a gap. Such a page is
+//! refused (`unsupported_interval`), so a 5-minute series is backfilled for the last day only
+//! and longer history belongs in an hourly series.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -92,6 +99,18 @@ impl CoinGecko {
             Interval::OneDay => TimeDelta::days(365),
         }
     }
+}
+
+/// Whether the typical spacing of `points` is wider than `interval` (with room for jitter),
+/// i.e. CoinGecko answered with hourly or daily points for a finer series.
+fn coarser_than(points: &[(i64, Option<f64>)], interval: Interval) -> bool {
+    let mut steps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    if steps.len() < 3 {
+        return false;
+    }
+    steps.sort_unstable();
+    let median_ms = steps[steps.len() / 2];
+    median_ms > interval.seconds() * 1_000 * 3 / 2
 }
 
 /// A quote's price: a JSON number, refused when null, a string or otherwise unreadable.
@@ -239,6 +258,12 @@ impl PriceSource for CoinGecko {
                 other => other?,
             };
             let chart: MarketChart = parse_json(Provider::CoinGecko, &body)?;
+            if coarser_than(&chart.prices, series.interval) {
+                return Err(SourceError::UnsupportedInterval {
+                    source_name: Provider::CoinGecko,
+                    interval: series.interval,
+                });
+            }
             let points: Vec<_> = chart
                 .prices
                 .iter()

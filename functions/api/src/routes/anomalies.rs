@@ -1,4 +1,6 @@
-//! Anomalies: a filtered, paged list; counts over a range; the newest findings of a symbol.
+//! Anomalies (events: runs of candles whose consensus score passed the threshold): a filtered,
+//! paged list; counts over a range; the newest events of a symbol. Each route is one
+//! statement, `unknown_symbol` included.
 
 #![allow(
     unused_qualifications,
@@ -12,8 +14,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tickwatch::db::anomalies::{self, AnomalyFilter, StoredAnomaly};
-use tickwatch::db::symbols;
-use tickwatch::model::{AnomalyKind, Method, Severity, Symbol};
+use tickwatch::model::{AnomalyKind, Method, Severity};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorEnvelope};
@@ -22,25 +23,41 @@ use crate::params::{self, TimeRange, cursor};
 use crate::routes::prices::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
 
-/// One stored finding.
+/// One anomaly: a run of candles whose consensus score passed the threshold.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnomalyView {
+    /// The event's identity: it keeps it while a rescan moves its start, end or peak.
     pub id: i64,
     #[schema(example = "BTC")]
     pub symbol: String,
     #[schema(example = "1h")]
     pub interval: String,
-    /// Open time of the candle the finding is about.
-    pub open_time: DateTime<Utc>,
-    pub method: Method,
-    pub kind: AnomalyKind,
+    /// Open time of the first candle of the run.
+    pub start_time: DateTime<Utc>,
+    /// Open time of the last candle of the run.
+    pub end_time: DateTime<Utc>,
+    /// Open time of the candle with the highest score.
+    pub peak_time: DateTime<Utc>,
+    /// Candles from start to end.
+    pub candles: i32,
+    /// The peak's consensus score: its recurrence time on a log scale from a day (0) to a
+    /// century (1).
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub score: f64,
+    /// `low` rarer than weekly, `medium` monthly, `high` yearly, `critical` once a decade.
     pub severity: Severity,
-    /// The values that fired it.
+    pub kind: AnomalyKind,
+    /// The methods that contributed.
+    pub methods: Vec<Method>,
+    /// The peak's readings and facts, and each contributing method's strongest reading.
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
-    pub detected_at: DateTime<Utc>,
+    /// When the event was first stored.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When its severity last rose, if it ever did.
+    pub severity_raised_at: Option<DateTime<Utc>>,
 }
 
 impl From<StoredAnomaly> for AnomalyView {
@@ -50,13 +67,18 @@ impl From<StoredAnomaly> for AnomalyView {
             id: stored.id,
             symbol: a.symbol.to_string(),
             interval: a.interval.to_string(),
-            open_time: a.open_time,
-            method: a.method,
-            kind: a.kind,
+            start_time: a.start_time,
+            end_time: a.end_time,
+            peak_time: a.peak_time,
+            candles: a.candles,
             score: a.score.value(),
             severity: a.severity,
+            kind: a.kind,
+            methods: a.methods,
             details: a.details,
-            detected_at: stored.detected_at,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            severity_raised_at: stored.severity_raised_at,
         }
     }
 }
@@ -67,16 +89,16 @@ pub struct AnomalyQuery {
     /// Only this symbol.
     #[param(value_type = Option<String>, max_length = 20, example = "BTC")]
     pub symbol: Option<String>,
-    /// Only this detection method.
+    /// Only events this method contributed to.
     #[param(value_type = Option<Method>)]
     pub method: Option<String>,
     /// Only this severity.
     #[param(value_type = Option<Severity>)]
     pub severity: Option<String>,
-    /// Earliest candle open time, inclusive (RFC 3339). Not with `days`.
+    /// Events still running at or after this time (RFC 3339). Not with `days`.
     #[param(value_type = Option<DateTime<Utc>>)]
     pub from: Option<String>,
-    /// Latest candle open time, exclusive (RFC 3339).
+    /// Events that started before this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
     pub to: Option<String>,
     /// Reach back this many days from `to` (default now). Not with `from`.
@@ -89,7 +111,7 @@ pub struct AnomalyQuery {
     pub cursor: Option<String>,
 }
 
-/// A page of findings, newest first.
+/// A page of events, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnomalyPage {
     pub anomalies: Vec<AnomalyView>,
@@ -104,6 +126,14 @@ fn method(raw: Option<&str>) -> Result<Option<Method>, ApiError> {
     .transpose()
 }
 
+/// The 404 for a filter whose symbol is not watched.
+fn unknown(filter: &AnomalyFilter) -> ApiError {
+    match &filter.symbol {
+        Some(symbol) => ApiError::unknown_symbol(symbol),
+        None => ApiError::not_found("unknown_symbol", "the symbol is not on the watch list"),
+    }
+}
+
 fn severity(raw: Option<&str>) -> Result<Option<Severity>, ApiError> {
     raw.map(|v| {
         Severity::parse(v).map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
@@ -111,15 +141,8 @@ fn severity(raw: Option<&str>) -> Result<Option<Severity>, ApiError> {
     .transpose()
 }
 
-async fn require_watched(client: &tickwatch::db::Client, symbol: &Symbol) -> Result<(), ApiError> {
-    match symbols::get(client, symbol).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::unknown_symbol(symbol)),
-    }
-}
-
-/// Findings newest first by candle time, filtered and paged (keyset paging on
-/// `(open_time, id)`: exact under concurrent inserts).
+/// Events newest first by start, filtered and paged (keyset paging on `(start_time, id)`:
+/// exact under concurrent inserts). One statement, which also answers `unknown_symbol`.
 #[utoipa::path(get, path = "/v1/anomalies", tag = "anomalies",
     params(AnomalyQuery),
     responses(
@@ -149,9 +172,6 @@ pub async fn list(
         .map(cursor::decode_anomaly)
         .transpose()?;
     let client = state.client().await?;
-    if let Some(symbol) = &symbol {
-        require_watched(&client, symbol).await?;
-    }
     let filter = AnomalyFilter {
         symbol,
         method,
@@ -159,13 +179,15 @@ pub async fn list(
         from: range.from,
         to: range.to,
     };
-    let mut rows = anomalies::page(&client, &filter, after, limit + 1).await?;
+    let mut rows = anomalies::page(&client, &filter, after, limit + 1)
+        .await?
+        .ok_or_else(|| unknown(&filter))?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = more
         .then(|| {
             rows.last()
-                .map(|a| cursor::encode_anomaly(a.anomaly.open_time, a.id))
+                .map(|a| cursor::encode_anomaly(a.anomaly.start_time, a.id))
         })
         .flatten();
     Ok(Json(AnomalyPage {
@@ -191,7 +213,7 @@ pub struct StatsQuery {
     pub days: Option<String>,
 }
 
-/// Counts of findings in a range.
+/// Counts of events in a range.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnomalyStats {
     pub from: DateTime<Utc>,
@@ -203,7 +225,8 @@ pub struct AnomalyStats {
     pub by_symbol: BTreeMap<String, i64>,
 }
 
-/// How many findings fell in a range, by method, kind, severity and symbol.
+/// How many events overlapped a range, by contributing method, kind, severity and symbol. One
+/// statement, which also answers `unknown_symbol`.
 #[utoipa::path(get, path = "/v1/anomalies/stats", tag = "anomalies",
     params(StatsQuery),
     responses(
@@ -225,10 +248,12 @@ pub async fn stats(
         Utc::now(),
     )?;
     let client = state.client().await?;
-    if let Some(symbol) = &symbol {
-        require_watched(&client, symbol).await?;
-    }
-    let counts = anomalies::stats(&client, symbol.as_ref(), range.from, range.to).await?;
+    let counts = anomalies::stats(&client, symbol.as_ref(), range.from, range.to)
+        .await?
+        .ok_or_else(|| match &symbol {
+            Some(symbol) => ApiError::unknown_symbol(symbol),
+            None => ApiError::not_found("unknown_symbol", "the symbol is not on the watch list"),
+        })?;
     Ok(Json(AnomalyStats {
         from: range.from,
         to: range.to,
@@ -248,7 +273,7 @@ pub struct LatestQuery {
     pub limit: Option<String>,
 }
 
-/// The newest findings of one symbol.
+/// The newest events of one symbol.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SymbolAnomalies {
     #[schema(example = "BTC")]
@@ -257,7 +282,8 @@ pub struct SymbolAnomalies {
     pub anomalies: Vec<AnomalyView>,
 }
 
-/// The newest findings of a symbol, newest first.
+/// The newest events of a symbol, newest first. One statement, which also answers
+/// `unknown_symbol`.
 #[utoipa::path(get, path = "/v1/anomalies/{symbol}/latest", tag = "anomalies",
     params(("symbol" = String, Path, description = "Ticker, e.g. BTC", max_length = 20), LatestQuery),
     responses(
@@ -275,7 +301,6 @@ pub async fn latest(
     let symbol = params::symbol(&raw)?;
     let limit = params::integer("limit", query.limit.as_deref(), 10, 1, 100)?;
     let client = state.client().await?;
-    require_watched(&client, &symbol).await?;
     let filter = AnomalyFilter {
         symbol: Some(symbol.clone()),
         method: None,
@@ -283,7 +308,9 @@ pub async fn latest(
         from: tickwatch::db::candles::EARLIEST,
         to: tickwatch::db::candles::LATEST,
     };
-    let rows = anomalies::page(&client, &filter, None, limit).await?;
+    let rows = anomalies::page(&client, &filter, None, limit)
+        .await?
+        .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
     Ok(Json(SymbolAnomalies {
         symbol: symbol.to_string(),
         anomalies: rows.into_iter().map(AnomalyView::from).collect(),

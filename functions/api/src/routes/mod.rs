@@ -5,6 +5,7 @@ pub mod anomalies;
 pub mod collect;
 pub mod health;
 pub mod prices;
+pub mod scores;
 pub mod symbols;
 
 use axum::http::Uri;

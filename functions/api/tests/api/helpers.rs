@@ -10,9 +10,10 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, symbols};
+use tickwatch::detect::events::Event;
 use tickwatch::model::{
-    Anomaly, AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method as DetectMethod,
-    Provider, Score, Symbol, WatchedSymbol,
+    AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method as DetectMethod, Provider,
+    Severity, Symbol, WatchedSymbol,
 };
 use tickwatch_tests::TestDb;
 use tower::ServiceExt;
@@ -94,17 +95,26 @@ pub fn candle(symbol: &str, at: DateTime<Utc>, close: Decimal) -> Candle {
     .expect("valid candle")
 }
 
-pub fn anomaly(symbol: &str, at: DateTime<Utc>, method: DetectMethod, score: f64) -> Anomaly {
-    Anomaly::new(
-        sym(symbol),
-        Interval::OneHour,
-        at,
-        method,
-        AnomalyKind::Spike,
-        Score::new(score).expect("score"),
-        serde_json::json!({"z": 4.2}),
-    )
-    .expect("anomaly")
+/// A one-candle event of `symbol` at `at` that `methods` contributed to, with the severity
+/// its score has.
+pub fn anomaly(
+    symbol: &str,
+    at: DateTime<Utc>,
+    methods: &[DetectMethod],
+    score: f64,
+) -> (Symbol, Event) {
+    let event = Event {
+        start: at,
+        end: at,
+        peak_time: at,
+        peak_score: score,
+        severity: tickwatch::detect::recurrence::severity(score).unwrap_or(Severity::Low),
+        candles: 1,
+        kind: AnomalyKind::Spike,
+        methods: methods.to_vec(),
+        details: serde_json::json!({"peak": {"p": 1e-6}}),
+    };
+    (sym(symbol), event)
 }
 
 impl TestApp {
@@ -201,10 +211,12 @@ impl TestApp {
         rows
     }
 
-    pub async fn seed_anomalies(&self, rows: &[Anomaly]) {
+    pub async fn seed_anomalies(&self, rows: &[(Symbol, Event)]) {
         let client = self.db.raw().await;
-        anomalies::upsert(&client, rows)
-            .await
-            .expect("seed anomalies");
+        for (symbol, event) in rows {
+            anomalies::insert(&client, symbol, Interval::OneHour, event)
+                .await
+                .expect("seed anomalies");
+        }
     }
 }

@@ -34,7 +34,7 @@ async fn metrics_are_prometheus_text_with_counts_per_series() {
     app.seed_anomalies(&[crate::helpers::anomaly(
         "BTC",
         crate::helpers::hour(1),
-        tickwatch::model::Method::ZScore,
+        &[tickwatch::model::Method::ZScore],
         0.5,
     )])
     .await;
@@ -192,6 +192,7 @@ async fn the_openapi_document_lists_every_route_with_its_errors() {
         "GET /v1/prices/{symbol}/latest",
         "GET /v1/prices/{symbol}/history",
         "GET /v1/prices/{symbol}/ma",
+        "GET /v1/prices/{symbol}/scores",
         "POST /v1/prices/{symbol}/candles",
         "PUT /v1/prices/{symbol}/candles/{open_time}",
         "DELETE /v1/prices/{symbol}/candles/{open_time}",

@@ -15,11 +15,13 @@ INSERT INTO candles (symbol, interval, open_time, open, high, low, close, volume
     SELECT 'S' || (i % 10), '1m', timestamptz '2020-01-01' + (i / 10) * interval '1 minute',
            100, 101, 99, 100, 1, 'synthetic'
     FROM generate_series(0, 999999) i;
-INSERT INTO anomalies (symbol, interval, open_time, method, kind, score, severity)
-    SELECT 'S' || (i % 10), '1m', timestamptz '2020-01-01' + (i / 10) * interval '1 minute',
-           (ARRAY['zscore', 'iqr', 'pct_change'])[1 + i % 3], 'spike', 0.5,
-           (ARRAY['low', 'medium', 'high', 'critical'])[1 + i % 4]
-    FROM generate_series(0, 199999) i;
+INSERT INTO anomalies (symbol, interval, start_time, end_time, peak_time, candles, score,
+                       severity, kind, methods)
+    SELECT 'S' || (i % 10), '1m', t, t + interval '2 minutes', t, 3, 0.5,
+           (ARRAY['low', 'medium', 'high', 'critical'])[1 + i % 4], 'spike',
+           ARRAY[(ARRAY['zscore', 'iqr', 'pct_change'])[1 + i % 3]]
+    FROM generate_series(0, 199999) i,
+         LATERAL (SELECT timestamptz '2020-01-01' + (i / 10) * interval '5 minutes' AS t) at;
 SET session_replication_role = origin;
 ANALYZE;
 ";

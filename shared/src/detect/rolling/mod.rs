@@ -1,17 +1,12 @@
-//! Rolling statistics that move one value at a time: each push costs O(1) or O(log n), and no
-//! window is ever summed or sorted again from scratch. The detectors are built on these, and
-//! the reference tests compare every one of them with values computed independently (see
-//! `tests/reference/`).
+//! Rolling statistics that move one candle at a time and depend only on the candles in their
+//! window: exact integer sums for means and variances, Fenwick trees over ranks for order
+//! statistics and for the calibration tail. The reference tests compare them with values
+//! computed independently (see `tests/reference/`).
 
-mod averages;
-mod indicators;
-mod moments;
+mod exact;
 mod order;
+mod tail;
 
-pub use averages::{Ema, Sma};
-pub use indicators::{Bollinger, BollingerBands, WilderRsi};
-pub use moments::RollingMoments;
+pub use exact::{ExactMoments, LIMIT, QUANTUM, quantise};
 pub use order::{OrderWindow, RankIndex};
-
-#[cfg(test)]
-mod reference_tests;
+pub use tail::{STAT_LIMIT, STAT_QUANTUM, StatIndex, TailWindow, quantise_stat};

@@ -46,8 +46,11 @@ impl RankIndex {
 pub struct OrderWindow<'a> {
     index: &'a RankIndex,
     window: usize,
-    /// Ranks in arrival order, to know what leaves next.
-    arrivals: VecDeque<usize>,
+    /// Ranks in arrival order, one slot per push (empty for a value that was absent), to know
+    /// what leaves next.
+    arrivals: VecDeque<Option<usize>>,
+    /// Slots holding a value.
+    count: usize,
     /// Fenwick tree (1-based) of how many window values have each rank.
     tree: Vec<u32>,
     /// Largest power of two not above the tree size, where the k-th search starts.
@@ -67,6 +70,7 @@ impl<'a> OrderWindow<'a> {
             index,
             window: window.max(1),
             arrivals: VecDeque::with_capacity(window + 1),
+            count: 0,
             tree: vec![0; size + 1],
             top,
         }
@@ -84,30 +88,44 @@ impl<'a> OrderWindow<'a> {
         }
     }
 
-    /// Adds `value`, evicting the oldest once the window is full. A value the index does not
-    /// hold (NaN, or one not given to [`RankIndex::new`]) is ignored and returns false.
+    /// Adds `value`, evicting the oldest slot once the window is full. A value the index does
+    /// not hold (NaN, or one not given to [`RankIndex::new`]) is ignored and returns false.
     pub fn push(&mut self, value: f64) -> bool {
-        let Some(rank) = self.index.rank(value) else {
+        if self.index.rank(value).is_none() {
             return false;
-        };
-        if self.arrivals.len() == self.window
-            && let Some(old) = self.arrivals.pop_front()
-        {
-            self.update(old, false);
         }
-        self.arrivals.push_back(rank);
-        self.update(rank, true);
+        self.push_slot(Some(value));
         true
     }
 
+    /// Moves the window on by one slot holding `value`, or nothing: the window then covers the
+    /// last `window` candles whether or not each had a value, so what it holds is a function of
+    /// those candles alone.
+    pub fn push_slot(&mut self, value: Option<f64>) {
+        if self.arrivals.len() == self.window
+            && let Some(Some(old)) = self.arrivals.pop_front()
+        {
+            self.update(old, false);
+            self.count -= 1;
+        }
+        let rank = value.and_then(|v| self.index.rank(v));
+        if let Some(rank) = rank {
+            self.update(rank, true);
+            self.count += 1;
+        }
+        self.arrivals.push_back(rank);
+    }
+
+    /// How many slots hold a value.
     pub fn len(&self) -> usize {
-        self.arrivals.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.arrivals.is_empty()
+        self.count == 0
     }
 
+    /// True once `window` slots have been pushed.
     pub fn is_full(&self) -> bool {
         self.arrivals.len() == self.window
     }

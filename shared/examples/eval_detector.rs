@@ -1,0 +1,129 @@
+//! `make eval-detector`: the evaluation table over a large seeded set of labelled series —
+//! every method, the consensus and the windowed-Gaussian baseline — on the held-out seeds, and
+//! the threshold sweep on the tuning seeds the default was chosen from.
+//!
+//! `EVAL_SEEDS=n` sets how many held-out seeds (default 24), `EVAL_CANDLES` the candles per
+//! series (default 6000); `EVAL_SWEEP=0` skips the sweep. The detector configuration comes from
+//! the environment like the detector's own (`DETECTOR_*`), so a candidate default can be
+//! measured on the tuning seeds before it is adopted.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a report on stdout"
+)]
+
+use tickwatch::config::Env;
+use tickwatch::detect::DetectorConfig;
+use tickwatch::detect::eval::generator::LabelledSeries;
+use tickwatch::detect::eval::{
+    CONSENSUS, HELD_OUT_SEEDS, Row, TUNING_SEEDS, evaluate, row_for_flags, suite,
+};
+
+fn main() {
+    let number = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let seeds = number("EVAL_SEEDS", HELD_OUT_SEEDS.end - HELD_OUT_SEEDS.start);
+    let candles = number("EVAL_CANDLES", 6_000) as usize;
+    let config = DetectorConfig::from_env(&Env::process()).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
+    if number("EVAL_SWEEP", 1) == 1 {
+        sweep(&config, candles);
+    }
+    // EVAL_TUNING=1 prints the table on the tuning seeds instead, to compare candidates there.
+    let held_out = if number("EVAL_TUNING", 0) == 1 {
+        TUNING_SEEDS
+    } else {
+        HELD_OUT_SEEDS.start..HELD_OUT_SEEDS.start + seeds
+    };
+    println!("\nseeds {held_out:?}:");
+    let series = suite(held_out, candles);
+    let mut report = evaluate(&series, &config);
+    // EVAL_EXPORT=file writes the series as JSON (for running another detector version on
+    // them); EVAL_FLAGS=file reads that version's flags back as extra rows.
+    if let Ok(path) = std::env::var("EVAL_EXPORT") {
+        export(&series, &path);
+    }
+    if let Ok(path) = std::env::var("EVAL_FLAGS") {
+        report.rows.extend(external_rows(&series, &path));
+    }
+    println!("{}", report.table());
+}
+
+fn export(series: &[LabelledSeries], path: &str) {
+    let out: Vec<serde_json::Value> = series
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name,
+                "interval": s.market.interval().as_str(),
+                "candles": s.candles.iter().map(|c| serde_json::json!([
+                    c.open_time.timestamp(), c.open.to_string(), c.high.to_string(),
+                    c.low.to_string(), c.close.to_string(), c.volume.map(|v| v.to_string()),
+                ])).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    if let Err(e) = std::fs::write(path, serde_json::to_vec(&out).unwrap_or_default()) {
+        eprintln!("{path}: {e}");
+    }
+}
+
+/// Reads `{"detector": {"series name": [flagged candle indices]}}`.
+fn external_rows(series: &[LabelledSeries], path: &str) -> Vec<Row> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let Some(detectors) = parsed.as_object() else {
+        eprintln!("{path}: not a JSON object");
+        return Vec::new();
+    };
+    detectors
+        .iter()
+        .map(|(name, per_series)| {
+            let flags: Vec<Vec<bool>> = series
+                .iter()
+                .map(|s| {
+                    let mut flags = vec![false; s.candles.len()];
+                    for i in per_series[&s.name].as_array().into_iter().flatten() {
+                        if let Some(i) = i.as_u64().and_then(|i| flags.get_mut(i as usize)) {
+                            *i = true;
+                        }
+                    }
+                    flags
+                })
+                .collect();
+            row_for_flags(name, series, &flags)
+        })
+        .collect()
+}
+
+fn sweep(config: &DetectorConfig, candles: usize) {
+    println!("threshold sweep on the tuning seeds {TUNING_SEEDS:?} (consensus):");
+    println!(
+        "{:>9} {:>8} {:>8} {:>8} {:>10}",
+        "threshold", "NAB std", "recall", "prec", "alerts/wk"
+    );
+    let tuning = suite(TUNING_SEEDS, candles);
+    for threshold in [
+        0.185, 0.25, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.5, 0.562,
+    ] {
+        let mut swept = config.clone();
+        swept.events.threshold = threshold;
+        let report = evaluate(&tuning, &swept);
+        if let Some(row) = report.row(CONSENSUS) {
+            println!(
+                "{threshold:>9.3} {:>8.1} {:>8.2} {:>8.2} {:>10.2}",
+                row.nab.normalised(0),
+                row.nab.recall(),
+                row.nab.precision(),
+                row.alerts_per_week()
+            );
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The evaluation suite: labelled market-like series ([`generator`]), NAB scoring ([`nab`]),
+//! and a table of every method, the consensus and a windowed-Gaussian baseline.
+//!
+//! `make eval-detector` prints the table over a large seeded set (held-out seeds, distinct
+//! from the tuning seeds the defaults were chosen on); `make test` runs a small set as a
+//! regression guard (`tests` below). A detector "detects" a candle when its score reaches the
+//! event threshold: a single method's score is its own calibrated `p` on the recurrence scale,
+//! the consensus score is what the detector stores, and the baseline's is the two-sided normal
+//! tail of the return's z-score against the previous [`BASELINE_WINDOW`] returns (the windowed
+//! Gaussian of the NAB, on log returns). The first [`WARM_UP`] candles of every series are the
+//! NAB's probationary period: detections there are not counted.
+
+pub mod generator;
+pub mod nab;
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use chrono::TimeDelta;
+
+use self::generator::{Injection, LabelledSeries, Market, Role, WARM_UP, generate};
+use self::nab::{Tally, Window};
+use super::rolling::ExactMoments;
+use super::{DetectorConfig, Scorer, Series, recurrence};
+use crate::model::Method;
+
+/// Returns in the baseline's window.
+pub const BASELINE_WINDOW: usize = 1_000;
+
+/// Seeds the defaults were chosen on.
+pub const TUNING_SEEDS: Range<u64> = 0..12;
+/// Seeds the reported figures come from.
+pub const HELD_OUT_SEEDS: Range<u64> = 1_000..1_024;
+
+/// For each seed and market a labelled and a quiet series, and for each seed one flat series.
+pub fn suite(seeds: Range<u64>, candles: usize) -> Vec<LabelledSeries> {
+    let mut out = Vec::new();
+    for seed in seeds {
+        for (m, market) in Market::ALL.iter().enumerate() {
+            let s = seed * 16 + m as u64;
+            out.push(generate(s, *market, Role::Labelled, candles));
+            out.push(generate(s + 8, *market, Role::Quiet, candles));
+        }
+        let flat = Market::ALL[(seed % 4) as usize];
+        out.push(generate(seed * 16 + 15, flat, Role::Flat, candles));
+    }
+    out
+}
+
+/// `erfc(x)` for `x ≥ 0` (Chebyshev fit, relative error below 1.2e-7 everywhere, tails included).
+fn erfc(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = -x * x - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    t * poly.exp()
+}
+
+/// The windowed-Gaussian baseline's tail probability per candle.
+pub fn baseline(series: &Series<'_>) -> Vec<Option<f64>> {
+    let mut window = ExactMoments::new(BASELINE_WINDOW);
+    series
+        .log_return
+        .iter()
+        .map(|r| {
+            let p = r.and_then(|r| {
+                if window.count() < 100 {
+                    return None;
+                }
+                let (mean, std) = (window.mean()?, window.std(1)?);
+                (std > 0.0).then(|| erfc(((r - mean) / std).abs() / std::f64::consts::SQRT_2))
+            });
+            window.push(*r);
+            p
+        })
+        .collect()
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    pub name: String,
+    pub nab: Tally,
+    /// Labels of big moves (≥ 6σ, one candle) detected / present, and those after a gap.
+    pub big_moves: (usize, usize),
+    pub after_gap: (usize, usize),
+    /// Alerts (runs of detections, merged like events) on quiet series, and their weeks.
+    pub quiet_alerts: usize,
+    pub quiet_weeks: f64,
+    /// Detections on flat series.
+    pub flat_findings: usize,
+    /// Per injection kind: detected / present.
+    pub by_kind: Vec<(Injection, usize, usize)>,
+}
+
+impl Row {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            by_kind: Injection::ALL.iter().map(|k| (*k, 0, 0)).collect(),
+            ..Self::default()
+        }
+    }
+
+    pub fn alerts_per_week(&self) -> f64 {
+        if self.quiet_weeks > 0.0 {
+            self.quiet_alerts as f64 / self.quiet_weeks
+        } else {
+            0.0
+        }
+    }
+
+    pub fn big_move_recall(&self) -> f64 {
+        ratio(self.big_moves)
+    }
+
+    pub fn after_gap_recall(&self) -> f64 {
+        ratio(self.after_gap)
+    }
+}
+
+fn ratio((found, all): (usize, usize)) -> f64 {
+    if all == 0 {
+        0.0
+    } else {
+        found as f64 / all as f64
+    }
+}
+
+/// The whole evaluation.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub threshold: f64,
+    pub series: usize,
+    pub candles: usize,
+}
+
+impl Report {
+    pub fn row(&self, name: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.name == name)
+    }
+
+    /// The table `make eval-detector` prints.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} series, {} candles, threshold {:.3}\n",
+            self.series, self.candles, self.threshold
+        );
+        let _ = writeln!(
+            out,
+            "{:<17} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9} {:>9} {:>10} {:>5}",
+            "detector",
+            "NAB std",
+            "low FP",
+            "low FN",
+            "prec",
+            "recall",
+            "F1",
+            ">=6σ rec",
+            "gap rec",
+            "alerts/wk",
+            "flat"
+        );
+        for row in &self.rows {
+            let _ = writeln!(
+                out,
+                "{:<17} {:>8.1} {:>8.1} {:>8.1} {:>6.2} {:>6.2} {:>6.2} {:>9.2} {:>9.2} {:>10.2} {:>5}",
+                row.name,
+                row.nab.normalised(0),
+                row.nab.normalised(1),
+                row.nab.normalised(2),
+                row.nab.precision(),
+                row.nab.recall(),
+                row.nab.f1(),
+                row.big_move_recall(),
+                row.after_gap_recall(),
+                row.alerts_per_week(),
+                row.flat_findings,
+            );
+        }
+        if let Some(consensus) = self.row(CONSENSUS) {
+            let _ = writeln!(out, "\nconsensus recall by injected kind:");
+            for (kind, found, all) in &consensus.by_kind {
+                let _ = writeln!(out, "  {:<17} {found:>4} / {all:<4}", kind.name());
+            }
+        }
+        out
+    }
+}
+
+/// The row name of the consensus.
+pub const CONSENSUS: &str = "consensus";
+/// The row name of the baseline.
+pub const BASELINE: &str = "windowed gaussian";
+
+/// Runs the suite `series` with `config` at its event threshold.
+pub fn evaluate(series: &[LabelledSeries], config: &DetectorConfig) -> Report {
+    let scorer = Scorer::new(config).unwrap_or_else(|e| panic!("invalid config: {e}"));
+    let threshold = config.events.threshold;
+    let methods = scorer.methods();
+    let mut rows: Vec<Row> = methods.iter().map(|m| Row::new(m.as_str())).collect();
+    rows.push(Row::new(CONSENSUS));
+    rows.push(Row::new(BASELINE));
+    let mut candles = 0;
+    for s in series {
+        candles += s.candles.len();
+        let prepared = Series::new(&s.candles);
+        let interval = s.market.interval();
+        let scores = scorer.score(&prepared, 0);
+        let flags_of = |p: &dyn Fn(usize) -> Option<f64>| -> Vec<bool> {
+            (0..scores.len())
+                .map(|i| p(i).is_some_and(|p| recurrence::score(p, interval) >= threshold))
+                .collect()
+        };
+        let mut flags: Vec<Vec<bool>> = methods
+            .iter()
+            .map(|m| {
+                flags_of(&|i: usize| {
+                    scores[i]
+                        .readings
+                        .iter()
+                        .find(|r| r.method == *m)
+                        .map(|r| r.p)
+                })
+            })
+            .collect();
+        flags.push(flags_of(&|i: usize| scores[i].p));
+        let gaussian = baseline(&prepared);
+        flags.push(flags_of(&|i: usize| gaussian[i]));
+        for (row, detections) in rows.iter_mut().zip(&flags) {
+            tally(row, s, detections, config.events.merge_within);
+        }
+    }
+    Report {
+        rows,
+        threshold,
+        series: series.len(),
+        candles,
+    }
+}
+
+/// Adds what `detections` did on `s` to `row`.
+fn tally(row: &mut Row, s: &LabelledSeries, detections: &[bool], merge_within: usize) {
+    match s.role {
+        Role::Flat => row.flat_findings += detections.iter().filter(|d| **d).count(),
+        Role::Quiet => {
+            let judged = &detections[WARM_UP.min(detections.len())..];
+            let mut alerts = 0;
+            let mut last: Option<usize> = None;
+            for (i, _) in judged.iter().enumerate().filter(|(_, d)| **d) {
+                if last.is_none_or(|l| i - l > merge_within + 1) {
+                    alerts += 1;
+                }
+                last = Some(i);
+            }
+            row.quiet_alerts += alerts;
+            let span = match (s.candles.get(WARM_UP), s.candles.last()) {
+                (Some(a), Some(b)) => b.open_time - a.open_time,
+                _ => TimeDelta::zero(),
+            };
+            row.quiet_weeks += span.num_seconds() as f64 / (7.0 * 86_400.0);
+        }
+        Role::Labelled => {
+            let spans: Vec<(usize, usize)> = s.labels.iter().map(|l| (l.start, l.end)).collect();
+            let windows: Vec<Window> = nab::windows(s.candles.len(), &spans);
+            row.nab.add(&nab::score(detections, &windows, WARM_UP));
+            for (label, window) in s.labels.iter().zip(&windows) {
+                let found = (window.start..=window.end).any(|i| detections[i]);
+                if let Some(entry) = row.by_kind.iter_mut().find(|(k, _, _)| *k == label.kind) {
+                    entry.1 += usize::from(found);
+                    entry.2 += 1;
+                }
+                if label.kind.is_big_move() {
+                    row.big_moves.0 += usize::from(found);
+                    row.big_moves.1 += 1;
+                }
+                if label.kind == Injection::JumpAfterGap {
+                    row.after_gap.0 += usize::from(found);
+                    row.after_gap.1 += 1;
+                }
+            }
+        }
+    }
+}
+
+/// A row for detections made elsewhere (another version of the detector, say): `flags[s][i]`
+/// says whether candle `i` of `series[s]` was flagged.
+pub fn row_for_flags(name: &str, series: &[LabelledSeries], flags: &[Vec<bool>]) -> Row {
+    let mut row = Row::new(name);
+    for (s, detections) in series.iter().zip(flags) {
+        tally(
+            &mut row,
+            s,
+            detections,
+            super::events::EventParams::default().merge_within,
+        );
+    }
+    row
+}
+
+/// The method rows of a report, for comparisons.
+pub fn method_rows(report: &Report) -> impl Iterator<Item = &Row> {
+    report
+        .rows
+        .iter()
+        .filter(|r| Method::parse(&r.name).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generator_is_seeded_and_labels_what_it_injects() {
+        let a = generate(3, Market::StockHourly, Role::Labelled, 4_000);
+        let b = generate(3, Market::StockHourly, Role::Labelled, 4_000);
+        assert_eq!(a.candles, b.candles);
+        assert!(a.labels.len() >= 5);
+        assert!(a.labels.iter().any(|l| l.kind == Injection::JumpAfterGap));
+        let series = Series::new(&a.candles);
+        for label in &a.labels {
+            assert!(label.start >= WARM_UP);
+            if label.kind == Injection::JumpAfterGap {
+                assert!(series.after_gap(label.start), "{label:?}");
+            }
+            if label.kind == Injection::StaleFeed {
+                let c = &a.candles[label.start + 1];
+                assert_eq!((c.high, c.close), (c.low, a.candles[label.start].close));
+            }
+        }
+        let flat = generate(4, Market::Crypto1h, Role::Flat, 500);
+        assert!(flat.candles.windows(2).all(|w| w[0].close == w[1].close));
+        assert!(
+            generate(5, Market::Crypto5m, Role::Quiet, 500)
+                .labels
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_baseline_tail_is_the_normal_one() {
+        assert!((erfc(0.0) - 1.0).abs() < 1e-6);
+        assert!((erfc(6.0 / std::f64::consts::SQRT_2) - 1.973_175e-9).abs() / 1.973_175e-9 < 1e-5);
+    }
+
+    /// The regression guard `make test` runs: a small held-out set, thresholds that can fail.
+    #[test]
+    fn the_consensus_beats_every_method_and_the_baseline_on_a_small_held_out_set() {
+        let series = suite(HELD_OUT_SEEDS.start..HELD_OUT_SEEDS.start + 2, 4_000);
+        let report = evaluate(&series, &DetectorConfig::default());
+        let table = report.table();
+        let consensus = report.row(CONSENSUS).expect("consensus row");
+        let baseline = report.row(BASELINE).expect("baseline row");
+        let score = consensus.nab.normalised(0);
+        for method in method_rows(&report) {
+            assert!(
+                score > method.nab.normalised(0),
+                "{} beats the consensus:\n{table}",
+                method.name
+            );
+        }
+        // The issue aims at twice the baseline's score and 95 % recall of 6σ moves; what the
+        // default reaches on the held-out seeds is in the README. The guard holds the line
+        // below that with some room for a small sample.
+        assert!(
+            score >= baseline.nab.normalised(0),
+            "the baseline beats the consensus:\n{table}"
+        );
+        assert!(consensus.big_move_recall() >= 0.5, "{table}");
+        assert!(consensus.alerts_per_week() <= 1.0, "{table}");
+        assert_eq!(consensus.flat_findings, 0, "{table}");
+    }
+}
