@@ -29,8 +29,12 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// Every route of the API, with the request-id layer and the error envelope for unknown
 /// routes and methods.
 pub fn app(state: AppState) -> Router {
-    use routes::{anomalies, collect, health, prices, scores, symbols};
+    use routes::{anomalies, collect, health, prices, scores, symbols, web};
     Router::new()
+        .route("/", get(web::chart))
+        .route("/chart/{symbol}", get(web::chart_symbol))
+        .route("/docs", get(web::docs))
+        .route("/assets/{name}", get(web::assets))
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))

@@ -7,6 +7,7 @@ pub mod health;
 pub mod prices;
 pub mod scores;
 pub mod symbols;
+pub mod web;
 
 use axum::http::Uri;
 

@@ -2,6 +2,7 @@
 //! real socket. Every route's happy path and each of its error paths. Run with `make test`.
 
 mod anomalies;
+mod browser;
 mod collect;
 mod helpers;
 mod lambda;
@@ -10,3 +11,4 @@ mod plans;
 mod prices;
 mod socket;
 mod symbols;
+mod web;
