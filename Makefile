@@ -77,7 +77,8 @@ eval-detector: ## the detection evaluation table: every method, the consensus an
 	cargo run --profile bench -p tickwatch --example eval_detector
 
 .PHONY: bench bench-collector bench-detector bench-api bench-startup
-bench: bench-collector bench-detector bench-api bench-startup ## every benchmark (not run by CI)
+bench: ## every benchmark, then one table of every figure with its aim (not run by CI)
+	@scripts/bench-all.sh
 
 BENCH_VENV ?= $(HOME)/.cache/tickwatch/venv-detector
 

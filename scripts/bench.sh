@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 source scripts/lib/postgres.sh
+source scripts/lib/bench.sh
 
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup"
 rows="${1:-1000000}"
@@ -32,4 +33,6 @@ if [ -z "${DATABASE_URL:-}" ]; then
     export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
     say "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (fsync off, as for tests)"
 fi
-METRICS_SINK=none "$target_dir/release/examples/bench_backfill" "$rows"
+METRICS_SINK=none "$target_dir/release/examples/bench_backfill" "$rows" | tee "$RUN_DIR/backfill.txt"
+ratio="$(awk '/^ratio upsert\/COPY:/ {print $3}' "$RUN_DIR/backfill.txt")"
+summary_add "backfill upsert / binary COPY of the same rows ($rows candles)" "$ratio" ">= 0.8x"

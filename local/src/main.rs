@@ -45,10 +45,13 @@ async fn main() -> anyhow::Result<()> {
 
     // A local run never needs AWS: a fixed region and no credentials keep the SDK from
     // probing the network for either.
-    let aws = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .build();
+    let aws = tickwatch::aws::Aws::from_config(
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .http_client(tickwatch::aws::sdk_http_client())
+            .build(),
+    );
     let resources = Resources {
         function: "local",
         metrics: MetricsSink::new(&settings.metrics, None),
@@ -77,7 +80,11 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("port {port} is taken: set PORT to another one"))?;
-    let server = tokio::spawn(axum::serve(listener, api::app(state)).into_future());
+    let server = tokio::spawn(api::serve::serve(
+        listener,
+        api::app(state),
+        std::future::pending(),
+    ));
     print_urls(port, &watch_list);
 
     let mut timer = tokio::time::interval(tick);

@@ -15,12 +15,11 @@ use chrono::TimeDelta;
 use futures::pin_mut;
 use tickwatch::collect::Collector;
 use tickwatch::config::{CollectorSettings, DatabaseSettings, Env};
-use tickwatch::db::{Db, symbols};
+use tickwatch::db::{Db, candles, symbols};
 use tickwatch::model::{AssetClass, Interval, Provider, Symbol, WatchedSymbol};
 use tickwatch::providers::SyntheticSource;
 use tickwatch::providers::synthetic_source::BLOCK;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
 
 /// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> f64 {
@@ -104,44 +103,19 @@ async fn main() -> anyhow::Result<()> {
     let source = SyntheticSource::new(collector.settings().synthetic_seed);
     let started = Instant::now();
     let sink = client
-        .copy_in(
-            "COPY candles_copy (symbol, interval, open_time, open, high, low, close, volume, source) FROM STDIN BINARY",
-        )
+        .copy_in(&format!(
+            "COPY candles_copy ({}) FROM STDIN BINARY",
+            candles::WRITTEN
+        ))
         .await?;
-    let writer = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::TEXT,
-            Type::TEXT,
-            Type::TIMESTAMPTZ,
-            Type::NUMERIC,
-            Type::NUMERIC,
-            Type::NUMERIC,
-            Type::NUMERIC,
-            Type::NUMERIC,
-            Type::TEXT,
-        ],
-    );
+    let writer = BinaryCopyInWriter::new(sink, &candles::COPY_TYPES);
     pin_mut!(writer);
     let mut cursor = from;
     let mut copied = 0_u64;
     while cursor < to {
         let end = (cursor + TimeDelta::minutes(BLOCK)).min(to);
         for c in source.candles(&symbol, interval, cursor, end) {
-            writer
-                .as_mut()
-                .write(&[
-                    &c.symbol.as_str(),
-                    &c.interval.as_str(),
-                    &c.open_time,
-                    &c.open,
-                    &c.high,
-                    &c.low,
-                    &c.close,
-                    &c.volume,
-                    &c.source.as_str(),
-                ])
-                .await?;
+            candles::write_copy_row(writer.as_mut(), &c).await?;
             copied += 1;
         }
         cursor = end;

@@ -69,15 +69,12 @@ impl ApiKey {
 
 /// Reads the write key: `API_KEY` locally, else the secret `API_KEY_SECRET_ARN` names.
 /// `Ok(None)` (neither set) leaves writes disabled: every write is answered 401.
-pub async fn load_api_key(
-    env: &Env,
-    aws: &aws_config::SdkConfig,
-) -> Result<Option<ApiKey>, ConfigError> {
+pub async fn load_api_key(env: &Env, aws: &crate::aws::Aws) -> Result<Option<ApiKey>, ConfigError> {
     if let Some(key) = env.get("API_KEY") {
         return ApiKey::new(&SecretString::from(key), "API_KEY").map(Some);
     }
     if let Some(arn) = env.get("API_KEY_SECRET_ARN") {
-        let client = aws_sdk_secretsmanager::Client::new(aws);
+        let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
         let key = read_secret_string(&client, "API_KEY_SECRET_ARN", &arn).await?;
         return ApiKey::new(&key, "API_KEY_SECRET_ARN").map(Some);
     }

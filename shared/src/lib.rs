@@ -11,6 +11,7 @@ pub mod db;
 pub mod detect;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod providers;
 pub mod startup;
 pub mod telemetry;

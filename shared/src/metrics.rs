@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 
+use tokio::sync::OnceCell;
+
+use crate::aws::Aws;
 use crate::config::{MetricsSettings, MetricsSinkKind};
 
 /// CloudWatch accepts at most this many data per `PutMetricData` request.
@@ -194,8 +197,11 @@ pub struct MetricsError(String);
 /// Where [`Metrics`] go at the end of an invocation.
 #[derive(Debug, Clone)]
 pub enum MetricsSink {
+    /// The client is built on the first publish, so a start that publishes nothing never
+    /// loads the SDK.
     CloudWatch {
-        client: aws_sdk_cloudwatch::Client,
+        aws: Aws,
+        client: Arc<OnceCell<aws_sdk_cloudwatch::Client>>,
         namespace: String,
     },
     /// EMF lines on `out` (stdout on Lambda).
@@ -244,10 +250,11 @@ impl EmfOut {
 impl MetricsSink {
     /// Builds the sink the settings ask for. CloudWatch needs `aws`; without it the sink falls
     /// back to the log so no metric is silently lost.
-    pub fn new(settings: &MetricsSettings, aws: Option<&aws_config::SdkConfig>) -> Self {
+    pub fn new(settings: &MetricsSettings, aws: Option<&Aws>) -> Self {
         match (settings.sink, aws) {
             (MetricsSinkKind::CloudWatch, Some(aws)) => Self::CloudWatch {
-                client: aws_sdk_cloudwatch::Client::new(aws),
+                aws: aws.clone(),
+                client: Arc::default(),
                 namespace: settings.namespace.clone(),
             },
             (MetricsSinkKind::Emf, _) => Self::Emf {
@@ -258,6 +265,15 @@ impl MetricsSink {
             _ => Self::Log {
                 namespace: settings.namespace.clone(),
             },
+        }
+    }
+
+    /// A CloudWatch sink over a client built elsewhere (a test's, pointed at a local server).
+    pub fn cloudwatch_with(client: aws_sdk_cloudwatch::Client, namespace: &str) -> Self {
+        Self::CloudWatch {
+            aws: Aws::lazy(),
+            client: Arc::new(OnceCell::new_with(Some(client))),
+            namespace: namespace.to_owned(),
         }
     }
 
@@ -285,7 +301,14 @@ impl MetricsSink {
                 }
                 Ok(sent)
             }
-            Self::CloudWatch { client, namespace } => {
+            Self::CloudWatch {
+                aws,
+                client,
+                namespace,
+            } => {
+                let client = client
+                    .get_or_init(|| async { aws_sdk_cloudwatch::Client::new(aws.config().await) })
+                    .await;
                 let data = metrics.into_data();
                 let sent = data.len();
                 for chunk in data.chunks(MAX_DATA_PER_CALL) {
@@ -310,6 +333,19 @@ impl MetricsSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_cloudwatch_sink_loads_no_aws_configuration_until_it_sends_something() {
+        let aws = Aws::lazy();
+        let settings = MetricsSettings {
+            sink: MetricsSinkKind::CloudWatch,
+            namespace: "Test".to_owned(),
+        };
+        let sink = MetricsSink::new(&settings, Some(&aws));
+        assert!(matches!(sink, MetricsSink::CloudWatch { .. }));
+        assert_eq!(sink.publish(Metrics::new("api")).await.ok(), Some(0));
+        assert!(!aws.is_loaded(), "nothing to send, nothing loaded");
+    }
 
     #[test]
     fn counts_with_the_same_name_and_dimensions_are_summed() {

@@ -1,7 +1,9 @@
-//! What every function does once per cold start: read settings, set up logging, load the AWS
-//! configuration and build the database pool and metrics sink. Nothing here touches the
-//! network, so a cold start stays fast; the first invocation opens the first connection.
+//! What every function does once per cold start: read settings, set up logging and build the
+//! database pool and metrics sink. Nothing here touches the network, and the AWS SDK is loaded
+//! only when a setting needs it (a database secret or IAM auth) or a call first uses it, so a
+//! cold start stays fast; the first invocation opens the first connection.
 
+use crate::aws::Aws;
 use crate::config::{ConfigError, Settings};
 use crate::db::{Db, DbError};
 use crate::metrics::MetricsSink;
@@ -11,7 +13,8 @@ use crate::metrics::MetricsSink;
 pub struct Resources {
     pub function: &'static str,
     pub settings: Settings,
-    pub aws: aws_config::SdkConfig,
+    /// Loaded on first use: most invocations of most functions never call AWS.
+    pub aws: Aws,
     pub db: Db,
     pub metrics: MetricsSink,
 }
@@ -30,8 +33,9 @@ impl Resources {
     pub async fn from_env(function: &'static str) -> Result<Self, StartupError> {
         let settings = Settings::from_process_env()?;
         crate::telemetry::init(settings.log_format);
-        let aws = crate::aws::sdk_config().await;
-        let db = Db::connect(&settings.database, Some(&aws)).await?;
+        let aws = Aws::lazy();
+        // Only a secret or an IAM token needs AWS before the first connection.
+        let db = Db::connect_lazy(&settings.database, &aws).await?;
         let metrics = MetricsSink::new(&settings.metrics, Some(&aws));
         tracing::info!(function, database = db.target(), "started");
         Ok(Self {

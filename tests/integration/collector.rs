@@ -593,10 +593,7 @@ async fn one_invocation_publishes_its_metrics_to_cloudwatch_with_low_cardinality
     let namespace = format!("TickwatchTest{}", uuid_suffix());
     let aws = tickwatch_tests::local_aws().await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&aws);
-    let sink = tickwatch::metrics::MetricsSink::CloudWatch {
-        client: cloudwatch.clone(),
-        namespace: namespace.clone(),
-    };
+    let sink = tickwatch::metrics::MetricsSink::cloudwatch_with(cloudwatch.clone(), &namespace);
 
     let (result, metrics) = collector(&test_db, &server)
         .invoke(

@@ -368,3 +368,252 @@ async fn the_watermark_only_moves_forward() {
         .expect("watermark");
     assert_eq!(mark, Some(at));
 }
+
+/// The per-series counts behind `/metrics` must match a real count after every kind of write.
+async fn counts_match_a_real_count(client: &tickwatch::db::Client) {
+    let kept = tickwatch::db::stats::candle_counts(client)
+        .await
+        .expect("kept counts");
+    let real: Vec<(String, String, i64)> = client
+        .query(
+            "SELECT symbol, interval, count(*) FROM candles GROUP BY 1, 2 ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("real counts")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let kept: Vec<(String, String, i64)> = kept
+        .into_iter()
+        .map(|c| (c.symbol, c.interval, c.rows))
+        .collect();
+    assert_eq!(kept, real);
+}
+
+#[tokio::test]
+async fn series_counts_follow_inserts_updates_deletes_cascades_and_truncates() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    for symbol in ["BTC", "ETH"] {
+        symbols::upsert(&client, &watched(symbol))
+            .await
+            .expect("watch");
+    }
+    let btc: Vec<_> = (0..10)
+        .map(|h| candle("BTC", h, Decimal::from(100 + h)))
+        .collect();
+    candles::upsert(&client, &btc, UpsertMode::Replace)
+        .await
+        .expect("btc");
+    candles::upsert(&client, &btc[..4], UpsertMode::Replace)
+        .await
+        .expect("the same again");
+    let changed: Vec<_> = (8..14)
+        .map(|h| candle("BTC", h, Decimal::from(200 + h)))
+        .collect();
+    candles::upsert(&client, &changed, UpsertMode::Replace)
+        .await
+        .expect("four updates, four inserts");
+    candles::upsert(&client, &[candle("ETH", 1, dec!(5))], UpsertMode::Replace)
+        .await
+        .expect("eth");
+    counts_match_a_real_count(&client).await;
+    let kept = tickwatch::db::stats::candle_counts(&client)
+        .await
+        .expect("counts");
+    assert_eq!(
+        kept.iter().map(|c| c.rows).collect::<Vec<_>>(),
+        [14, 1],
+        "BTC then ETH"
+    );
+
+    client
+        .execute(
+            "UPDATE candles SET symbol = 'ETH' WHERE symbol = 'BTC' AND open_time >= '2026-01-01T12:00:00Z'",
+            &[],
+        )
+        .await
+        .expect("a row moved between series");
+    counts_match_a_real_count(&client).await;
+    assert!(
+        candles::delete(&client, &sym("BTC"), Interval::OneHour, btc[0].open_time)
+            .await
+            .expect("delete")
+    );
+    counts_match_a_real_count(&client).await;
+    symbols::delete(&client, &sym("ETH"))
+        .await
+        .expect("unwatch: its candles cascade");
+    counts_match_a_real_count(&client).await;
+    client
+        .batch_execute("TRUNCATE candles CASCADE")
+        .await
+        .expect("truncate (with the scores that reference the candles)");
+    counts_match_a_real_count(&client).await;
+    assert!(
+        tickwatch::db::stats::candle_counts(&client)
+            .await
+            .expect("counts")
+            .is_empty()
+    );
+}
+
+fn minute_candles(symbol: &str, count: usize, close: impl Fn(usize) -> Decimal) -> Vec<Candle> {
+    let start = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid time");
+    (0..count)
+        .map(|i| {
+            let price = close(i);
+            Candle::validate(
+                CandleInput {
+                    symbol: sym(symbol),
+                    interval: Interval::OneMinute,
+                    open_time: start + TimeDelta::minutes(i as i64),
+                    open: price,
+                    high: price + dec!(1),
+                    low: price,
+                    close: price,
+                    volume: (i % 3 != 0).then(|| Decimal::from(i)),
+                    source: Provider::Synthetic,
+                },
+                Utc::now(),
+            )
+            .expect("valid candle")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_large_batch_goes_through_copy_and_stays_idempotent_and_exact() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let count = candles::COPY_FROM * 2 + 7;
+    let batch = minute_candles("BTC", count, |i| dec!(0.000012345678) + Decimal::from(i));
+    let first = candles::upsert(&client, &batch, UpsertMode::Replace)
+        .await
+        .expect("first");
+    assert_eq!((first.written, first.duplicates), (count as u64, 0));
+    let again = candles::upsert(&client, &batch, UpsertMode::Replace)
+        .await
+        .expect("again");
+    assert_eq!(again.written, 0, "unchanged rows are not rewritten");
+
+    let mut changed = batch.clone();
+    for c in changed.iter_mut().step_by(10) {
+        c.close = c.low;
+        c.volume = None;
+    }
+    let expected_changes = changed
+        .iter()
+        .zip(&batch)
+        .filter(|(a, b)| a.close != b.close || a.volume != b.volume)
+        .count() as u64;
+    let third = candles::upsert(&client, &changed, UpsertMode::Replace)
+        .await
+        .expect("third");
+    assert_eq!(third.written, expected_changes);
+    let stored = candles::range_ascending(
+        &client,
+        &sym("BTC"),
+        Interval::OneMinute,
+        candles::EARLIEST,
+        candles::LATEST,
+        10_000,
+    )
+    .await
+    .expect("read back");
+    assert_eq!(stored, changed, "every column comes back exactly");
+}
+
+#[tokio::test]
+async fn a_large_batch_of_quotes_merges_like_a_small_one() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    for symbol in ["BTC", "ETH"] {
+        symbols::upsert(&client, &watched(symbol))
+            .await
+            .expect("watch");
+    }
+    let count = candles::COPY_FROM + 1;
+    let first = minute_candles("BTC", count, |i| Decimal::from(100 + i));
+    let second = minute_candles("BTC", count, |i| Decimal::from(100 + i) - dec!(0.5));
+    // The same two rounds, one series through COPY, the other as small batches.
+    let small = |c: &[Candle]| {
+        c.iter()
+            .map(|c| Candle {
+                symbol: sym("ETH"),
+                ..c.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    for round in [&first, &second] {
+        candles::upsert(&client, round, UpsertMode::MergeQuote)
+            .await
+            .expect("through copy");
+        for chunk in small(round).chunks(candles::COPY_FROM - 1) {
+            candles::upsert(&client, chunk, UpsertMode::MergeQuote)
+                .await
+                .expect("as arrays");
+        }
+    }
+    let read = |symbol: &'static str| {
+        let client = &client;
+        async move {
+            candles::range_ascending(
+                client,
+                &sym(symbol),
+                Interval::OneMinute,
+                candles::EARLIEST,
+                candles::LATEST,
+                10_000,
+            )
+            .await
+            .expect("read back")
+        }
+    };
+    let (through_copy, as_arrays) = (read("BTC").await, read("ETH").await);
+    assert_eq!(through_copy.len(), count);
+    let as_arrays: Vec<Candle> = as_arrays
+        .into_iter()
+        .map(|c| Candle {
+            symbol: sym("BTC"),
+            ..c
+        })
+        .collect();
+    assert_eq!(through_copy, as_arrays);
+    let c = &through_copy[3];
+    assert_eq!(
+        (c.open, c.low, c.close),
+        (dec!(103), dec!(102.5), dec!(102.5))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_large_batch_stores_nothing_and_leaves_nothing_behind_for_the_next() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let unwatched = minute_candles("NOPE", candles::COPY_FROM, |i| Decimal::from(1 + i));
+    candles::upsert(&client, &unwatched, UpsertMode::Replace)
+        .await
+        .expect_err("a symbol off the watch list is refused by the foreign key");
+    let good = minute_candles("BTC", candles::COPY_FROM, |i| Decimal::from(1 + i));
+    let outcome = candles::upsert(&client, &good, UpsertMode::Replace)
+        .await
+        .expect("the next batch on the same connection");
+    assert_eq!(outcome.written, candles::COPY_FROM as u64);
+    let total: i64 = client
+        .query_one("SELECT count(*) FROM candles", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(total, candles::COPY_FROM as i64);
+}

@@ -64,10 +64,7 @@ async fn recording_sink(namespace: &str) -> (MetricsSink, Requests, aws_sdk_clou
         .interceptor(requests.clone())
         .build();
     let client = aws_sdk_cloudwatch::Client::from_conf(config);
-    let sink = MetricsSink::CloudWatch {
-        client: client.clone(),
-        namespace: namespace.to_owned(),
-    };
+    let sink = MetricsSink::cloudwatch_with(client.clone(), namespace);
     (sink, requests, client)
 }
 
@@ -307,10 +304,10 @@ async fn an_unreachable_endpoint_is_reported_as_an_error() {
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled())
         .build();
-    let sink = MetricsSink::CloudWatch {
-        client: aws_sdk_cloudwatch::Client::from_conf(config),
-        namespace: fresh_namespace(),
-    };
+    let sink = MetricsSink::cloudwatch_with(
+        aws_sdk_cloudwatch::Client::from_conf(config),
+        &fresh_namespace(),
+    );
     let mut metrics = Metrics::new("collector");
     metrics.count("CandlesStored", 1.0, &[]);
     let err = sink

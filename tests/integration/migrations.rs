@@ -27,6 +27,7 @@ async fn migrating_an_empty_database_creates_every_table() {
         [
             "anomalies",
             "candle_scores",
+            "candle_series_counts",
             "candles",
             "collection_gaps",
             "detector_state",
@@ -45,6 +46,28 @@ async fn migrating_twice_applies_nothing_the_second_time() {
         .ensure_migrated()
         .await
         .expect("ensure_migrated after migrate");
+}
+
+#[tokio::test]
+async fn an_edited_newest_migration_is_still_caught_after_the_quick_check() {
+    let test_db = TestDb::empty().await;
+    test_db.db.migrate().await.expect("first migration");
+    test_db
+        .raw()
+        .await
+        .execute(
+            "UPDATE refinery_schema_history SET checksum = '1'
+             WHERE version = (SELECT max(version) FROM refinery_schema_history)",
+            &[],
+        )
+        .await
+        .expect("tamper with the newest checksum");
+    let error = test_db
+        .db
+        .migrate()
+        .await
+        .expect_err("a divergent migration is refused");
+    assert!(error.to_string().contains("migration"), "{error}");
 }
 
 #[tokio::test]

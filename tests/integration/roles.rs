@@ -64,7 +64,15 @@ const JOBS: &[(&str, &[&str])] = &[
         &["tickwatch_detector"],
     ),
     (
-        "INSERT INTO anomalies (symbol, interval, open_time, method, kind, score, severity) VALUES ('BTC', '1m', '2026-01-01T00:00:00Z', 'zscore', 'spike', 0.5, 'low') ON CONFLICT DO NOTHING",
+        "INSERT INTO anomalies (symbol, interval, start_time, end_time, peak_time, candles, score, severity, kind, methods) VALUES ('BTC', '1m', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, 0.5, 'low', 'spike', ARRAY['zscore'])",
+        &["tickwatch_detector"],
+    ),
+    (
+        "INSERT INTO candle_scores (symbol, interval, open_time, p, score) VALUES ('BTC', '1m', '2026-01-01T00:00:00Z', 0.5, 0.0) ON CONFLICT (symbol, interval, open_time) DO UPDATE SET score = EXCLUDED.score",
+        &["tickwatch_detector"],
+    ),
+    (
+        "UPDATE detector_state SET rescan_from = NULL",
         &["tickwatch_detector"],
     ),
     ("CREATE TABLE intruder (x int)", &[]),

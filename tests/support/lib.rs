@@ -95,6 +95,7 @@ pub async fn local_aws() -> aws_config::SdkConfig {
         panic!("TICKWATCH_TEST_AWS_ENDPOINT is not set: run the tests with `make test`, which starts LocalStack")
     });
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(tickwatch::aws::sdk_http_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod params;
 pub mod request_id;
 pub mod routes;
+pub mod serve;
 mod state;
 
 use axum::Router;

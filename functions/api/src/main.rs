@@ -53,10 +53,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    api::serve::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

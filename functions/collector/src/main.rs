@@ -47,19 +47,21 @@ async fn wire() -> anyhow::Result<Wired> {
     let env = Env::process();
     let observability = Observability::from_env(&env)?;
     tickwatch::telemetry::init(observability.log_format);
-    let aws = tickwatch::aws::sdk_config().await;
+    // Loaded on first use: a start that needs no AWS call (the cargo lambda loop) loads nothing.
+    let aws = tickwatch::aws::Aws::lazy();
     let settings = CollectorSettings::from_env(&env)?
         .resolve_keys(Some(&aws))
         .await?;
     let client = build_client(&settings.http).context("HTTP client")?;
     let collector = match (env.get("PLANNER_FUNCTION"), env.get("CANDLE_QUEUE_URL")) {
         (Some(planner), Some(queue)) => {
-            let planner = LambdaPlanner::new(aws_sdk_lambda_client(&aws), planner);
-            let sink = SqsSink::new(aws_sdk_sqs_client(&aws), queue);
+            let config = aws.config().await;
+            let planner = LambdaPlanner::new(aws_sdk_lambda::Client::new(config), planner);
+            let sink = SqsSink::new(aws_sdk_sqs::Client::new(config), queue);
             Collector::remote(settings, client, Arc::new(planner), Arc::new(sink))
         }
         _ => {
-            let db = Db::connect(&DatabaseSettings::from_env(&env)?, Some(&aws)).await?;
+            let db = Db::connect_lazy(&DatabaseSettings::from_env(&env)?, &aws).await?;
             db.ensure_migrated().await?;
             Collector::new(db, settings, client)
         }
@@ -69,14 +71,6 @@ async fn wire() -> anyhow::Result<Wired> {
         metrics: MetricsSink::new(&observability.metrics, Some(&aws)),
         key: load_api_key(&env, &aws).await?,
     })
-}
-
-fn aws_sdk_lambda_client(aws: &aws_config::SdkConfig) -> aws_sdk_lambda::Client {
-    aws_sdk_lambda::Client::new(aws)
-}
-
-fn aws_sdk_sqs_client(aws: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(aws)
 }
 
 async fn handle(

@@ -4,6 +4,8 @@
 //!
 //! Usage: `bench-startup [--runs N] NAME=PATH@EVENT.json ...` — the first entry is the
 //! baseline every other is compared with. The environment is passed through to the children.
+//! With `BENCH_SUMMARY=FILE`, each entry's ratio and peak RSS are appended to FILE as
+//! `figure<TAB>value<TAB>aim` lines for `make bench`'s closing table.
 
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
@@ -176,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
         "binary", "size", "init p50", "p50", "p90", "peak RSS", "p50 vs", "outcome"
     );
     let mut baseline_p50 = None;
+    let mut summary = Vec::new();
     for target in &targets {
         let size = std::fs::metadata(&target.binary)?.len();
         let mut times = Vec::with_capacity(runs);
@@ -204,6 +207,29 @@ async fn main() -> anyhow::Result<()> {
             p50.as_secs_f64() / base.as_secs_f64(),
             if ok { "response" } else { "error" },
         );
+        if baseline_p50.is_some() && !std::ptr::eq(target, &targets[0]) {
+            let baseline = &targets[0].name;
+            summary.push(format!(
+                "cold start to first response, {} / {baseline}\t{:.2}x\t<= 2x",
+                target.name,
+                p50.as_secs_f64() / base.as_secs_f64()
+            ));
+            summary.push(format!(
+                "peak RSS at start, {}\t{:.1} MB\t<= 32 MB",
+                target.name,
+                rss as f64 / 1024.0
+            ));
+        }
+    }
+    if let Some(path) = std::env::var_os("BENCH_SUMMARY").filter(|p| !p.is_empty()) {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)?;
+        for line in summary {
+            writeln!(file, "{line}")?;
+        }
     }
     Ok(())
 }

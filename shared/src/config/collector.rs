@@ -264,7 +264,7 @@ impl CollectorSettings {
     /// Reads keys held in Secrets Manager, once per cold start.
     pub async fn resolve_keys(
         mut self,
-        aws: Option<&aws_config::SdkConfig>,
+        aws: Option<&crate::aws::Aws>,
     ) -> Result<Self, ConfigError> {
         for source in [&mut self.coingecko, &mut self.alphavantage] {
             if let ApiKey::Secret { variable, arn } = &source.api_key {
@@ -272,7 +272,7 @@ impl CollectorSettings {
                     name: variable,
                     hint: "reading the key's secret needs AWS configuration",
                 })?;
-                let client = aws_sdk_secretsmanager::Client::new(aws);
+                let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
                 // A secret Terraform created but nobody filled yet has no value: the source
                 // then runs keyless (Alpha Vantage answers each stock with a missing-key error,
                 // CoinGecko uses its public tier) instead of the collector not starting.

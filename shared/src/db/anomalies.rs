@@ -94,8 +94,41 @@ pub async fn touching(
         .collect()
 }
 
-fn method_names(event: &Event) -> Vec<&'static str> {
-    event.methods.iter().map(|m| m.as_str()).collect()
+/// An event's columns as statement parameters, in the order both `insert` and `update`
+/// take them: start, end, peak, candles, score, severity, kind, methods, details.
+struct EventColumns<'a> {
+    event: &'a Event,
+    candles: i32,
+    severity: &'static str,
+    kind: &'static str,
+    methods: Vec<&'static str>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn new(event: &'a Event) -> Self {
+        Self {
+            event,
+            candles: i32::try_from(event.candles).unwrap_or(i32::MAX),
+            severity: event.severity.as_str(),
+            kind: event.kind.as_str(),
+            methods: event.methods.iter().map(|m| m.as_str()).collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+        let e = self.event;
+        [
+            &e.start,
+            &e.end,
+            &e.peak_time,
+            &self.candles,
+            &e.peak_score,
+            &self.severity,
+            &self.kind,
+            &self.methods,
+            &e.details,
+        ]
+    }
 }
 
 /// Stores a new event; returns its id.
@@ -112,24 +145,11 @@ pub async fn insert(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .await?;
-    let row = client
-        .query_one(
-            &statement,
-            &[
-                &symbol.as_str(),
-                &interval.as_str(),
-                &event.start,
-                &event.end,
-                &event.peak_time,
-                &(event.candles as i32),
-                &event.peak_score,
-                &event.severity.as_str(),
-                &event.kind.as_str(),
-                &method_names(event),
-                &event.details,
-            ],
-        )
-        .await?;
+    let columns = EventColumns::new(event);
+    let (symbol, interval) = (symbol.as_str(), interval.as_str());
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&symbol, &interval];
+    params.extend(columns.params());
+    let row = client.query_one(&statement, &params).await?;
     Ok(row.try_get(0)?)
 }
 
@@ -151,24 +171,10 @@ pub async fn update(client: &impl GenericClient, id: i64, event: &Event) -> Resu
                    IS DISTINCT FROM ($2, $3, $4, $5, $6, $7::text, $8::text, $9::text[], $10::jsonb)",
         )
         .await?;
-    let changed = client
-        .execute(
-            &statement,
-            &[
-                &id,
-                &event.start,
-                &event.end,
-                &event.peak_time,
-                &(event.candles as i32),
-                &event.peak_score,
-                &event.severity.as_str(),
-                &event.kind.as_str(),
-                &method_names(event),
-                &event.details,
-            ],
-        )
-        .await?;
-    Ok(changed > 0)
+    let columns = EventColumns::new(event);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id];
+    params.extend(columns.params());
+    Ok(client.execute(&statement, &params).await? > 0)
 }
 
 /// Deletes events that the scores no longer support.

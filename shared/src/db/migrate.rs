@@ -13,7 +13,15 @@ mod embedded {
 const MIGRATION_LOCK_KEY: i64 = 0x7469_636B_7761_7463; // "tickwatc"
 
 /// Applies every migration not yet applied, and returns how many were.
+///
+/// Every start after the first finds the database up to date: [`up_to_date`] answers that in
+/// one round trip, so a cold start skips the lock and refinery's own three queries. Anything
+/// else (a new deployment, an edited migration, a fresh database) takes the full path, with
+/// refinery's checks for divergent and missing migrations.
 pub(crate) async fn run(client: &mut Client) -> Result<usize, DbError> {
+    if up_to_date(client).await {
+        return Ok(0);
+    }
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
@@ -29,4 +37,30 @@ pub(crate) async fn run(client: &mut Client) -> Result<usize, DbError> {
     let report = outcome.map_err(|e| DbError::Migration(e.to_string()))?;
     unlocked?;
     Ok(report.applied_migrations().len())
+}
+
+/// Whether the newest applied migration is the newest embedded one, same version and same
+/// checksum. One simple query (one round trip); any failure, such as the history table not
+/// existing yet, means "not known to be up to date".
+async fn up_to_date(client: &Client) -> bool {
+    let runner = embedded::migrations::runner();
+    let Some(newest) = runner.get_migrations().iter().max_by_key(|m| m.version()) else {
+        return true;
+    };
+    let Ok(messages) = client
+        .simple_query(
+            "SELECT version::text, checksum FROM refinery_schema_history
+             ORDER BY version DESC LIMIT 1",
+        )
+        .await
+    else {
+        return false;
+    };
+    messages.iter().any(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => {
+            row.get(0) == Some(newest.version().to_string().as_str())
+                && row.get(1) == Some(newest.checksum().to_string().as_str())
+        }
+        _ => false,
+    })
 }

@@ -102,6 +102,20 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
+    /// [`Db::connect`] with the process's lazy AWS handle, loading the SDK configuration only
+    /// when the credentials need it (a secret or an IAM token; never for a URL).
+    pub async fn connect_lazy(
+        settings: &DatabaseSettings,
+        aws: &crate::aws::Aws,
+    ) -> Result<Self, DbError> {
+        let aws = match settings.credentials {
+            crate::config::Credentials::Url(_) => None,
+            crate::config::Credentials::Secret { .. }
+            | crate::config::Credentials::IamAuth { .. } => Some(aws.config().await),
+        };
+        Self::connect(settings, aws).await
+    }
+
     /// Resolves the credentials (reading the secret or signing an IAM token when configured)
     /// and builds the pool. `aws` is needed only for the secret and IAM paths.
     pub async fn connect(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, aws_lc_rs};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -14,7 +14,11 @@ use crate::config::{DatabaseSettings, TlsMode};
 
 /// Builds the connector for `settings.tls`; `None` means plain TCP.
 pub(crate) fn connector(settings: &DatabaseSettings) -> Result<Option<MakeRustlsConnect>, DbError> {
-    let provider = Arc::new(aws_lc_rs::default_provider());
+    if settings.tls == TlsMode::Disable {
+        // Nothing of TLS is built for a plain connection, not even the crypto provider.
+        return Ok(None);
+    }
+    let provider = crate::net::crypto_provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| DbError::Tls(e.to_string()))?;
@@ -25,9 +29,9 @@ pub(crate) fn connector(settings: &DatabaseSettings) -> Result<Option<MakeRustls
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
             .with_no_client_auth(),
         TlsMode::VerifyFull => {
-            let mut roots = RootCertStore::empty();
-            match &settings.ca_file {
+            let roots = match &settings.ca_file {
                 Some(path) => {
+                    let mut roots = RootCertStore::empty();
                     let certs = CertificateDer::pem_file_iter(path)
                         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
                         .map_err(|e| {
@@ -40,9 +44,10 @@ pub(crate) fn connector(settings: &DatabaseSettings) -> Result<Option<MakeRustls
                             path.display()
                         )));
                     }
+                    Arc::new(roots)
                 }
-                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-            }
+                None => crate::net::root_store(),
+            };
             builder.with_root_certificates(roots).with_no_client_auth()
         }
     };

@@ -25,18 +25,31 @@
 //! When the largest values are all equal (a flat stretch: no tail to fit) the empirical rank
 //! is used above `u` too, so a tiny move after a flat window is at most a `1/(n+1)` surprise,
 //! never an infinitely rare one. Everything is computed on statistics quantised to
-//! [`rolling::STAT_QUANTUM`](super::rolling::STAT_QUANTUM) with exact integer sums.
+//! [`STAT_QUANTUM`] and on order statistics of them, so it depends on the values in the window
+//! and nothing else.
 
 use serde::{Deserialize, Serialize};
 
 use super::config::{InvalidParams, check_window};
-use super::rolling::{StatIndex, TailWindow, quantise_stat};
+use super::rolling::{OrderWindow, RankIndex};
 use super::{Reading, round};
 
 /// The fewest largest values a tail is fitted to: fewer make the fit, and so the rarity of
 /// anything beyond them, a matter of luck (with 10, a bounded noise early in a series read as a
 /// one-in-a-thousand event).
 pub const MIN_TAIL: usize = 20;
+
+/// Resolution of calibrated statistics (z-scores, ratios, isolation scores).
+pub const STAT_QUANTUM: f64 = 1e-6;
+/// Statistics are clamped to this before quantising (a z-score of a million says all there is).
+pub const STAT_LIMIT: f64 = 1e6;
+
+/// A statistic on the calibration grid, as a whole number of quanta (exact in an `f64`);
+/// negative values count as 0 (statistics are magnitudes). On the grid, equal statistics are
+/// equal and order statistics of a window are exactly the values pushed into it.
+pub fn quantise_stat(x: f64) -> f64 {
+    (x.clamp(0.0, STAT_LIMIT) / STAT_QUANTUM).round()
+}
 
 /// The smallest probability reported (a recurrence time far beyond the age of the universe).
 pub const MIN_P: f64 = 1e-300;
@@ -99,12 +112,12 @@ pub fn calibrate(
     readings: &[Option<Reading>],
     params: &CalibrationParams,
 ) -> Vec<Option<Calibrated>> {
-    let quantised: Vec<Option<i64>> = readings
+    let quantised: Vec<Option<f64>> = readings
         .iter()
         .map(|r| r.map(|r| quantise_stat(r.statistic)))
         .collect();
-    let index = StatIndex::new(quantised.iter().flatten().copied());
-    let mut window = TailWindow::new(&index, params.window);
+    let index = RankIndex::new(quantised.iter().flatten().copied());
+    let mut window = OrderWindow::new(&index, params.window);
     let mut out = Vec::with_capacity(readings.len());
     for (reading, q) in readings.iter().zip(&quantised) {
         let calibrated = reading.and_then(|reading| {
@@ -118,13 +131,13 @@ pub fn calibrate(
             })
         });
         out.push(calibrated);
-        window.push(*q);
+        window.push_slot(*q);
     }
     out
 }
 
 /// The probability of a statistic at least `q` under the window's distribution.
-fn tail_probability(window: &TailWindow<'_>, q: i64, params: &CalibrationParams) -> Option<f64> {
+fn tail_probability(window: &OrderWindow<'_>, q: f64, params: &CalibrationParams) -> Option<f64> {
     let n = window.len();
     if n < params.min_history {
         return None;
@@ -144,7 +157,7 @@ fn tail_probability(window: &TailWindow<'_>, q: i64, params: &CalibrationParams)
         // The largest values are (nearly) all equal: no tail to fit.
         return Some(empirical());
     }
-    let (lower, upper) = ((q2 - u) as f64, (q4 - q2) as f64);
+    let (lower, upper) = (q2 - u, q4 - q2);
     let shape = if upper > 0.0 {
         ((upper / lower).ln() / std::f64::consts::LN_2).clamp(0.0, 0.5)
     } else {
@@ -155,7 +168,7 @@ fn tail_probability(window: &TailWindow<'_>, q: i64, params: &CalibrationParams)
     } else {
         lower / std::f64::consts::LN_2
     };
-    let excess = (q - u) as f64;
+    let excess = q - u;
     let survival = if shape > 0.0 {
         (1.0 + shape * excess / scale).powf(-1.0 / shape)
     } else {

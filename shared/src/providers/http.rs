@@ -6,7 +6,9 @@
 //! Pacing uses `governor`'s GCRA limiter with a burst of one: requests are spaced evenly at the
 //! published rate, which is the only shape that never exceeds "N per minute" over any window
 //! (a burst allowance would let up to twice N through across a window boundary). The limiter
-//! lives as long as the process, so a warm Lambda keeps its pace across invocations.
+//! lives as long as the process, so a warm Lambda keeps its pace across invocations. Its clock
+//! is `std::time::Instant` (governor without its `quanta` feature), so building a pacer costs
+//! nothing at cold start.
 
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,10 +22,13 @@ use super::{SourceError, snippet};
 use crate::config::HttpSettings;
 use crate::model::Provider;
 
-/// Builds the one HTTP client a process needs: rustls, pooled connections, a request timeout.
-/// Sources set their own per-attempt timeout too, so a client built elsewhere (the API's) works.
+/// Builds the one HTTP client a process needs: rustls on the process's shared TLS
+/// configuration ([`crate::net`]: compiled-in roots, nothing read from disk), pooled
+/// connections, a request timeout. Sources set their own per-attempt timeout too, so a client
+/// built elsewhere (the API's) works.
 pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(crate::net::client_config())
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout)
         .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))

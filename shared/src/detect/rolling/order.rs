@@ -147,6 +147,22 @@ impl<'a> OrderWindow<'a> {
         self.index.values[position.min(self.index.values.len() - 1)]
     }
 
+    /// How many values in the window are at least `value`.
+    pub fn count_at_least(&self, value: f64) -> usize {
+        let mut i = self.index.values.partition_point(|v| *v < value);
+        let mut under = 0u32;
+        while i > 0 {
+            under += self.tree[i];
+            i -= i & i.wrapping_neg();
+        }
+        self.len() - under as usize
+    }
+
+    /// The `j`-th largest value (0-based); `None` unless the window holds more than `j` values.
+    pub fn largest(&self, j: usize) -> Option<f64> {
+        (j < self.len()).then(|| self.select(self.len() - 1 - j))
+    }
+
     /// The `q`-quantile (0–1) with linear interpolation between the two nearest ranks, as
     /// pandas and numpy compute it by default. `None` for an empty window or `q` outside 0–1.
     pub fn quantile(&self, q: f64) -> Option<f64> {
@@ -273,6 +289,15 @@ mod tests {
                 assert!((d - mad).abs() < 1e-12, "mad, window {window} at {i}");
                 let q = w.quantile(0.25).expect("non-empty");
                 assert!((q - q25).abs() < 1e-12, "q25, window {window} at {i}");
+                let slice = &data[start..=i];
+                assert_eq!(
+                    w.count_at_least(2.0),
+                    slice.iter().filter(|v| **v >= 2.0).count()
+                );
+                let mut sorted = slice.to_vec();
+                sorted.sort_by(f64::total_cmp);
+                assert_eq!(w.largest(0), sorted.last().copied());
+                assert_eq!(w.largest(sorted.len()), None);
             }
         }
     }

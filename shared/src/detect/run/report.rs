@@ -34,22 +34,24 @@ pub struct RunReport {
 
 impl RunReport {
     /// Adds this run's counters to `metrics` (published once per invocation by the caller):
-    /// only the two the dashboard reads, since every custom metric costs 0.30 USD a month;
-    /// the per-method counts, rescans, events and series figures go to the log.
+    /// only the two the dashboard reads — candles scanned and new anomaly events — since every
+    /// custom metric costs 0.30 USD a month; the rest goes to the log.
     pub fn record(&self, metrics: &mut Metrics, methods: &[Method]) {
         metrics.count("CandlesScanned", self.candles_scanned as f64, &[]);
-        let found: u64 = methods
+        metrics.count("AnomaliesFound", self.events_opened as f64, &[]);
+        let by_method: BTreeMap<Method, u64> = methods
             .iter()
-            .map(|m| self.anomalies_found.get(m).copied().unwrap_or(0))
-            .sum();
-        metrics.count("AnomaliesFound", found as f64, &[]);
+            .filter_map(|m| self.anomalies_found.get(m).map(|n| (*m, *n)))
+            .collect();
         tracing::info!(
             series_scanned = self.series_scanned,
             series_failed = self.failures.len(),
             candles_rescanned = self.candles_rescanned,
+            scores_written = self.scores_written,
             events_opened = self.events_opened,
             events_updated = self.events_updated,
-            anomalies_by_method = ?self.anomalies_found,
+            events_deleted = self.events_deleted,
+            events_by_method = ?by_method,
             "detector totals"
         );
     }
@@ -60,7 +62,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_report_becomes_the_two_detector_metrics_the_dashboard_reads() {
+    fn a_report_becomes_the_two_detector_metrics_and_the_rest_is_logged() {
         let mut report = RunReport {
             series_scanned: 2,
             candles_scanned: 30,
@@ -68,10 +70,15 @@ mod tests {
             ..Default::default()
         };
         report.anomalies_found.insert(Method::ZScore, 3);
+        report.anomalies_found.insert(Method::Iqr, 2);
         let mut metrics = Metrics::new("detector");
         report.record(&mut metrics, Method::ALL);
         assert_eq!(metrics.counter("CandlesScanned", &[]), 30.0);
-        assert_eq!(metrics.counter("AnomaliesFound", &[]), 3.0);
+        assert_eq!(
+            metrics.counter("AnomaliesFound", &[]),
+            3.0,
+            "new events, each counted once however many methods contributed"
+        );
         assert_eq!(
             metrics.counter("SeriesScanned", &[]),
             0.0,

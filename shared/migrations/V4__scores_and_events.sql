@@ -63,10 +63,10 @@ UPDATE detector_state d
 SET rescan_from = (SELECT min(open_time) FROM candles c
                    WHERE c.symbol = d.symbol AND c.interval = d.interval);
 
--- SECURITY DEFINER: the roles that write candles (writer, api) may not write the detector's
--- state themselves; the trigger does it for them, and only this.
+-- SECURITY DEFINER: the roles that write candles (the writer, the API) may not write
+-- detector_state themselves; the trigger does it for them, and only this.
 CREATE FUNCTION candles_request_rescan() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
     UPDATE detector_state d
     SET rescan_from = c.first
