@@ -9,6 +9,7 @@ pub mod collect;
 pub mod config;
 pub mod db;
 pub mod detect;
+pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod net;

@@ -84,6 +84,20 @@ impl ApiError {
         )
     }
 
+    /// 413: a body over the route's limit.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
+    /// 415: a body in a format the route does not take.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
     /// 405: the path exists but not with this method.
     pub fn method_not_allowed() -> Self {
         Self::new(

@@ -30,7 +30,7 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// Every route of the API, with the request-id layer and the error envelope for unknown
 /// routes and methods.
 pub fn app(state: AppState) -> Router {
-    use routes::{anomalies, collect, health, prices, scores, symbols, web};
+    use routes::{anomalies, collect, health, import, prices, scores, symbols, web};
     Router::new()
         .route("/", get(web::chart))
         .route("/chart/{symbol}", get(web::chart_symbol))
@@ -48,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/prices/{symbol}/history", get(prices::history))
         .route("/v1/prices/{symbol}/ma", get(prices::moving_average))
         .route("/v1/prices/{symbol}/candles", post(prices::post_candles))
+        .route("/v1/prices/{symbol}/import", post(import::import))
         .route(
             "/v1/prices/{symbol}/candles/{open_time}",
             put(prices::put_candle).delete(prices::delete_candle),

@@ -4,6 +4,7 @@
 pub mod anomalies;
 pub mod collect;
 pub mod health;
+pub mod import;
 pub mod prices;
 pub mod scores;
 pub mod symbols;

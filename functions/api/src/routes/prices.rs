@@ -364,7 +364,7 @@ fn to_input(
     })
 }
 
-async fn watched(
+pub(crate) async fn watched(
     client: &tickwatch::db::Client,
     symbol: &Symbol,
 ) -> Result<WatchedSymbol, ApiError> {

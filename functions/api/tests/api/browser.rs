@@ -9,19 +9,12 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use tickwatch::config::Env;
-use tickwatch::db::candles::{self, UpsertMode};
-use tickwatch::db::symbols;
-use tickwatch::detect::DetectorConfig;
-use tickwatch::detect::run::{Detection, Request, run};
-use tickwatch::model::{AssetClass, Interval, Provider, WatchedSymbol};
-use tickwatch::providers::synthetic::{SyntheticParams, generate};
 
-use crate::helpers::{TestApp, sym};
+use crate::helpers::TestApp;
 
 /// The flags the project runs Chromium with: no GPU, no network of its own, a fresh profile.
 const CHROMIUM_FLAGS: &[&str] = &[
@@ -195,58 +188,6 @@ async fn serve(app: &TestApp) -> String {
     format!("http://{address}")
 }
 
-/// A watched hourly series of `hours` synthetic candles ending now, with injected anomalies,
-/// scored by the real detector (with windows small enough for a short series).
-async fn detected_series(app: &TestApp, symbol: &str, hours: usize, seed: u64, now: DateTime<Utc>) {
-    let client = app.db.raw().await;
-    symbols::upsert(
-        &client,
-        &WatchedSymbol {
-            symbol: sym(symbol),
-            asset_class: AssetClass::Crypto,
-            provider: Provider::Synthetic,
-            provider_id: symbol.to_lowercase(),
-            interval: Interval::OneHour,
-            enabled: true,
-            detector_overrides: json!({}),
-        },
-    )
-    .await
-    .expect("watch");
-    let start = Interval::OneHour.bucket_start(now) - TimeDelta::hours(hours as i64);
-    let series = generate(
-        &sym(symbol),
-        Interval::OneHour,
-        start,
-        hours,
-        &SyntheticParams {
-            seed,
-            start_price: 100.0 * seed as f64,
-            anomaly_every: Some(50),
-            anomaly_size: 14.0,
-            warm_up: 100,
-            ..SyntheticParams::default()
-        },
-    );
-    candles::upsert(&client, &series.candles, UpsertMode::Replace)
-        .await
-        .expect("candles");
-    let mut detection = Detection::from_env(&Env::default()).expect("default settings");
-    let mut config = DetectorConfig::default();
-    config.calibration.window = 300;
-    config.zscore.gap_window = 200;
-    config.iqr.gap_window = 200;
-    config.isolation_forest.window = 200;
-    config.isolation_forest.refit_every = 100;
-    config.isolation_forest.trees = 30;
-    config.stale_feed.window = 200;
-    config.events.threshold = 0.2;
-    detection.config = config;
-    run(&app.db.db, &detection, &Request::Scheduled, now)
-        .await
-        .expect("detector run");
-}
-
 /// Every item of a paged list endpoint, through the API itself.
 async fn all_pages(http: &reqwest::Client, url: &str, key: &str) -> Vec<Value> {
     let mut items = Vec::new();
@@ -323,8 +264,8 @@ async fn drawn(browser: &Browser) -> Value {
 async fn the_chart_draws_the_candles_and_events_the_api_returns_and_the_picker_switches_symbol() {
     let app = TestApp::spawn().await;
     let now = Utc::now();
-    detected_series(&app, "BTC", HOURS, 3, now).await;
-    detected_series(&app, "ETH", HOURS, 5, now).await;
+    app.detected_series("BTC", HOURS, 3, now).await;
+    app.detected_series("ETH", HOURS, 5, now).await;
     let base = serve(&app).await;
     let http = reqwest::Client::new();
     let browser = Browser::start().await;

@@ -5,6 +5,7 @@ mod anomalies;
 mod browser;
 mod collect;
 mod helpers;
+mod import;
 mod lambda;
 mod operations;
 mod plans;
