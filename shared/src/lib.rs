@@ -13,6 +13,7 @@ pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod net;
+pub mod notify;
 pub mod providers;
 pub mod startup;
 pub mod telemetry;
