@@ -49,19 +49,8 @@ pub(crate) fn history(symbol: &str, count: usize, now: DateTime<Utc>) -> Vec<Can
     .candles
 }
 
-/// Smaller windows than the defaults, so that short series exercise every method, the
-/// calibration tail and several forest epochs; exactness does not depend on the sizes.
 fn compact() -> DetectorConfig {
-    let mut config = DetectorConfig::default();
-    config.calibration.window = 300;
-    config.zscore.gap_window = 200;
-    config.iqr.gap_window = 200;
-    config.isolation_forest.window = 200;
-    config.isolation_forest.refit_every = 100;
-    config.isolation_forest.trees = 30;
-    config.stale_feed.window = 200;
-    config.events.threshold = 0.2;
-    config
+    tickwatch_tests::compact_detector_config()
 }
 
 pub(crate) fn detection(page_size: usize) -> Detection {

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 
 use super::DbError;
-use crate::model::{AnomalyKind, Interval, Method, Severity, Symbol};
+use super::anomalies;
+use crate::model::{Interval, Severity, Symbol};
 use crate::notify::event::{AnomalyDetected, CandlesStored, Change, DataEvent, VERSION};
 
 /// Takes up to `limit` queued candle writes and up to `limit` anomaly announcements. Run it
@@ -83,42 +84,39 @@ async fn anomalies_detected(
                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
              UPDATE anomalies a SET announced_severity = a.severity
              FROM due WHERE a.id = due.id
-             RETURNING a.id, due.previous, a.symbol, a.interval, a.start_time, a.end_time,
-                       a.peak_time, a.candles, a.score, a.severity, a.kind, a.methods, a.details",
+             RETURNING a.*, due.previous",
             &[&limit, &ranks],
         )
         .await?;
-    let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("anomalies: {e}"));
     let mut events = Vec::with_capacity(rows.len());
     for row in rows {
         let previous: Option<String> = row.try_get("previous")?;
         let previous_severity = previous
-            .map(|p| Severity::parse(&p).map_err(|e| corrupt(&e)))
-            .transpose()?;
-        let methods: Vec<String> = row.try_get("methods")?;
+            .map(|p| Severity::parse(&p))
+            .transpose()
+            .map_err(|e| DbError::CorruptRow(format!("anomalies: {e}")))?;
+        let stored = anomalies::from_row(&row)?;
+        let a = stored.anomaly;
         events.push(DataEvent::AnomalyDetected(AnomalyDetected {
             version: VERSION,
-            id: row.try_get("id")?,
+            id: stored.id,
             change: if previous_severity.is_some() {
                 Change::SeverityRaised
             } else {
                 Change::New
             },
             previous_severity,
-            symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
-            interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
-            start_time: row.try_get("start_time")?,
-            end_time: row.try_get("end_time")?,
-            peak_time: row.try_get("peak_time")?,
-            candles: row.try_get("candles")?,
-            score: row.try_get("score")?,
-            severity: Severity::parse(row.try_get("severity")?).map_err(|e| corrupt(&e))?,
-            kind: AnomalyKind::parse(row.try_get("kind")?).map_err(|e| corrupt(&e))?,
-            methods: methods
-                .iter()
-                .map(|m| Method::parse(m).map_err(|e| corrupt(&e)))
-                .collect::<Result<_, _>>()?,
-            details: row.try_get("details")?,
+            symbol: a.symbol,
+            interval: a.interval,
+            start_time: a.start_time,
+            end_time: a.end_time,
+            peak_time: a.peak_time,
+            candles: a.candles,
+            score: a.score.value(),
+            severity: a.severity,
+            kind: a.kind,
+            methods: a.methods,
+            details: a.details,
         }));
     }
     events.sort_by_key(|e| match e {

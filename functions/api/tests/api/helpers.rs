@@ -11,7 +11,6 @@ use secrecy::SecretString;
 use tickwatch::config::Env;
 use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, symbols};
-use tickwatch::detect::DetectorConfig;
 use tickwatch::detect::events::Event;
 use tickwatch::detect::run::{self as detector, Detection};
 use tickwatch::model::{
@@ -228,16 +227,7 @@ impl TestApp {
     /// candles (the same settings as the detector's own tests).
     pub async fn run_detector(&self, now: DateTime<Utc>) {
         let mut detection = Detection::from_env(&Env::default()).expect("default settings");
-        let mut config = DetectorConfig::default();
-        config.calibration.window = 300;
-        config.zscore.gap_window = 200;
-        config.iqr.gap_window = 200;
-        config.isolation_forest.window = 200;
-        config.isolation_forest.refit_every = 100;
-        config.isolation_forest.trees = 30;
-        config.stale_feed.window = 200;
-        config.events.threshold = 0.2;
-        detection.config = config;
+        detection.config = tickwatch_tests::compact_detector_config();
         detector::run(&self.db.db, &detection, &detector::Request::Scheduled, now)
             .await
             .expect("detector run");
