@@ -28,6 +28,10 @@ check: ## type-check everything quickly
 run: ## run the pipeline locally: throwaway PostgreSQL, synthetic prices, API on :8080
 	@scripts/run.sh $(ARGS)
 
+.PHONY: import
+import: ## import a CSV of candles (the columns history?format=csv exports) into make run's database: make import SYMBOL=BTC FILE=history.csv
+	@SYMBOL="$(SYMBOL)" FILE="$(FILE)" scripts/import.sh
+
 .PHONY: watch invoke-collector invoke-detector invoke-api invoke-planner invoke-writer invoke-migrator
 watch: ## serve every function with cargo lambda watch on 127.0.0.1:9000 (WATCH_PORT)
 	@scripts/watch.sh

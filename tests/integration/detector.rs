@@ -21,7 +21,7 @@ fn sym(s: &str) -> Symbol {
     Symbol::parse(s).expect("valid symbol")
 }
 
-fn watched(symbol: &str, overrides: serde_json::Value) -> WatchedSymbol {
+pub(crate) fn watched(symbol: &str, overrides: serde_json::Value) -> WatchedSymbol {
     WatchedSymbol {
         symbol: sym(symbol),
         asset_class: AssetClass::Crypto,
@@ -34,7 +34,7 @@ fn watched(symbol: &str, overrides: serde_json::Value) -> WatchedSymbol {
 }
 
 /// `count` closed hourly candles ending with the last closed hour, with injected anomalies.
-fn history(symbol: &str, count: usize, now: DateTime<Utc>) -> Vec<Candle> {
+pub(crate) fn history(symbol: &str, count: usize, now: DateTime<Utc>) -> Vec<Candle> {
     let start = Interval::OneHour.bucket_start(now) - TimeDelta::hours(count as i64);
     generate(
         &sym(symbol),
@@ -50,29 +50,23 @@ fn history(symbol: &str, count: usize, now: DateTime<Utc>) -> Vec<Candle> {
     .candles
 }
 
-/// Smaller windows than the defaults, so that short series exercise every method, the
-/// calibration tail and several forest epochs; exactness does not depend on the sizes.
 fn compact() -> DetectorConfig {
-    let mut config = DetectorConfig::default();
-    config.calibration.window = 300;
-    config.zscore.gap_window = 200;
-    config.iqr.gap_window = 200;
-    config.isolation_forest.window = 200;
-    config.isolation_forest.refit_every = 100;
-    config.isolation_forest.trees = 30;
-    config.stale_feed.window = 200;
-    config.events.threshold = 0.2;
-    config
+    tickwatch_tests::compact_detector_config()
 }
 
-fn detection(page_size: usize) -> Detection {
+pub(crate) fn detection(page_size: usize) -> Detection {
     let mut detection = Detection::from_env(&Env::default()).expect("default settings");
     detection.config = compact();
     detection.page_size = page_size;
     detection
 }
 
-async fn seed(test_db: &TestDb, symbol: &str, overrides: serde_json::Value, candles: &[Candle]) {
+pub(crate) async fn seed(
+    test_db: &TestDb,
+    symbol: &str,
+    overrides: serde_json::Value,
+    candles: &[Candle],
+) {
     let client = test_db.raw().await;
     symbols::upsert(&client, &watched(symbol, overrides))
         .await
@@ -82,7 +76,7 @@ async fn seed(test_db: &TestDb, symbol: &str, overrides: serde_json::Value, cand
         .expect("candles");
 }
 
-async fn scheduled(test_db: &TestDb, page_size: usize, now: DateTime<Utc>) -> RunReport {
+pub(crate) async fn scheduled(test_db: &TestDb, page_size: usize, now: DateTime<Utc>) -> RunReport {
     run(&test_db.db, &detection(page_size), &Request::Scheduled, now)
         .await
         .expect("run")
