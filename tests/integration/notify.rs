@@ -53,6 +53,42 @@ fn anomalies(events: &[DataEvent]) -> Vec<&AnomalyDetected> {
         .collect()
 }
 
+/// The names a schema allows for `field` (an `enum`, or the `enum` of its array's items).
+fn schema_names(kind: &str, field: &str) -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../schemas/events")
+        .join(format!("{kind}.v1.json"));
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("committed")).expect("JSON");
+    let property = &schema["properties"][field];
+    let names = property
+        .get("enum")
+        .or_else(|| property["items"].get("enum"))
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{kind}.{field} has an enum"));
+    names
+        .iter()
+        .map(|n| n.as_str().expect("a name").to_owned())
+        .collect()
+}
+
+#[test]
+fn the_schemas_name_every_method_kind_and_interval_the_model_has() {
+    let model = |names: Vec<&str>| names.into_iter().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        schema_names("anomaly.detected", "methods"),
+        model(Method::ALL.iter().map(|m| m.as_str()).collect())
+    );
+    assert_eq!(
+        schema_names("anomaly.detected", "kind"),
+        model(AnomalyKind::ALL.iter().map(|k| k.as_str()).collect())
+    );
+    assert_eq!(
+        schema_names("anomaly.detected", "interval"),
+        model(Interval::ALL.iter().map(|i| i.as_str()).collect())
+    );
+}
+
 #[tokio::test]
 async fn what_the_detector_hands_on_matches_the_committed_schemas() {
     let test_db = TestDb::migrated().await;
@@ -104,7 +140,8 @@ async fn each_event_is_announced_once_and_once_more_when_its_severity_rises() {
     let client = test_db.raw().await;
     client
         .execute(
-            "UPDATE detector_state SET rescan_from = '-infinity' WHERE symbol = 'ETH'",
+            "UPDATE detector_state SET rescan_from = \
+             (SELECT min(open_time) FROM candles WHERE symbol = 'ETH') WHERE symbol = 'ETH'",
             &[],
         )
         .await
