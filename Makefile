@@ -32,7 +32,7 @@ run: ## run the pipeline locally: throwaway PostgreSQL, synthetic prices, API on
 	@scripts/run.sh $(ARGS)
 
 .PHONY: watch invoke-collector invoke-detector invoke-api invoke-planner invoke-writer invoke-migrator
-watch: ## serve the three functions with cargo lambda watch on 127.0.0.1:9000
+watch: ## serve every function with cargo lambda watch on 127.0.0.1:9000 (WATCH_PORT)
 	@scripts/watch.sh
 
 invoke-collector: ## send events/collector-scheduled.json to the watched collector

@@ -58,6 +58,8 @@ check "an unknown symbol is a 404" 404 GET /v1/prices/NOSUCHSYMBOL/latest 'j["er
 check "a malformed symbol is a 400" 400 GET '/v1/prices/BAD%24SYM/latest' 'j["error"]["code"] != ""'
 check "an impossible range is a 422" 422 GET "/v1/prices/$symbol/history?limit=100000" 'j["error"]["code"] != ""'
 check "an unknown route is a 404" 404 GET /v1/nothing-here 'j["error"]["code"] != ""'
+long_cursor="$(python3 -c 'print("A" * 9000)')"
+check "an overlong URL is a 414 with the envelope" 414 GET "/v1/prices/$symbol/history?cursor=$long_cursor" 'j["error"]["code"] == "uri_too_long"'
 check "a write without a key is a 401" 401 PUT /v1/symbols/SMOKE 'j["error"]["code"] != ""' \
     -H 'content-type: application/json' --data '{"asset_class":"crypto","provider":"synthetic","provider_id":"smoke","interval":"1m"}'
 if [ -n "$key" ]; then
@@ -65,6 +67,27 @@ if [ -n "$key" ]; then
     check "a write with the key creates a symbol" 201 PUT /v1/symbols/SMOKE 'True' "${auth[@]}" \
         -H 'content-type: application/json' --data '{"asset_class":"crypto","provider":"synthetic","provider_id":"smoke","interval":"1m"}'
     check "collect-once stores candles" 200 POST /v1/collect/SMOKE 'True' "${auth[@]}"
+    check "detector overrides are checked on PUT, naming the field" 422 PUT /v1/symbols/SMOKE \
+        'j["error"]["code"] == "invalid_overrides" and "zscore.window" in j["error"]["message"]' "${auth[@]}" \
+        -H 'content-type: application/json' \
+        --data '{"asset_class":"crypto","provider":"synthetic","provider_id":"smoke","interval":"1m","detector_overrides":{"zscore":{"window":"DROP"}}}'
+    big="$(mktemp)"; python3 -c 'print("{\"candles\": [" + "1," * 300000 + "1]}")' > "$big"
+    check "an oversized body is a 413 with the envelope" 413 POST /v1/prices/SMOKE/candles \
+        'j["error"]["code"] == "payload_too_large"' "${auth[@]}" -H 'content-type: application/json' --data-binary "@$big"
+    rm -f "$big"
+    # The candle of the minute before the current one, which the collector fetches again.
+    minute="$(python3 -c 'import datetime as d; t = d.datetime.now(d.timezone.utc).replace(second=0, microsecond=0) - d.timedelta(minutes=1); print(t.strftime("%Y-%m-%dT%H:%M:%SZ"))')"
+    check "a correction is stored as one" 200 PUT "/v1/prices/SMOKE/candles/$minute" \
+        'j["source"] == "correction" and j["close"] == "1.5"' "${auth[@]}" \
+        -H 'content-type: application/json' --data '{"open":"1","high":"2","low":"1","close":"1.5"}'
+    check "the collector runs again" 200 POST /v1/collect/SMOKE 'True' "${auth[@]}"
+    check "the correction survives the collector" 200 GET "/v1/prices/SMOKE/history?from=$minute&limit=1000" \
+        'any(c["open_time"] == "'"$minute"'" and c["close"] == "1.5" and c["source"] == "correction" for c in j["candles"])'
+    hour_ago="$(python3 -c 'import datetime as d; t = d.datetime.now(d.timezone.utc).replace(second=0, microsecond=0) - d.timedelta(hours=1); print(t.strftime("%Y-%m-%dT%H:%M:%SZ"))')"
+    check "repeated open times in a batch are refused with a reason" 200 POST /v1/prices/SMOKE/candles \
+        'j["written"] == 0 and [r["reason"] for r in j["rejected"]] == ["duplicate_open_time"] * 2 and j["unchanged"] + j["written"] == 1' "${auth[@]}" \
+        -H 'content-type: application/json' \
+        --data "{\"candles\":[{\"open_time\":\"$hour_ago\",\"open\":\"1\",\"high\":\"2\",\"low\":\"1\",\"close\":\"1.5\"},{\"open_time\":\"$hour_ago\",\"open\":\"1\",\"high\":\"2\",\"low\":\"1\",\"close\":\"1.6\"},{\"open_time\":\"$minute\",\"open\":\"1\",\"high\":\"2\",\"low\":\"1\",\"close\":\"1.5\"}]}"
     check "the symbol is deleted again" 204 DELETE /v1/symbols/SMOKE 'True' "${auth[@]}"
 fi
 

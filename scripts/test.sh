@@ -32,7 +32,8 @@ if [ -n "${DATABASE_URL:-}" ]; then
 else
     require_pg
     port="$(free_port)"; tls_port="$(free_port)"
-    pg_start "$RUN_DIR/pg" "$port"
+    # pg_stat_statements lets the API tests count the statements each route runs.
+    PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements" pg_start "$RUN_DIR/pg" "$port"
     pg_start "$RUN_DIR/pg-tls" "$tls_port" tls
     export TICKWATCH_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
     export TICKWATCH_TEST_TLS_DATABASE_URL="postgres://postgres@localhost:$tls_port/postgres"
@@ -40,6 +41,9 @@ else
     say "PostgreSQL on 127.0.0.1:$port (TLS cluster on $tls_port)"
 fi
 unset DATABASE_URL
+# The fault tests start (and freeze, stop and kill) PostgreSQL clusters of their own.
+if [ -z "${PG_BIN:-}" ]; then require_pg; fi
+export TICKWATCH_TEST_PG_BIN="$PG_BIN"
 
 aws_port="$(free_port)"
 localstack_start "$RUN_DIR/localstack" "$aws_port"

@@ -74,15 +74,18 @@ async fn main() -> anyhow::Result<()> {
     let api_key = api::load_api_key(&env, &resources.aws)
         .await
         .context("API key")?;
+    let api_settings = api::ApiSettings::from_env(&env).context("API settings")?;
     let state = api::AppState::new(db.clone(), api_key)
         .with_collector(collector.clone())
-        .with_metrics(resources.metrics.clone());
+        .with_metrics(resources.metrics.clone())
+        .with_request_timeout(api_settings.request_timeout);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("port {port} is taken: set PORT to another one"))?;
-    let server = tokio::spawn(api::serve::serve(
+    let server = tokio::spawn(api::serve(
         listener,
         api::app(state),
+        api_settings.server,
         std::future::pending(),
     ));
     print_urls(port, &watch_list);

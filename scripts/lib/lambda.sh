@@ -73,3 +73,38 @@ with zipfile.ZipFile(archive) as src, zipfile.ZipFile(staging, "w", zipfile.ZIP_
 os.replace(staging, archive)
 PY
 }
+
+# The port `make watch` serves on and `make invoke-*` sends to (WATCH_PORT, default 9000).
+watch_port() {
+    echo "${WATCH_PORT:-9000}"
+}
+
+# Whether something accepts connections on 127.0.0.1:PORT (a bare TCP connect: an HTTP probe
+# would put an error line into the watcher's log).
+listening() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Where `make watch` keeps its output for `make invoke-*` to read: outside the workspace, or
+# the watcher would see the file change and rebuild for ever.
+watch_log() {
+    echo "$(cache_dir)/watch-$(watch_port).log"
+}
+
+# watch_failure FUNCTION LOG: prints why FUNCTION cannot answer and succeeds, or fails when
+# nothing says so. Only what the log holds after FUNCTION's latest start counts: the line
+# `<function>: cannot start: ...` a function prints (or logs) when a setting stops it (the
+# watcher does not start it again until the code changes), or the compiler's errors.
+watch_failure() {
+    local function="$1" log="$2"
+    awk -v start="starting lambda function instance function=\"$function\"" \
+        -v refused="$function: cannot start" '
+        index($0, start) { failure = ""; compile = ""; next }
+        $0 ~ refused { failure = $0 }
+        /^error(\[E[0-9]+\])?: / { compile = compile $0 "\n" }
+        END {
+            if (failure != "") { print failure; exit 0 }
+            if (compile != "") { printf "%s", compile; exit 0 }
+            exit 1
+        }' "$log"
+}

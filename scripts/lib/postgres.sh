@@ -30,7 +30,8 @@ pg_run() {
 
 # pg_start DIR PORT [tls]: initialises DIR (if new) and starts a server on 127.0.0.1:PORT.
 # With "tls", a CA and a server certificate for localhost/127.0.0.1 are made in DIR/certs and
-# the server accepts TLS; DIR/certs/ca.crt is the CA to trust.
+# the server accepts TLS; DIR/certs/ca.crt is the CA to trust. PG_EXTRA_OPTS adds server
+# options (e.g. "-c shared_preload_libraries=pg_stat_statements").
 pg_start() {
     local dir="$1" port="$2" tls="${3:-}"
     mkdir -p "$dir"
@@ -43,7 +44,7 @@ pg_start() {
         # secret-based login and rotation); everyone else is trusted, as on any local cluster.
         pg_run sed -i '1i host all +tickwatch_password_login 127.0.0.1/32 scram-sha-256' "$dir/data/pg_hba.conf"
     fi
-    local opts="-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    local opts="-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${PG_EXTRA_OPTS:-}"
     if [ "$tls" = tls ]; then
         command -v openssl >/dev/null || die "openssl not found: install it with 'apt-get install openssl'"
         make_certs "$dir/certs"

@@ -448,7 +448,7 @@ async fn a_coingecko_quote_from_the_future_or_without_a_price_is_rejected() {
 }
 
 #[tokio::test]
-async fn duplicates_inside_one_response_are_stored_once_with_the_last_one_winning() {
+async fn repeated_open_times_inside_one_response_are_refused_and_counted() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
     watch(
@@ -476,10 +476,15 @@ async fn duplicates_inside_one_response_are_stored_once_with_the_last_one_winnin
         .expect("stored");
 
     let outcome = report.outcome(&sym("BTC")).expect("an outcome");
-    assert_eq!((outcome.stored, outcome.duplicates), (2, 1));
+    assert_eq!(outcome.stored, 1);
+    assert_eq!(outcome.rejected.get("duplicate_open_time"), Some(&2));
     let rows = stored(&test_db, "BTC", Interval::OneHour).await;
-    assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0].close.to_string(), "11.5");
+    assert_eq!(
+        rows.len(),
+        1,
+        "the two disagreeing klines of hour 1 are both refused"
+    );
+    assert_eq!(rows[0].open_time, hour(0));
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@ use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, detector_state, symbols};
 use tickwatch::detect::events::Event;
 use tickwatch::model::{
-    AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method, Provider, Severity, Symbol,
-    WatchedSymbol,
+    AnomalyKind, AssetClass, Candle, CandleInput, CandleSource, Interval, Method, Provider,
+    Severity, Symbol, WatchedSymbol,
 };
 use tickwatch_tests::TestDb;
 
@@ -103,21 +103,38 @@ async fn upserting_the_same_candles_twice_changes_nothing_the_second_time() {
 }
 
 #[tokio::test]
-async fn duplicates_inside_one_batch_keep_the_last_arrival() {
+async fn disagreeing_copies_inside_one_batch_are_all_refused_and_exact_repeats_stored_once() {
     let test_db = TestDb::migrated().await;
     let client = test_db.raw().await;
     symbols::upsert(&client, &watched("BTC"))
         .await
         .expect("watch");
-    let batch = [candle("BTC", 1, dec!(10)), candle("BTC", 1, dec!(11))];
+    let batch = [
+        candle("BTC", 1, dec!(10)),
+        candle("BTC", 1, dec!(11)),
+        candle("BTC", 2, dec!(12)),
+        candle("BTC", 2, dec!(12)),
+    ];
     let outcome = candles::upsert(&client, &batch, UpsertMode::Replace)
         .await
         .expect("upsert");
-    assert_eq!((outcome.written, outcome.duplicates), (1, 1));
-    let stored = candles::latest(&client, &sym("BTC"), Interval::OneHour)
-        .await
-        .expect("latest");
-    assert_eq!(stored.map(|c| c.close), Some(dec!(11)));
+    assert_eq!((outcome.written, outcome.duplicates), (1, 3));
+    let stored = candles::range_ascending(
+        &client,
+        &sym("BTC"),
+        Interval::OneHour,
+        candles::EARLIEST,
+        candles::LATEST,
+        10,
+    )
+    .await
+    .expect("read");
+    let closes: Vec<_> = stored.iter().map(|c| c.close).collect();
+    assert_eq!(
+        closes,
+        [dec!(12)],
+        "nothing says which copy of hour 1 is right"
+    );
 }
 
 #[tokio::test]
@@ -267,7 +284,7 @@ async fn writing_candles_records_where_the_detector_must_recompute_once_per_stat
         low: close,
         close,
         volume: None,
-        source: Provider::Synthetic,
+        source: Provider::Synthetic.into(),
     };
     let rows: Vec<Candle> = (0..10).map(|h| candle(h, dec!(100))).collect();
     candles::upsert(&client, &rows, UpsertMode::Replace)
@@ -616,4 +633,104 @@ async fn a_refused_large_batch_stores_nothing_and_leaves_nothing_behind_for_the_
         .expect("count")
         .get(0);
     assert_eq!(total, candles::COPY_FROM as i64);
+}
+
+/// The two rules every write keeps, checked on both ways a batch travels: as arrays (below
+/// [`candles::COPY_FROM`]) and through COPY and the staging table.
+#[tokio::test]
+async fn on_both_upsert_paths_corrections_stick_and_repeated_keys_are_refused() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    for (symbol, count) in [
+        ("ARR", candles::COPY_FROM - 10),
+        ("COPY", candles::COPY_FROM + 10),
+    ] {
+        symbols::upsert(&client, &watched(symbol))
+            .await
+            .expect("watch");
+        let feed = minute_candles(symbol, count, |i| Decimal::from(100 + i));
+        candles::upsert(&client, &feed, UpsertMode::Replace)
+            .await
+            .expect("seed");
+        let corrected = Candle {
+            close: feed[5].low,
+            source: CandleSource::Correction,
+            ..feed[5].clone()
+        };
+        let outcome = candles::upsert(
+            &client,
+            std::slice::from_ref(&corrected),
+            UpsertMode::Replace,
+        )
+        .await
+        .expect("correct");
+        assert_eq!(
+            outcome.written, 1,
+            "{symbol}: a correction replaces a feed candle"
+        );
+
+        // Each round moves every close (to the high, then to the middle), and brings the
+        // candle at 7 twice, disagreeing.
+        let rounds = [
+            (UpsertMode::Replace, dec!(1)),
+            (UpsertMode::MergeQuote, dec!(0.5)),
+        ];
+        for (mode, above_low) in rounds {
+            let mut moved: Vec<Candle> = feed
+                .iter()
+                .map(|c| Candle {
+                    close: c.low + above_low,
+                    ..c.clone()
+                })
+                .collect();
+            let mut repeat = moved[7].clone();
+            repeat.close = repeat.low;
+            moved.push(repeat);
+            let outcome = candles::upsert(&client, &moved, mode)
+                .await
+                .expect("feed again");
+            assert_eq!(
+                (outcome.written, outcome.duplicates),
+                (count as u64 - 2, 2),
+                "{symbol} {mode:?}: all but the correction and the repeated key are written"
+            );
+        }
+        let stored = candles::range_ascending(
+            &client,
+            &sym(symbol),
+            Interval::OneMinute,
+            candles::EARLIEST,
+            candles::LATEST,
+            10_000,
+        )
+        .await
+        .expect("read back");
+        assert_eq!(stored.len(), count, "{symbol}: nothing lost, nothing added");
+        assert_eq!(stored[5], corrected, "{symbol}: the correction stuck");
+        assert_eq!(
+            stored[7], feed[7],
+            "{symbol}: the refused key kept its old row"
+        );
+        assert!(
+            stored
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| ![5, 7].contains(i))
+                .all(|(_, c)| c.close == c.low + dec!(0.5)
+                    && c.source == CandleSource::Feed(Provider::Synthetic)),
+            "{symbol}: every other candle took the feed's last close"
+        );
+        // Another correction may replace the first one.
+        let recorrected = Candle {
+            close: corrected.high,
+            ..corrected.clone()
+        };
+        let outcome = candles::upsert(&client, &[recorrected], UpsertMode::Replace)
+            .await
+            .expect("correct again");
+        assert_eq!(
+            outcome.written, 1,
+            "{symbol}: a correction replaces a correction"
+        );
+    }
 }

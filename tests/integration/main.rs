@@ -11,6 +11,7 @@ mod collector_sources;
 mod database;
 mod detector;
 mod events;
+mod faults;
 mod gaps;
 mod metrics;
 mod metrics_terraform;

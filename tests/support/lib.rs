@@ -2,7 +2,11 @@
 //! local AWS-compatible server. The services themselves are started by `scripts/test.sh`
 //! (`make test`), which exports their addresses.
 
+mod cluster;
+
 use std::sync::Once;
+
+pub use cluster::Cluster;
 
 use tickwatch::config::{DatabaseSettings, Env};
 use tickwatch::db::Db;
@@ -69,6 +73,16 @@ impl TestDb {
     /// A plain connection for assertions that look behind the library's back.
     pub async fn raw(&self) -> tickwatch::db::Client {
         self.db.client().await.expect("a pooled connection")
+    }
+
+    /// A connection outside the library's pool and its deadlines, for bulk loads that take
+    /// longer than a statement may.
+    pub async fn unbounded(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(connection);
+        client
     }
 }
 

@@ -3,10 +3,13 @@
 //! Every error leaves as `{"error": {"code": "...", "message": "..."}}` with a stable,
 //! machine-readable code and a message meant for a person. Bad input is always a 4xx that says
 //! what was wrong; a failure on our side is a 5xx whose body names no internal detail, while
-//! the full cause chain goes to the log line of the request.
+//! the full cause chain goes to the log line of the request. Rejections of axum's extractors
+//! are mapped here, and deserialisers' messages are put into plain words ([`humane`]), so no
+//! Rust type name or SQL reaches a client. Statuses produced below the router (malformed
+//! requests, oversized heads, slow clients) get the same envelope from [`crate::server`].
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -93,6 +96,45 @@ impl ApiError {
         )
     }
 
+    /// 413: a body larger than [`crate::MAX_BODY_BYTES`].
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the body is larger than {} KiB, the most this API accepts",
+                crate::MAX_BODY_BYTES / 1024
+            ),
+        )
+    }
+
+    /// 415: a body not declared as JSON.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON, with the header Content-Type: application/json",
+        )
+    }
+
+    /// 503: the request ran out of its time budget (see [`crate::deadline`]).
+    pub fn deadline_exceeded(budget: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than the {} ms this API allows; try again shortly",
+                budget.as_millis()
+            ),
+        )
+    }
+
+    /// Any status with a code and message, for the layers below the router (see
+    /// [`crate::server`]).
+    pub fn with_status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(status, code, message)
+    }
+
     /// 501: a route that exists but has nothing behind it in this deployment.
     pub fn not_implemented(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", message)
@@ -138,12 +180,12 @@ impl ApiError {
 }
 
 impl ApiError {
-    /// 503: the database cannot be reached.
+    /// 503: the database cannot be reached, or did not answer within its deadline.
     pub fn database_unavailable(source: anyhow::Error) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
-            "the database cannot be reached; try again shortly",
+            "the database cannot be reached or did not answer in time; try again shortly",
         )
         .with_source(source)
     }
@@ -161,20 +203,110 @@ impl From<DbError> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::bad_request("invalid_query", rejection.body_text())
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::bad_request("invalid_path", rejection.body_text())
+        let text = rejection.body_text();
+        let detail = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        Self::bad_request(
+            "invalid_query",
+            format!("the query string is not valid: {}", humane(detail)),
+        )
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        Self::bad_request("invalid_body", rejection.body_text())
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::unsupported_media_type(),
+            JsonRejection::BytesRejection(bytes)
+                if bytes.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Self::payload_too_large()
+            }
+            JsonRejection::BytesRejection(_) => {
+                Self::bad_request("invalid_body", "the body could not be read; send it again")
+            }
+            JsonRejection::JsonSyntaxError(error) => Self::bad_request(
+                "invalid_body",
+                format!(
+                    "the body is not valid JSON: {}",
+                    humane(&inner_text(&error.body_text()))
+                ),
+            ),
+            JsonRejection::JsonDataError(error) => Self::bad_request(
+                "invalid_body",
+                format!(
+                    "the body does not have the expected shape: {}",
+                    humane(&inner_text(&error.body_text()))
+                ),
+            ),
+            other => Self::bad_request("invalid_body", humane(&other.body_text())),
+        }
     }
+}
+
+/// axum's rejection text without its leading sentence ("Failed to parse the request body as
+/// JSON: …"), which names the machinery rather than the mistake.
+fn inner_text(text: &str) -> String {
+    text.split_once(": ")
+        .map_or(text, |(_, rest)| rest)
+        .to_owned()
+}
+
+/// Rewrites a deserialiser's message in words for people: serde names Rust types ("expected
+/// struct CandleBody", "expected f64", "expected a Decimal type"), which mean nothing to a
+/// client. Every message a client sees from a deserialiser passes through here.
+pub fn humane(message: &str) -> String {
+    const NUMBERS: [(&str, &str); 14] = [
+        ("f64", "a number"),
+        ("f32", "a number"),
+        ("i8", "a whole number"),
+        ("i16", "a whole number"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("i128", "a whole number"),
+        ("isize", "a whole number"),
+        ("u8", "a whole number"),
+        ("u16", "a whole number"),
+        ("u32", "a whole number"),
+        ("u64", "a whole number"),
+        ("u128", "a whole number"),
+        ("usize", "a whole number"),
+    ];
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("expected ") {
+        let (before, after) = rest.split_at(at + "expected ".len());
+        out.push_str(before);
+        let word_end = after
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let word = &after[..word_end];
+        let (replacement, consumed) = if word == "struct" || word == "enum" || word == "tuple" {
+            // "struct Name" or "tuple struct Name": drop the Rust type's name.
+            let tail = after[word_end..].trim_start_matches(' ');
+            let tail = tail.strip_prefix("struct ").unwrap_or(tail);
+            let name_end = tail
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            let what = if word == "enum" {
+                "one of the documented values"
+            } else {
+                "a JSON object"
+            };
+            (what, after.len() - tail.len() + name_end)
+        } else if let Some((_, plain)) = NUMBERS.iter().find(|(rust, _)| *rust == word) {
+            (*plain, word_end)
+        } else if after.starts_with("a Decimal type") {
+            ("a decimal number", "a Decimal type".len())
+        } else {
+            ("", 0)
+        };
+        out.push_str(replacement);
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl IntoResponse for ApiError {
@@ -200,5 +332,47 @@ impl IntoResponse for ApiError {
             },
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_type_names_become_words() {
+        for (raw, expected) in [
+            (
+                "invalid type: string \"x\", expected struct CandleBody at line 1 column 3",
+                "invalid type: string \"x\", expected a JSON object at line 1 column 3",
+            ),
+            (
+                "zscore: invalid type: string \"DROP\", expected f64",
+                "zscore: invalid type: string \"DROP\", expected a number",
+            ),
+            ("expected usize", "expected a whole number"),
+            (
+                "invalid type: map, expected a Decimal type",
+                "invalid type: map, expected a decimal number",
+            ),
+            (
+                "invalid type: null, expected tuple struct Price",
+                "invalid type: null, expected a JSON object",
+            ),
+            (
+                "expected enum Kind, expected a string",
+                "expected one of the documented values, expected a string",
+            ),
+            (
+                "unknown field `x`, expected one of `a`, `b`",
+                "unknown field `x`, expected one of `a`, `b`",
+            ),
+            (
+                "expected `,` or `}` at line 1",
+                "expected `,` or `}` at line 1",
+            ),
+        ] {
+            assert_eq!(humane(raw), expected);
+        }
     }
 }

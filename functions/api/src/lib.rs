@@ -1,20 +1,23 @@
 //! The tickwatch HTTP API: an axum [`Router`] that runs inside `lambda_http` behind API
 //! Gateway, under `axum::serve` locally, and in-process in tests.
 //!
-//! Handlers parse every input into domain types first ([`params`]), then run one query from
-//! `tickwatch::db`, so bad input is refused with a 4xx before it can reach the database.
+//! Handlers receive every input already parsed into domain types ([`params`]), then run one
+//! query from `tickwatch::db`, so bad input is refused with a 4xx before it can reach the
+//! database.
 //! All errors leave through [`error::ApiError`], which maps them to the one envelope.
 
 pub mod auth;
 mod csv;
+pub mod deadline;
 pub mod error;
 mod extract;
-pub mod indicators;
+pub mod limits;
 pub mod openapi;
 pub mod params;
 pub mod request_id;
 pub mod routes;
-pub mod serve;
+pub mod server;
+pub mod settings;
 mod state;
 
 use axum::Router;
@@ -22,15 +25,18 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 pub use auth::{ApiKey, load_api_key};
+pub use server::{ServerLimits, serve};
+pub use settings::ApiSettings;
 pub use state::AppState;
 
 /// The largest request body accepted: a full batch of corrections fits easily.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
-/// Every route of the API, with the request-id layer and the error envelope for unknown
-/// routes and methods.
+/// Every route of the API, with the error envelope for unknown routes and methods, and the
+/// layers every request passes, outermost first: its id and log line, the limits on its line
+/// and headers, its time budget, the body limit.
 pub fn app(state: AppState) -> Router {
-    use routes::{anomalies, collect, health, prices, scores, symbols};
+    use routes::{anomalies, collect, corrections, health, prices, scores, symbols};
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
@@ -43,10 +49,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/prices/{symbol}/latest", get(prices::latest))
         .route("/v1/prices/{symbol}/history", get(prices::history))
         .route("/v1/prices/{symbol}/ma", get(prices::moving_average))
-        .route("/v1/prices/{symbol}/candles", post(prices::post_candles))
+        .route(
+            "/v1/prices/{symbol}/candles",
+            post(corrections::post_candles),
+        )
         .route(
             "/v1/prices/{symbol}/candles/{open_time}",
-            put(prices::put_candle).delete(prices::delete_candle),
+            put(corrections::put_candle).delete(corrections::delete_candle),
         )
         .route("/v1/collect/{symbol}", post(collect::collect))
         .route("/v1/prices/{symbol}/scores", get(scores::scores))
@@ -56,6 +65,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline::layer,
+        ))
+        .layer(axum::middleware::from_fn(limits::layer))
         .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(state)
 }

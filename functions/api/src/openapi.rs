@@ -8,13 +8,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::routes::{anomalies, collect, health, prices, scores, symbols};
+use crate::routes::{anomalies, collect, corrections, health, prices, scores, symbols};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(
         title = "tickwatch",
-        description = "Market prices and the anomalies found in them. Reads are public; writes need `Authorization: Bearer <key>`. Every error is `{\"error\": {\"code\", \"message\"}}`; every response carries `x-request-id`.",
+        description = "Market prices and the anomalies found in them. Reads are public; writes need `Authorization: Bearer <key>`. Every error, whatever its status (including 408, 413, 414, 415, 429 and 431, which any route may answer, and 503 `timeout` past a request's time budget), is `{\"error\": {\"code\", \"message\"}}`; every response carries `x-request-id`.",
     ),
     paths(
         health::health,
@@ -26,9 +26,9 @@ use crate::routes::{anomalies, collect, health, prices, scores, symbols};
         prices::latest,
         prices::history,
         prices::moving_average,
-        prices::post_candles,
-        prices::put_candle,
-        prices::delete_candle,
+        corrections::post_candles,
+        corrections::put_candle,
+        corrections::delete_candle,
         collect::collect,
         anomalies::list,
         anomalies::stats,
@@ -42,6 +42,7 @@ use crate::routes::{anomalies, collect, health, prices, scores, symbols};
         tickwatch::model::WatchedSymbol,
         tickwatch::model::AssetClass,
         tickwatch::model::Provider,
+        tickwatch::model::CandleSource,
         tickwatch::model::Method,
         tickwatch::model::AnomalyKind,
         tickwatch::model::Severity,

@@ -2,6 +2,7 @@
 //! per cold start and cloned (cheaply: one `Arc`) into each request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tickwatch::collect::Collector;
 use tickwatch::db::{Client, Db};
@@ -22,6 +23,7 @@ struct Inner {
     api_key: Option<ApiKey>,
     collector: Option<Arc<Collector>>,
     metrics: Option<MetricsSink>,
+    request_timeout: Duration,
     /// Writes are checked by API Gateway's authorizer, not here (the cloud).
     gateway_authorizer: bool,
 }
@@ -35,6 +37,7 @@ impl AppState {
                 api_key,
                 collector: None,
                 metrics: None,
+                request_timeout: crate::settings::DEFAULT_REQUEST_TIMEOUT,
                 gateway_authorizer: false,
             }),
         }
@@ -50,6 +53,16 @@ impl AppState {
     pub fn with_metrics(mut self, metrics: MetricsSink) -> Self {
         Arc::make_mut(&mut self.inner).metrics = Some(metrics);
         self
+    }
+
+    /// Each request's time budget (see [`crate::deadline`]).
+    pub fn with_request_timeout(mut self, budget: Duration) -> Self {
+        Arc::make_mut(&mut self.inner).request_timeout = budget;
+        self
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
     }
 
     /// Trusts API Gateway's Lambda authorizer for writes (`API_WRITE_AUTHORIZER=gateway`).
@@ -81,7 +94,13 @@ impl AppState {
     /// A pooled connection to a migrated database. The first request of a process applies
     /// pending migrations; later ones only check a flag.
     pub async fn client(&self) -> Result<Client, ApiError> {
-        self.inner.db.ensure_migrated().await?;
+        self.migrated().await?;
         Ok(self.inner.db.client().await?)
+    }
+
+    /// Applies pending migrations on the first request of a process; later ones only check a
+    /// flag.
+    pub async fn migrated(&self) -> Result<(), ApiError> {
+        Ok(self.inner.db.ensure_migrated().await?)
     }
 }

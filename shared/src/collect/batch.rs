@@ -144,7 +144,7 @@ mod tests {
                     low: Decimal::new(6_420_000_001, 5),
                     close: Decimal::new(6_428_000_000, 5),
                     volume: Some(Decimal::new(125, 1)),
-                    source: Provider::Binance,
+                    source: Provider::Binance.into(),
                 })
                 .collect(),
         }

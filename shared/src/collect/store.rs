@@ -66,11 +66,18 @@ async fn store_into(
 ) -> Result<(), DbError> {
     let mut accepted = Vec::with_capacity(batch.candles.len());
     for candle in batch.candles {
-        match Candle::validate(CandleInput::from(candle), now) {
+        match CandleInput::try_from(candle).and_then(|input| Candle::validate(input, now)) {
             Ok(candle) => accepted.push(candle),
             Err(error) => reject(&mut result.rejected, &error),
         }
     }
+    // One candle per open time in what the source sent, checked across the whole batch (not
+    // per write), so a repeat is counted however the writes fall.
+    let deduplicated = crate::model::reject_duplicates(accepted);
+    for refused in &deduplicated.rejected {
+        reject(&mut result.rejected, &refused.error);
+    }
+    let accepted = deduplicated.kept;
     for chunk in accepted.chunks(batch_size.max(1)) {
         let client = db.client().await?;
         match candles::upsert(&client, chunk, batch.merge.into()).await {

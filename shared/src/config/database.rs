@@ -61,12 +61,24 @@ pub struct DatabaseSettings {
     pub ca_file: Option<PathBuf>,
     /// Connections per function instance. Keep it small: Lambda multiplies it by concurrency.
     pub pool_size: usize,
+    /// How long opening a connection may take (TCP, TLS and startup).
     pub connect_timeout: Duration,
+    /// How long a caller waits for a pooled connection when all are busy.
+    pub pool_wait_timeout: Duration,
+    /// The server cancels a statement running longer than this; a connection whose server
+    /// answers nothing for this long plus a second is given up by the client.
+    pub statement_timeout: Duration,
     /// Whether this process applies pending migrations on first use. Off for the cloud's
     /// functions, whose roles may not run DDL: the migrator function applies them once per
     /// deployment.
     pub migrate: bool,
 }
+
+/// Every statement's deadline unless `DB_STATEMENT_TIMEOUT_MS` says otherwise: the API's
+/// queries take milliseconds, and a collector batch or a detector page well under a second.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+const STATEMENT_TIMEOUT_MIN: Duration = Duration::from_millis(100);
+const STATEMENT_TIMEOUT_MAX: Duration = Duration::from_secs(600);
 
 const URL_HINT: &str =
     "set DATABASE_URL, or DB_SECRET_ARN, or DB_IAM_AUTH=true with DB_HOST, DB_NAME and DB_USER";
@@ -145,12 +157,32 @@ impl DatabaseSettings {
         let connect_timeout = env
             .parse_with("DB_CONNECT_TIMEOUT_MS", millis)?
             .unwrap_or(Duration::from_secs(5));
+        let pool_wait_timeout = env
+            .parse_with("DB_POOL_WAIT_MS", millis)?
+            .unwrap_or(Duration::from_secs(5));
+        let statement_timeout = env
+            .parse_with("DB_STATEMENT_TIMEOUT_MS", |v| {
+                millis(v).and_then(|d| {
+                    if (STATEMENT_TIMEOUT_MIN..=STATEMENT_TIMEOUT_MAX).contains(&d) {
+                        Ok(d)
+                    } else {
+                        Err(format!(
+                            "{v:?}: expected {} to {} milliseconds",
+                            STATEMENT_TIMEOUT_MIN.as_millis(),
+                            STATEMENT_TIMEOUT_MAX.as_millis()
+                        ))
+                    }
+                })
+            })?
+            .unwrap_or(DEFAULT_STATEMENT_TIMEOUT);
         Ok(Self {
             credentials,
             tls,
             ca_file,
             pool_size,
             connect_timeout,
+            pool_wait_timeout,
+            statement_timeout,
             migrate: env.flag("DB_MIGRATE", true)?,
         })
     }
@@ -223,6 +255,30 @@ mod tests {
         let printed = format!("{settings:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("REDACTED"), "{printed}");
+    }
+
+    #[test]
+    fn deadlines_default_and_are_bounded() {
+        let url = ("DATABASE_URL", "postgres://localhost/db");
+        let settings = DatabaseSettings::from_env(&Env::from_pairs(&[url])).expect("valid");
+        assert_eq!(settings.statement_timeout, DEFAULT_STATEMENT_TIMEOUT);
+        assert_eq!(settings.pool_wait_timeout, Duration::from_secs(5));
+        let set = DatabaseSettings::from_env(&Env::from_pairs(&[
+            url,
+            ("DB_STATEMENT_TIMEOUT_MS", "250"),
+            ("DB_POOL_WAIT_MS", "100"),
+        ]))
+        .expect("valid");
+        assert_eq!(set.statement_timeout, Duration::from_millis(250));
+        assert_eq!(set.pool_wait_timeout, Duration::from_millis(100));
+        for bad in ["0", "50", "600001", "soon"] {
+            let err = DatabaseSettings::from_env(&Env::from_pairs(&[
+                url,
+                ("DB_STATEMENT_TIMEOUT_MS", bad),
+            ]))
+            .expect_err("refused");
+            assert_eq!(err.variable(), "DB_STATEMENT_TIMEOUT_MS", "{bad}");
+        }
     }
 
     #[test]

@@ -118,6 +118,18 @@ pub const VARIABLES: &[Variable] = &[
         "database connect timeout in milliseconds (default 5000)",
     ),
     var(
+        "DB_POOL_WAIT_MS",
+        ALL,
+        Optional,
+        "how long to wait for a free pooled connection, in milliseconds (default 5000)",
+    ),
+    var(
+        "DB_STATEMENT_TIMEOUT_MS",
+        ALL,
+        Optional,
+        "statement timeout of every session, 100 to 600000 ms (default 5000); a server that answers nothing for this plus 1 s is given up",
+    ),
+    var(
         "METRICS_SINK",
         ALL,
         Required,
@@ -356,6 +368,30 @@ pub const VARIABLES: &[Variable] = &[
         &[Api],
         LocalOnly,
         "port the API listens on when run outside Lambda (default 8080)",
+    ),
+    var(
+        "API_REQUEST_TIMEOUT_MS",
+        &[Api],
+        Optional,
+        "each request's time budget, 100 to 28000 ms (default 8000): past it, 503 timeout",
+    ),
+    var(
+        "API_HEADER_TIMEOUT_MS",
+        &[Api],
+        LocalOnly,
+        "how long the local server waits for a request's headers (default 10000)",
+    ),
+    var(
+        "API_MAX_CONNECTIONS",
+        &[Api],
+        LocalOnly,
+        "connections the local server keeps open at once; more are answered 503 (default 512)",
+    ),
+    var(
+        "API_MAX_CONNECTIONS_PER_CLIENT",
+        &[Api],
+        LocalOnly,
+        "connections one client address may keep open; more are answered 429 (default 128)",
     ),
     var(
         "COINGECKO_BASE_URL",

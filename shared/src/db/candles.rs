@@ -12,7 +12,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{CopyInSink, Row, Statement};
 
 use super::DbError;
-use crate::model::{Candle, Interval, Provider, Symbol};
+use crate::model::{Candle, CandleSource, Interval, Symbol};
 
 /// How an incoming candle meets one already stored for the same bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +26,12 @@ pub enum UpsertMode {
 /// What one upsert did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UpsertOutcome {
-    /// Rows inserted or changed. Re-sending identical candles changes nothing and counts zero.
+    /// Rows inserted or changed. Re-sending identical candles changes nothing and counts zero,
+    /// and so does a feed candle for a bucket a person corrected.
     pub written: u64,
-    /// Candles dropped before the write because a later one in the same batch had the same key.
+    /// Candles refused because the batch held another one for the same key (reason
+    /// `duplicate_open_time`, see [`crate::model::reject_duplicates`]). Callers that count
+    /// rejections by reason apply that rule themselves before the upsert, so this stays zero.
     pub duplicates: u64,
 }
 
@@ -67,11 +70,18 @@ pub const COPY_FROM: usize = 256;
 /// Upserts `candles` in one `INSERT … ON CONFLICT` statement, inside the caller's transaction
 /// or as its own implicit one: the batch is stored whole or not at all.
 ///
-/// Rows are de-duplicated (the last one for a key wins) and sorted by key first: PostgreSQL
-/// refuses to touch one row twice in a statement, and a fixed order keeps two concurrent
-/// collectors from deadlocking on each other's rows. A batch of [`COPY_FROM`] or more is first
-/// streamed with binary `COPY` into a temporary table of the session and inserted from there,
-/// which moves rows at close to `COPY`'s own speed; a smaller batch travels as arrays.
+/// Two rules hold whatever the mode and path:
+/// - a batch holds one candle per key: repeats are refused as
+///   [`crate::model::reject_duplicates`] says (PostgreSQL refuses to touch one row twice in a
+///   statement, and a silent "last one wins" would hide a source's bug);
+/// - a correction sticks: a candle a person corrected (`source = 'correction'`) is never
+///   overwritten by a feed candle, only by another correction. Deleting the correction lets
+///   the feed write that bucket again.
+///
+/// Rows are sorted by key: a fixed order keeps two concurrent collectors from deadlocking on
+/// each other's rows. A batch of [`COPY_FROM`] or more is first streamed with binary `COPY`
+/// into a temporary table of the session and inserted from there, which moves rows at close
+/// to `COPY`'s own speed; a smaller batch travels as arrays.
 pub async fn upsert(
     client: &impl CopyClient,
     candles: &[Candle],
@@ -80,8 +90,9 @@ pub async fn upsert(
     if candles.is_empty() {
         return Ok(UpsertOutcome::default());
     }
-    let mut rows: Vec<&Candle> = candles.iter().collect();
-    // Stable sort keeps arrival order within a key, so `dedup_by` can keep the last arrival.
+    let batch = crate::model::reject_duplicates(candles.to_vec());
+    let duplicates = batch.rejected.len() as u64;
+    let mut rows: Vec<&Candle> = batch.kept.iter().collect();
     rows.sort_by(|a, b| {
         (a.symbol.as_str(), a.interval, a.open_time).cmp(&(
             b.symbol.as_str(),
@@ -89,15 +100,6 @@ pub async fn upsert(
             b.open_time,
         ))
     });
-    let before = rows.len();
-    rows.reverse();
-    rows.dedup_by(|later, earlier| {
-        later.symbol == earlier.symbol
-            && later.interval == earlier.interval
-            && later.open_time == earlier.open_time
-    });
-    rows.reverse();
-    let duplicates = (before - rows.len()) as u64;
     let written = if rows.len() >= COPY_FROM {
         upsert_through_copy(client, &rows, mode).await?
     } else {
@@ -110,7 +112,8 @@ pub async fn upsert(
 }
 
 /// What happens when an incoming candle meets a stored one: the `DO UPDATE` clause. Its
-/// `WHERE` skips rows that would not change, so a re-sent batch rewrites nothing.
+/// `WHERE` skips rows that would not change, so a re-sent batch rewrites nothing, and rows a
+/// person corrected, which only another correction may change.
 fn on_conflict(mode: UpsertMode) -> &'static str {
     match mode {
         UpsertMode::Replace => {
@@ -119,7 +122,8 @@ fn on_conflict(mode: UpsertMode) -> &'static str {
              close = EXCLUDED.close, volume = EXCLUDED.volume, source = EXCLUDED.source,
              ingested_at = now()
              WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume, candles.source)
-                IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.source)"
+                IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.source)
+               AND (candles.source <> 'correction' OR EXCLUDED.source = 'correction')"
         }
         UpsertMode::MergeQuote => {
             "ON CONFLICT (symbol, interval, open_time) DO UPDATE SET
@@ -128,7 +132,8 @@ fn on_conflict(mode: UpsertMode) -> &'static str {
              ingested_at = now()
              WHERE (candles.high < EXCLUDED.high OR candles.low > EXCLUDED.low
                 OR candles.close IS DISTINCT FROM EXCLUDED.close
-                OR (EXCLUDED.volume IS NOT NULL AND candles.volume IS DISTINCT FROM EXCLUDED.volume))"
+                OR (EXCLUDED.volume IS NOT NULL AND candles.volume IS DISTINCT FROM EXCLUDED.volume))
+               AND candles.source <> 'correction'"
         }
     }
 }
@@ -252,7 +257,7 @@ pub(crate) fn from_row(row: &Row) -> Result<Candle, DbError> {
         low: row.try_get("low")?,
         close: row.try_get("close")?,
         volume: row.try_get("volume")?,
-        source: Provider::parse(row.try_get("source")?).map_err(|e| corrupt(&e))?,
+        source: CandleSource::parse(row.try_get("source")?).map_err(|e| corrupt(&e))?,
     })
 }
 

@@ -4,6 +4,7 @@
 use tokio_postgres::Client;
 
 use super::DbError;
+use super::watchdog::Patience;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -12,19 +13,22 @@ mod embedded {
 /// An arbitrary, fixed key for `pg_advisory_lock`; every tickwatch process uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x7469_636B_7761_7463; // "tickwatc"
 
-/// Applies every migration not yet applied, and returns how many were.
+/// Applies every migration not yet applied, and returns how many were, on a session of its
+/// own ([`super::Db::migrate`] first asks [`up_to_date`] on a pooled one, so a start that
+/// finds the database current costs one round trip and no new session). Anything else (a new
+/// deployment, an edited migration, a fresh database) takes this full path, with refinery's
+/// checks for divergent and missing migrations.
 ///
-/// Every start after the first finds the database up to date: [`up_to_date`] answers that in
-/// one round trip, so a cold start skips the lock and refinery's own three queries. Anything
-/// else (a new deployment, an edited migration, a fresh database) takes the full path, with
-/// refinery's checks for divergent and missing migrations.
-pub(crate) async fn run(client: &mut Client) -> Result<usize, DbError> {
-    if up_to_date(client).await {
-        return Ok(0);
-    }
+/// Taking the lock runs under the session's deadlines (another process migrating for longer
+/// than the statement timeout makes this one fail, to be retried by the next invocation); the
+/// migrations themselves then run without a statement timeout, and the connection's
+/// `patience` is relaxed to match.
+pub(crate) async fn run(client: &mut Client, patience: &Patience) -> Result<usize, DbError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
+    client.batch_execute("SET statement_timeout = 0").await?;
+    patience.set(None);
     let outcome = embedded::migrations::runner()
         .set_abort_divergent(true)
         .set_abort_missing(true)
@@ -42,7 +46,7 @@ pub(crate) async fn run(client: &mut Client) -> Result<usize, DbError> {
 /// Whether the newest applied migration is the newest embedded one, same version and same
 /// checksum. One simple query (one round trip); any failure, such as the history table not
 /// existing yet, means "not known to be up to date".
-async fn up_to_date(client: &Client) -> bool {
+pub(crate) async fn up_to_date(client: &Client) -> bool {
     let runner = embedded::migrations::runner();
     let Some(newest) = runner.get_migrations().iter().max_by_key(|m| m.version()) else {
         return true;

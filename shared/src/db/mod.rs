@@ -4,6 +4,7 @@
 pub mod anomalies;
 pub mod candles;
 mod connect;
+pub mod corrections;
 pub mod detection;
 pub mod detector_state;
 pub mod gaps;
@@ -15,8 +16,11 @@ mod secret_login;
 pub mod stats;
 pub mod symbols;
 mod tls;
+mod watchdog;
 
 use std::error::Error as _;
+use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
@@ -24,8 +28,11 @@ pub use deadpool_postgres::Object as Client;
 
 use crate::config::DatabaseSettings;
 
+pub use watchdog::COOL_DOWN;
+
 /// A failure talking to the database. [`DbError::is_unavailable`] tells a caller whether the
-/// database could not be reached at all (retry later, answer 503) or a statement failed.
+/// database could not be reached or did not answer in time (retry later, answer 503), or a
+/// statement failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]
@@ -38,8 +45,16 @@ pub enum DbError {
     },
     #[error("no database connection became free in time")]
     PoolTimeout,
+    /// Refused without trying: the database failed to answer a moment ago (see
+    /// [`COOL_DOWN`]), and sending more work would only make each caller wait out its deadline.
+    #[error("the database did not answer a moment ago; not trying again for {} ms", .0.as_millis())]
+    Cooling(Duration),
     #[error("database query failed: {}", chain(.0))]
-    Query(#[from] tokio_postgres::Error),
+    Query(#[source] tokio_postgres::Error),
+    /// The server owed an answer and sent nothing within `patience`: the connection was given
+    /// up (see [`watchdog`]), and the statements waiting on it failed.
+    #[error("the database did not answer within {} ms; the connection was given up", .patience.as_millis())]
+    NoAnswer { patience: Duration },
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("database TLS setup failed: {0}")]
@@ -51,18 +66,42 @@ pub enum DbError {
 }
 
 impl DbError {
-    /// True when the database itself is out of reach, as opposed to a statement failing.
+    /// True when the database is out of reach or did not answer in time, as opposed to a
+    /// statement failing: a retry later may succeed. Besides lost connections (class 08) and
+    /// shutdowns (57P), that covers a statement cancelled by `statement_timeout` (57014) and a
+    /// server out of resources such as connection slots (class 53).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::PoolTimeout | Self::IamToken(_) => true,
+            Self::Connect { .. }
+            | Self::PoolTimeout
+            | Self::Cooling(_)
+            | Self::NoAnswer { .. }
+            | Self::IamToken(_) => true,
             Self::Query(e) => {
                 e.is_closed()
                     || e.code().is_none_or(|code| {
-                        code.code().starts_with("08") || code.code().starts_with("57P")
+                        let code = code.code();
+                        code.starts_with("08")
+                            || code.starts_with("57P")
+                            || code == "57014"
+                            || code.starts_with("53")
                     })
             }
             _ => false,
         }
+    }
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    /// tokio-postgres reports a connection the watchdog gave up on as merely "closed" to the
+    /// statements waiting on it; the watchdog's note of its latest stall restores the reason.
+    fn from(error: tokio_postgres::Error) -> Self {
+        if error.is_closed()
+            && let Some(patience) = watchdog::stalled_just_now()
+        {
+            return Self::NoAnswer { patience };
+        }
+        Self::Query(error)
     }
 }
 
@@ -83,12 +122,22 @@ fn chain(error: &tokio_postgres::Error) -> String {
 
 /// A pool of connections to the tickwatch database. Cheap to clone; build it once per cold
 /// start. Connections are opened lazily, so building the pool never blocks on the network.
+///
+/// Every connection runs under the deadlines of [`DatabaseSettings`]: a statement timeout set by
+/// the server, a client-side watchdog for a server that answers nothing, connect and pool-wait
+/// timeouts. After the database failed to answer, [`Db::client`] refuses at once for
+/// [`COOL_DOWN`] (`DbError::Cooling`), so an outage costs callers milliseconds, not each its
+/// own deadline.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    connector: Arc<connect::Connector>,
+    config: tokio_postgres::Config,
+    health: Arc<watchdog::Health>,
     target: String,
     tls: &'static str,
-    migrated: std::sync::Arc<tokio::sync::OnceCell<usize>>,
+    connect_timeout: Duration,
+    migrated: Arc<tokio::sync::OnceCell<usize>>,
     /// Whether [`Db::ensure_migrated`] applies migrations (`DB_MIGRATE`).
     migrates: bool,
 }
@@ -131,11 +180,17 @@ impl Db {
     ) -> Result<Self, DbError> {
         let resolved = connect::resolve(settings, aws).await?;
         let target = resolved.describe_target();
-        let connector =
-            connect::Connector::new(tls::connector(settings)?, resolved.iam, resolved.secret);
+        let health = Arc::new(watchdog::Health::default());
+        let connector = Arc::new(connect::Connector::new(
+            tls::connector(settings)?,
+            resolved.iam,
+            resolved.secret,
+            settings,
+            health.clone(),
+        ));
         let manager = Manager::from_connect(
-            resolved.config,
-            connector,
+            resolved.config.clone(),
+            connect::PoolConnector(connector.clone()),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -143,7 +198,7 @@ impl Db {
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(settings.connect_timeout * 2))
+            .wait_timeout(Some(settings.pool_wait_timeout))
             .create_timeout(Some(settings.connect_timeout))
             .build()
             .map_err(|e| DbError::Connect {
@@ -153,17 +208,37 @@ impl Db {
             })?;
         Ok(Self {
             pool,
+            connector,
+            config: resolved.config,
+            health,
             target,
             tls: settings.tls.as_str(),
+            connect_timeout: settings.connect_timeout,
             migrated: Default::default(),
             migrates: settings.migrate,
         })
     }
 
-    /// A connection from the pool, opening one if none is idle.
+    /// A connection from the pool, opening one if none is idle. Fails at once while the
+    /// database is cooling down from a failure to answer.
     pub async fn client(&self) -> Result<Client, DbError> {
         use deadpool_postgres::PoolError;
+        if let Some(left) = self.health.cooling() {
+            return Err(DbError::Cooling(left));
+        }
         self.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout(deadpool_postgres::TimeoutType::Create) => {
+                // The server accepted the connection but did not finish the startup in time.
+                self.health.failed();
+                DbError::Connect {
+                    target: self.target.clone(),
+                    tls: self.tls,
+                    reason: format!(
+                        "the database did not answer the connection within {} ms",
+                        self.connect_timeout.as_millis()
+                    ),
+                }
+            }
             PoolError::Timeout(_) => DbError::PoolTimeout,
             PoolError::Backend(e) => DbError::Connect {
                 target: self.target.clone(),
@@ -178,14 +253,34 @@ impl Db {
         })
     }
 
-    /// Applies pending migrations; safe to call from every cold start at once.
+    /// Applies pending migrations; safe to call from every cold start at once. A pooled
+    /// session first checks, in one round trip, whether the schema is current; when it is not,
+    /// the migrations run on a session of their own, outside the pool: once the migration lock
+    /// is held (which proves the server answers), their statements may take as long as they
+    /// need, since a half-applied migration helps nobody.
     pub async fn migrate(&self) -> Result<usize, DbError> {
-        let mut client = self.client().await?;
-        let applied = migrate::run(&mut client).await;
-        if applied.is_err() {
-            // The session may still hold the advisory lock if unlocking failed: never reuse it.
-            let _ = deadpool_postgres::Object::take(client);
+        let pooled = self.client().await?;
+        if migrate::up_to_date(&pooled).await {
+            return Ok(0);
         }
+        drop(pooled);
+        if let Some(left) = self.health.cooling() {
+            return Err(DbError::Cooling(left));
+        }
+        let opened = self
+            .connector
+            .open(&self.config)
+            .await
+            .map_err(|e| DbError::Connect {
+                target: self.target.clone(),
+                tls: self.tls,
+                reason: chain(&e),
+            })?;
+        let mut client = opened.client;
+        let applied = migrate::run(&mut client, &opened.patience).await;
+        // The session ends here, advisory lock and all.
+        drop(client);
+        let _ = opened.task.await;
         applied
     }
 

@@ -84,7 +84,7 @@ fn candles(f: &Value) -> Vec<Candle> {
             low: decimal("low", i),
             close: decimal("close", i),
             volume: Some(decimal("volume", i)),
-            source: Provider::Synthetic,
+            source: Provider::Synthetic.into(),
         })
         .collect()
 }

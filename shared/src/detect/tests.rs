@@ -39,7 +39,7 @@ fn flat_candle(hour: i64, price: f64, volume: Option<f64>) -> Candle {
         low: p,
         close: p,
         volume: volume.and_then(Decimal::from_f64),
-        source: Provider::Synthetic,
+        source: Provider::Synthetic.into(),
     }
 }
 

@@ -9,7 +9,11 @@ mod symbol;
 mod watch;
 
 pub use anomaly::{Anomaly, AnomalyError, AnomalyKind, Method, Score, Severity};
-pub use candle::{Candle, CandleError, CandleInput, FUTURE_TOLERANCE, price_from_f64};
+pub use candle::{
+    Candle, CandleError, CandleInput, CandleSource, Deduplicated, DuplicateRejection,
+    EARLIEST_OPEN_TIME, FUTURE_TOLERANCE, Partitioned, partition_repeats, price_from_f64,
+    reject_duplicates,
+};
 pub use interval::{Interval, IntervalError};
 pub use symbol::{Symbol, SymbolError};
 pub use watch::{AssetClass, Provider, UnknownName, WatchedSymbol};

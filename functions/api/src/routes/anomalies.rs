@@ -10,17 +10,17 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tickwatch::db::anomalies::{self, AnomalyFilter, StoredAnomaly};
-use tickwatch::model::{AnomalyKind, Method, Severity};
+use tickwatch::model::{AnomalyKind, Method, Severity, UnknownName};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{ApiPath, ApiQuery};
-use crate::params::{self, TimeRange, cursor};
-use crate::routes::prices::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::extract::{ApiQuery, QueryPairs};
+use crate::params::{self, AnomalyCursor, Page, SymbolFilter, SymbolPath, TimeRange};
 use crate::state::AppState;
 
 /// One anomaly: a run of candles whose consensus score passed the threshold.
@@ -83,32 +83,37 @@ impl From<StoredAnomaly> for AnomalyView {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+/// `method` and `severity`: which events a listing keeps.
+#[derive(Debug, Clone, Copy, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct AnomalyQuery {
-    /// Only this symbol.
-    #[param(value_type = Option<String>, max_length = 20, example = "BTC")]
-    pub symbol: Option<String>,
+pub struct EventFilter {
     /// Only events this method contributed to.
     #[param(value_type = Option<Method>)]
-    pub method: Option<String>,
+    pub method: Option<Method>,
     /// Only this severity.
     #[param(value_type = Option<Severity>)]
-    pub severity: Option<String>,
-    /// Events still running at or after this time (RFC 3339). Not with `days`.
-    #[param(value_type = Option<DateTime<Utc>>)]
-    pub from: Option<String>,
-    /// Events that started before this time (RFC 3339).
-    #[param(value_type = Option<DateTime<Utc>>)]
-    pub to: Option<String>,
-    /// Reach back this many days from `to` (default now). Not with `from`.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 36500)]
-    pub days: Option<String>,
-    /// Page size, 1–1000 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
-    pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub severity: Option<Severity>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EventFilter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = QueryPairs::of(parts);
+        let invalid = |e: UnknownName| ApiError::bad_request("invalid_parameter", e.to_string());
+        Ok(Self {
+            method: query
+                .get("method")?
+                .map(Method::parse)
+                .transpose()
+                .map_err(invalid)?,
+            severity: query
+                .get("severity")?
+                .map(Severity::parse)
+                .transpose()
+                .map_err(invalid)?,
+        })
+    }
 }
 
 /// A page of events, newest first.
@@ -119,13 +124,6 @@ pub struct AnomalyPage {
     pub next_cursor: Option<String>,
 }
 
-fn method(raw: Option<&str>) -> Result<Option<Method>, ApiError> {
-    raw.map(|v| {
-        Method::parse(v).map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
-    })
-    .transpose()
-}
-
 /// The 404 for a filter whose symbol is not watched.
 fn unknown(filter: &AnomalyFilter) -> ApiError {
     match &filter.symbol {
@@ -134,17 +132,10 @@ fn unknown(filter: &AnomalyFilter) -> ApiError {
     }
 }
 
-fn severity(raw: Option<&str>) -> Result<Option<Severity>, ApiError> {
-    raw.map(|v| {
-        Severity::parse(v).map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
-    })
-    .transpose()
-}
-
 /// Events newest first by start, filtered and paged (keyset paging on `(start_time, id)`:
 /// exact under concurrent inserts). One statement, which also answers `unknown_symbol`.
 #[utoipa::path(get, path = "/v1/anomalies", tag = "anomalies",
-    params(AnomalyQuery),
+    params(SymbolFilter, EventFilter, TimeRange, Page<AnomalyCursor>),
     responses(
         (status = 200, body = AnomalyPage),
         (status = 400, description = "Malformed parameter or cursor", body = ErrorEnvelope),
@@ -154,23 +145,11 @@ fn severity(raw: Option<&str>) -> Result<Option<Severity>, ApiError> {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<AnomalyQuery>,
+    SymbolFilter { symbol }: SymbolFilter,
+    EventFilter { method, severity }: EventFilter,
+    range: TimeRange,
+    page: Page<AnomalyCursor>,
 ) -> Result<Json<AnomalyPage>, ApiError> {
-    let symbol = query.symbol.as_deref().map(params::symbol).transpose()?;
-    let method = method(query.method.as_deref())?;
-    let severity = severity(query.severity.as_deref())?;
-    let range = TimeRange::parse(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        query.days.as_deref(),
-        Utc::now(),
-    )?;
-    let limit = params::integer("limit", query.limit.as_deref(), DEFAULT_LIMIT, 1, MAX_LIMIT)?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(cursor::decode_anomaly)
-        .transpose()?;
     let client = state.client().await?;
     let filter = AnomalyFilter {
         symbol,
@@ -179,38 +158,18 @@ pub async fn list(
         from: range.from,
         to: range.to,
     };
-    let mut rows = anomalies::page(&client, &filter, after, limit + 1)
+    let after = page.cursor.map(|c| (c.start_time, c.id));
+    let mut rows = anomalies::page(&client, &filter, after, page.fetch())
         .await?
         .ok_or_else(|| unknown(&filter))?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| {
-            rows.last()
-                .map(|a| cursor::encode_anomaly(a.anomaly.start_time, a.id))
-        })
-        .flatten();
+    let next_cursor = page.finish(&mut rows, |a| AnomalyCursor {
+        start_time: a.anomaly.start_time,
+        id: a.id,
+    });
     Ok(Json(AnomalyPage {
         anomalies: rows.into_iter().map(AnomalyView::from).collect(),
         next_cursor,
     }))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StatsQuery {
-    /// Only this symbol.
-    #[param(value_type = Option<String>, max_length = 20, example = "BTC")]
-    pub symbol: Option<String>,
-    /// Earliest candle open time, inclusive (RFC 3339). Not with `days`.
-    #[param(value_type = Option<DateTime<Utc>>)]
-    pub from: Option<String>,
-    /// Latest candle open time, exclusive (RFC 3339).
-    #[param(value_type = Option<DateTime<Utc>>)]
-    pub to: Option<String>,
-    /// Reach back this many days from `to` (default now). Not with `from`.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 36500)]
-    pub days: Option<String>,
 }
 
 /// Counts of events in a range.
@@ -228,7 +187,7 @@ pub struct AnomalyStats {
 /// How many events overlapped a range, by contributing method, kind, severity and symbol. One
 /// statement, which also answers `unknown_symbol`.
 #[utoipa::path(get, path = "/v1/anomalies/stats", tag = "anomalies",
-    params(StatsQuery),
+    params(SymbolFilter, TimeRange),
     responses(
         (status = 200, body = AnomalyStats),
         (status = 400, description = "Malformed parameter", body = ErrorEnvelope),
@@ -238,15 +197,9 @@ pub struct AnomalyStats {
     ))]
 pub async fn stats(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<StatsQuery>,
+    SymbolFilter { symbol }: SymbolFilter,
+    range: TimeRange,
 ) -> Result<Json<AnomalyStats>, ApiError> {
-    let symbol = query.symbol.as_deref().map(params::symbol).transpose()?;
-    let range = TimeRange::parse(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        query.days.as_deref(),
-        Utc::now(),
-    )?;
     let client = state.client().await?;
     let counts = anomalies::stats(&client, symbol.as_ref(), range.from, range.to)
         .await?
@@ -285,7 +238,7 @@ pub struct SymbolAnomalies {
 /// The newest events of a symbol, newest first. One statement, which also answers
 /// `unknown_symbol`.
 #[utoipa::path(get, path = "/v1/anomalies/{symbol}/latest", tag = "anomalies",
-    params(("symbol" = String, Path, description = "Ticker, e.g. BTC", max_length = 20), LatestQuery),
+    params(SymbolPath, LatestQuery),
     responses(
         (status = 200, body = SymbolAnomalies),
         (status = 400, description = "Malformed symbol or limit", body = ErrorEnvelope),
@@ -295,10 +248,9 @@ pub struct SymbolAnomalies {
     ))]
 pub async fn latest(
     State(state): State<AppState>,
-    ApiPath(raw): ApiPath<String>,
+    SymbolPath(symbol): SymbolPath,
     ApiQuery(query): ApiQuery<LatestQuery>,
 ) -> Result<Json<SymbolAnomalies>, ApiError> {
-    let symbol = params::symbol(&raw)?;
     let limit = params::integer("limit", query.limit.as_deref(), 10, 1, 100)?;
     let client = state.client().await?;
     let filter = AnomalyFilter {

@@ -1,23 +1,23 @@
 //! `POST /v1/collect/{symbol}`: collect one symbol now, with the collector's own library code
-//! (`tickwatch::collect::Collector`), and answer with what was stored.
+//! (`tickwatch::collect::Collector`), and answer with what was stored. The collector itself
+//! looks the symbol up (one round trip) before it fetches, then writes what the source sent;
+//! the route adds no query of its own.
 
 use axum::Json;
 use axum::extract::State;
 use tickwatch::collect::{CollectError, CollectReport};
-use tickwatch::db::symbols;
 use tickwatch::metrics::Metrics;
 
 use crate::auth::WriteKey;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::ApiPath;
-use crate::params;
+use crate::params::SymbolPath;
 use crate::state::AppState;
 
 /// Fetches the symbol's prices from its source now and stores them, exactly as a scheduled
 /// run would (same validation, same upsert). Disabled symbols are collected too: asking by
 /// name is explicit.
 #[utoipa::path(post, path = "/v1/collect/{symbol}", tag = "collect",
-    params(("symbol" = String, Path, description = "Ticker, e.g. BTC", max_length = 20)),
+    params(SymbolPath),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "What was fetched, stored and rejected", body = CollectReport),
@@ -26,25 +26,25 @@ use crate::state::AppState;
         (status = 404, description = "Unknown symbol", body = ErrorEnvelope),
         (status = 501, description = "Collection is not configured in this deployment", body = ErrorEnvelope),
         (status = 502, description = "The price source failed or sent nothing usable; details hold the report", body = ErrorEnvelope),
-        (status = 503, description = "The database cannot be reached", body = ErrorEnvelope),
+        (status = 503, description = "The database cannot be reached or did not answer in time", body = ErrorEnvelope),
     ))]
 pub async fn collect(
     _key: WriteKey,
     State(state): State<AppState>,
-    ApiPath(raw): ApiPath<String>,
+    SymbolPath(symbol): SymbolPath,
 ) -> Result<Json<CollectReport>, ApiError> {
-    let symbol = params::symbol(&raw)?;
     let Some(collector) = state.collector() else {
         return Err(ApiError::not_implemented(
             "on-demand collection is not configured in this deployment",
         ));
     };
-    let client = state.client().await?;
-    if symbols::get(&client, &symbol).await?.is_none() {
+    state.migrated().await?;
+    let result = collector.collect(std::slice::from_ref(&symbol)).await;
+    if let Err(error) = &result
+        && error.report().and_then(|r| r.error_code(&symbol)) == Some("unknown_symbol")
+    {
         return Err(ApiError::unknown_symbol(&symbol));
     }
-    drop(client);
-    let result = collector.collect(std::slice::from_ref(&symbol)).await;
     let mut metrics = Metrics::new("api");
     if let Some(report) = result
         .as_ref()

@@ -1,8 +1,9 @@
-//! The routes, one module per concern. Handlers stay thin: parse the request into domain
-//! values (see [`crate::params`]), call one query, shape the answer.
+//! The routes, one module per concern. Handlers stay thin: they receive domain values (see
+//! [`crate::params`]), run one query, and shape the answer.
 
 pub mod anomalies;
 pub mod collect;
+pub mod corrections;
 pub mod health;
 pub mod prices;
 pub mod scores;

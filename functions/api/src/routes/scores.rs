@@ -1,50 +1,21 @@
 //! The per-candle score series of a symbol: the consensus score of every judged candle and
 //! each method's calibrated reading, newest first, a page at a time.
 
-#![allow(
-    unused_qualifications,
-    reason = "utoipa's path macro qualifies the IntoParams types it is given"
-)]
-
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tickwatch::db::scores;
 use tickwatch::detect::CandleScore;
 use tickwatch::detect::recurrence::recurrence_days;
 use tickwatch::model::{Interval, Severity};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{ApiPath, ApiQuery};
-use crate::params::{self, TimeRange, cursor};
-use crate::routes::prices::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::params::{CandleCursor, IntervalParam, Page, SymbolPath, TimeRange};
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ScoresQuery {
-    /// Candle width; defaults to the symbol's own.
-    #[param(value_type = Option<String>, pattern = "^(1m|5m|15m|1h|4h|1d)$", example = "1h")]
-    pub interval: Option<String>,
-    /// Earliest open time, inclusive (RFC 3339). Not with `days`.
-    #[param(value_type = Option<DateTime<Utc>>)]
-    pub from: Option<String>,
-    /// Latest open time, exclusive (RFC 3339).
-    #[param(value_type = Option<DateTime<Utc>>)]
-    pub to: Option<String>,
-    /// Reach back this many days from `to` (default now). Not with `from`.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 36500)]
-    pub days: Option<String>,
-    /// Page size, 1–1000 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
-    pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
 
 /// One method's calibrated reading of a candle.
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,42 +86,28 @@ pub struct ScorePage {
 /// The consensus score of every judged candle in a range, with each method's reading, newest
 /// first, a page at a time. One statement, which also answers `unknown_symbol`.
 #[utoipa::path(get, path = "/v1/prices/{symbol}/scores", tag = "anomalies",
-    params(("symbol" = String, Path, description = "Ticker, e.g. BTC", max_length = 20), ScoresQuery),
+    params(SymbolPath, IntervalParam, TimeRange, Page<CandleCursor>),
     responses(
         (status = 200, body = ScorePage),
         (status = 400, description = "Malformed parameter or cursor", body = ErrorEnvelope),
         (status = 404, description = "Unknown symbol", body = ErrorEnvelope),
         (status = 422, description = "Impossible range or limit", body = ErrorEnvelope),
-        (status = 503, description = "The database cannot be reached", body = ErrorEnvelope),
+        (status = 503, description = "The database cannot be reached or did not answer in time", body = ErrorEnvelope),
     ))]
 pub async fn scores(
     State(state): State<AppState>,
-    ApiPath(raw): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ScoresQuery>,
+    SymbolPath(symbol): SymbolPath,
+    IntervalParam { interval }: IntervalParam,
+    range: TimeRange,
+    page: Page<CandleCursor>,
 ) -> Result<Json<ScorePage>, ApiError> {
-    let symbol = params::symbol(&raw)?;
-    let interval = params::interval(query.interval.as_deref())?;
-    let range = TimeRange::parse(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        query.days.as_deref(),
-        Utc::now(),
-    )?;
-    let limit = params::integer("limit", query.limit.as_deref(), DEFAULT_LIMIT, 1, MAX_LIMIT)?;
-    let before = match query.cursor.as_deref() {
-        Some(raw) => cursor::decode_candle(raw)?.min(range.to),
-        None => range.to,
-    };
+    let before = page.cursor.map_or(range.to, |c| c.0.min(range.to));
     let client = state.client().await?;
     let (interval, mut rows) =
-        scores::page_watched(&client, &symbol, interval, range.from, before, limit + 1)
+        scores::page_watched(&client, &symbol, interval, range.from, before, page.fetch())
             .await?
             .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| rows.last().map(|s| cursor::encode_candle(s.open_time)))
-        .flatten();
+    let next_cursor = page.finish(&mut rows, |s| CandleCursor(s.open_time));
     Ok(Json(ScorePage {
         symbol: symbol.to_string(),
         interval: interval.to_string(),

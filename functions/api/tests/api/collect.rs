@@ -107,3 +107,55 @@ async fn without_a_collector_the_route_says_it_is_not_configured() {
         .await
         .expect_error(StatusCode::NOT_IMPLEMENTED, "not_implemented");
 }
+
+#[tokio::test]
+async fn a_correction_survives_a_collection_and_the_feed_returns_once_it_is_deleted() {
+    let app = with_collector("http://127.0.0.1:9").await;
+    watch(&app, "SYN", Provider::Synthetic, Interval::OneDay).await;
+    // The synthetic source's latest data covers yesterday's and today's day candles.
+    let yesterday = Interval::OneDay.bucket_start(chrono::Utc::now()) - Interval::OneDay.duration();
+    let uri = format!(
+        "/v1/prices/SYN/candles/{}",
+        yesterday.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let correction = serde_json::json!({"open": "7", "high": "9", "low": "6", "close": "8"});
+    let put = app.write(Method::PUT, &uri, Some(correction)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text());
+
+    let collected = app.write(Method::POST, "/v1/collect/SYN", None).await;
+    assert_eq!(collected.status, StatusCode::OK, "{}", collected.text());
+    let page = app.get("/v1/prices/SYN/history?limit=10").await.json();
+    let day = |page: &serde_json::Value| {
+        page["candles"]
+            .as_array()
+            .expect("candles")
+            .iter()
+            .find(|c| {
+                c["open_time"] == yesterday.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            })
+            .cloned()
+            .expect("yesterday's candle")
+    };
+    assert_eq!(
+        day(&page)["close"],
+        "8",
+        "the correction wins over the feed"
+    );
+    assert_eq!(day(&page)["source"], "correction");
+    assert_eq!(
+        page["candles"].as_array().map(Vec::len),
+        Some(2),
+        "today's candle is the feed's"
+    );
+
+    let deleted = app.write(Method::DELETE, &uri, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let collected = app.write(Method::POST, "/v1/collect/SYN", None).await;
+    assert_eq!(collected.status, StatusCode::OK, "{}", collected.text());
+    let page = app.get("/v1/prices/SYN/history?limit=10").await.json();
+    assert_eq!(
+        day(&page)["source"],
+        "synthetic",
+        "the feed writes the bucket again"
+    );
+}

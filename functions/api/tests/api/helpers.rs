@@ -181,6 +181,34 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// Twenty requests at once, the `i`th with `body(i)`, each on its own task (run the test
+    /// on a multi-threaded runtime); their statuses in order.
+    pub async fn race(
+        &self,
+        method: Method,
+        uri: &str,
+        body: impl Fn(usize) -> serde_json::Value,
+    ) -> Vec<StatusCode> {
+        let racers: Vec<_> = (0..20)
+            .map(|i| {
+                let request = Request::builder()
+                    .method(method.clone())
+                    .uri(uri)
+                    .header("authorization", format!("Bearer {KEY}"))
+                    .header("content-type", "application/json")
+                    .body(Body::from(body(i).to_string()))
+                    .expect("request");
+                tokio::spawn(self.router.clone().oneshot(request))
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for racer in racers {
+            let response = racer.await.expect("the racer finished");
+            statuses.push(response.expect("the router never fails").status());
+        }
+        statuses
+    }
+
     pub async fn watch(&self, symbol: &str) {
         let client = self.db.raw().await;
         symbols::upsert(

@@ -3,10 +3,14 @@
 
 mod anomalies;
 mod collect;
+mod corrections;
+mod faults;
 mod helpers;
 mod lambda;
 mod operations;
 mod plans;
 mod prices;
+mod round_trips;
+mod server;
 mod socket;
 mod symbols;

@@ -61,7 +61,7 @@ fn assert_no_big_seq_scan(plan: &str, what: &str) {
 #[tokio::test]
 async fn history_and_anomaly_queries_use_indexes_on_a_million_candles() {
     let db = TestDb::migrated().await;
-    let client = db.raw().await;
+    let client = db.unbounded().await;
     client.batch_execute(LOAD).await.expect("bulk load");
     let count: i64 = client
         .query_one("SELECT count(*) FROM candles", &[])

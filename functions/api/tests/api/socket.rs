@@ -1,4 +1,5 @@
-//! The same router over a real TCP socket, as `axum::serve` runs it outside Lambda.
+//! The same router over a real TCP socket, served by the API's own server as it runs outside
+//! Lambda.
 
 use axum::http::StatusCode;
 
@@ -10,7 +11,12 @@ async fn serve(app: &TestApp) -> String {
         .expect("a free port");
     let address = listener.local_addr().expect("address");
     let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(api::serve(
+        listener,
+        router,
+        api::ServerLimits::default(),
+        std::future::pending(),
+    ));
     format!("http://{address}")
 }
 
@@ -72,7 +78,7 @@ async fn reads_and_writes_work_over_a_real_socket() {
         .send()
         .await
         .expect("PUT");
-    assert_eq!(too_big.status().as_u16(), 400);
+    assert_eq!(too_big.status().as_u16(), 413);
     let body: serde_json::Value = too_big.json().await.expect("JSON");
-    assert_eq!(body["error"]["code"], "invalid_body");
+    assert_eq!(body["error"]["code"], "payload_too_large");
 }

@@ -9,7 +9,7 @@ fn body() -> serde_json::Value {
         "provider": "coingecko",
         "provider_id": "bitcoin",
         "interval": "1h",
-        "detector_overrides": {"zscore": {"threshold": 3.5}}
+        "detector_overrides": {"zscore": {"window": 50}}
     })
 }
 
@@ -36,7 +36,7 @@ async fn a_symbol_is_created_replaced_listed_and_deleted() {
     let symbols = list.json()["symbols"].clone();
     assert_eq!(symbols.as_array().map(Vec::len), Some(1));
     assert_eq!(symbols[0]["enabled"], false);
-    assert_eq!(symbols[0]["detector_overrides"]["zscore"]["threshold"], 3.5);
+    assert_eq!(symbols[0]["detector_overrides"]["zscore"]["window"], 50);
 
     let deleted = app.write(Method::DELETE, "/v1/symbols/BTC", None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
@@ -121,11 +121,6 @@ async fn malformed_symbols_and_bodies_are_400_with_a_reason() {
         ),
         (
             "/v1/symbols/BTC",
-            json!({"asset_class": "crypto", "provider": "coingecko", "provider_id": "x", "interval": "1h", "detector_overrides": [1]}),
-            "object",
-        ),
-        (
-            "/v1/symbols/BTC",
             json!({"asset_class": "crypto", "provider": "coingecko", "provider_id": "x", "interval": "1h", "detector_overrides": {"k": "a\u{0}b"}}),
             "NUL",
         ),
@@ -154,7 +149,7 @@ async fn malformed_symbols_and_bodies_are_400_with_a_reason() {
 }
 
 #[tokio::test]
-async fn a_body_that_is_not_json_is_400() {
+async fn a_body_that_is_not_json_is_400_and_one_not_declared_as_json_415() {
     let app = TestApp::spawn().await;
     let request = http::Request::put("/v1/symbols/BTC")
         .header("authorization", format!("Bearer {KEY}"))
@@ -168,7 +163,148 @@ async fn a_body_that_is_not_json_is_400() {
         .header("authorization", format!("Bearer {KEY}"))
         .body(axum::body::Body::from(body().to_string()))
         .expect("request");
-    app.send(request)
+    let message = app
+        .send(request)
         .await
-        .expect_error(StatusCode::BAD_REQUEST, "invalid_body");
+        .expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    assert!(message.contains("Content-Type"), "{message}");
+}
+
+#[tokio::test]
+async fn detector_overrides_are_checked_on_put_and_a_refusal_names_the_field() {
+    let app = TestApp::spawn().await;
+    let with = |overrides: serde_json::Value| {
+        let mut b = body();
+        b["detector_overrides"] = overrides;
+        b
+    };
+    let many_methods: serde_json::Map<String, serde_json::Value> = (0..15_000)
+        .map(|i| (format!("method{i}"), json!({})))
+        .collect();
+    for (overrides, needle) in [
+        (
+            json!({"zscore": {"window": "DROP"}}),
+            "detector_overrides.zscore.window",
+        ),
+        (
+            json!({"zscore": {"window": 0}}),
+            "detector_overrides.zscore.window",
+        ),
+        (json!({"zscore": {"windw": 40}}), "windw"),
+        (json!({"zscroe": {}}), "unknown method"),
+        (json!({"zscore": 4}), "detector_overrides.zscore"),
+        (json!([1]), "JSON object"),
+        (serde_json::Value::Object(many_methods), "bytes"),
+    ] {
+        let reply = app
+            .write(
+                Method::PUT,
+                "/v1/symbols/BTC",
+                Some(with(overrides.clone())),
+            )
+            .await;
+        let message = reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_overrides");
+        assert!(message.contains(needle), "{message} lacks {needle}");
+        for rust in ["f64", "usize", "struct", "Params"] {
+            assert!(!message.contains(rust), "{message} names a Rust type");
+        }
+    }
+    assert_eq!(app.get("/v1/symbols").await.json()["symbols"], json!([]));
+    let accepted = app
+        .write(
+            Method::PUT,
+            "/v1/symbols/BTC",
+            Some(with(
+                json!({"zscore": {"window": 40}, "iqr": {"enabled": false}}),
+            )),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_twenty_racing_creators_of_one_symbol_exactly_one_is_told_created() {
+    let app = TestApp::spawn().await;
+    let statuses = app.race(Method::PUT, "/v1/symbols/RACE", |_| body()).await;
+    let mut created = 0;
+    for status in statuses {
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::OK,
+            "{status}"
+        );
+        created += usize::from(status == StatusCode::CREATED);
+    }
+    assert_eq!(created, 1);
+}
+
+#[tokio::test]
+async fn messages_about_bad_bodies_speak_of_json_not_of_rust_types() {
+    let app = TestApp::spawn().await;
+    app.watch("BTC").await;
+    let cases = [
+        (Method::PUT, "/v1/symbols/ETH", json!("a string")),
+        (Method::PUT, "/v1/symbols/ETH", json!({"asset_class": 5})),
+        (
+            Method::PUT,
+            "/v1/symbols/ETH",
+            json!({"asset_class": "crypto", "provider": "coingecko", "provider_id": "x", "interval": "1h", "enabled": "yes"}),
+        ),
+        (
+            Method::PUT,
+            "/v1/prices/BTC/candles/2026-01-01T00:00:00Z",
+            json!([]),
+        ),
+        (
+            Method::PUT,
+            "/v1/prices/BTC/candles/2026-01-01T00:00:00Z",
+            json!({"open": {"x": 1}, "high": "1", "low": "1", "close": "1"}),
+        ),
+        (
+            Method::PUT,
+            "/v1/prices/BTC/candles/2026-01-01T00:00:00Z",
+            json!({"open": true, "high": "1", "low": "1", "close": "1"}),
+        ),
+        (
+            Method::PUT,
+            "/v1/prices/BTC/candles/2026-01-01T00:00:00Z",
+            json!({"open": "12,5", "high": "1", "low": "1", "close": "1"}),
+        ),
+        (
+            Method::POST,
+            "/v1/prices/BTC/candles",
+            json!({"candles": {"open": 1}}),
+        ),
+        (Method::POST, "/v1/prices/BTC/candles", json!(17)),
+    ];
+    for (method, uri, body) in cases {
+        let reply = app.write(method.clone(), uri, Some(body.clone())).await;
+        let message = reply.expect_error(StatusCode::BAD_REQUEST, "invalid_body");
+        for rust in [
+            "struct",
+            "enum",
+            "Decimal",
+            "f64",
+            "i64",
+            "usize",
+            "Symbol",
+            "Candle",
+            "::",
+            "tickwatch",
+        ] {
+            assert!(!message.contains(rust), "{method} {uri} {body}: {message}");
+        }
+    }
+    let reply = app
+        .write(
+            Method::POST,
+            "/v1/prices/BTC/candles",
+            Some(json!({"candles": [{"open_time": "2026-01-01T00:00:00Z", "open": [1], "high": "1", "low": "1", "close": "1"}]})),
+        )
+        .await;
+    let message = reply.json()["error"]["details"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("decimal number"), "{message}");
+    assert!(!message.contains("Decimal"), "{message}");
 }

@@ -471,6 +471,6 @@ fn candle(
         low: price(low).min(open).min(close),
         close,
         volume: volume.and_then(|v| Decimal::from_f64(v).and_then(|d| d.round_dp(3).round_sf(10))),
-        source: Provider::Synthetic,
+        source: Provider::Synthetic.into(),
     }
 }

@@ -112,15 +112,17 @@ pub async fn run(
             scan_series(db, &plan, entry, range_of(entry.interval), now, &mut report).await;
         match outcome {
             Ok(()) => report.series_scanned += 1,
+            // The database is gone or not answering: the other series would only fail the
+            // same way, each after its own deadline. Give the run up, retryably.
+            Err(e) if e.is_unavailable() => {
+                tracing::error!(symbol = %entry.symbol, error = %e, scanned = report.series_scanned, "database unavailable; run given up");
+                return Err(RunError::Db(e));
+            }
             Err(e) => {
                 tracing::error!(symbol = %entry.symbol, interval = %entry.interval, error = %e, "series scan failed");
                 report.failures.push(SeriesFailure {
                     symbol: entry.symbol.to_string(),
-                    reason: if e.is_unavailable() {
-                        "database_unavailable"
-                    } else {
-                        "database_error"
-                    },
+                    reason: "database_error",
                     message: e.to_string(),
                 });
             }
