@@ -31,6 +31,10 @@ check: ## type-check everything quickly
 run: ## run the pipeline locally: throwaway PostgreSQL, synthetic prices, API on :8080
 	@scripts/run.sh $(ARGS)
 
+.PHONY: import
+import: ## import a CSV of candles (the columns history?format=csv exports) into make run's database: make import SYMBOL=BTC FILE=history.csv
+	@SYMBOL="$(SYMBOL)" FILE="$(FILE)" scripts/import.sh
+
 .PHONY: watch invoke-collector invoke-detector invoke-api invoke-planner invoke-writer invoke-migrator
 watch: ## serve every function with cargo lambda watch on 127.0.0.1:9000 (WATCH_PORT)
 	@scripts/watch.sh
@@ -86,7 +90,7 @@ bench: ## every benchmark, then one table of every figure with its aim (not run 
 BENCH_VENV ?= $(HOME)/.cache/tickwatch/venv-detector
 
 
-bench-detector: ## the seven detectors, Rust against numpy/pandas/scikit-learn on the same data
+bench-detector: ## every detector and the consensus, Rust against numpy/pandas/scikit-learn on the same data
 	@test -x "$(BENCH_VENV)/bin/python" || python3 -m venv "$(BENCH_VENV)"
 	@"$(BENCH_VENV)/bin/pip" install -q -r tests/reference/requirements.txt
 	TICKWATCH_BENCH_PYTHON="$(BENCH_VENV)/bin/python" cargo bench -p tickwatch --bench detector

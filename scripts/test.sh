@@ -13,11 +13,20 @@ source scripts/lib/localstack.sh
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup"
 command -v curl >/dev/null || die "curl not found: install it with 'apt-get install curl'"
 command -v python3 >/dev/null || die "python3 not found: install it with 'apt-get install python3'"
+command -v "${CHROMIUM:-chromium}" >/dev/null || die "chromium not found: install it with 'apt-get install chromium chromium-driver'"
+command -v "${CHROMEDRIVER:-chromedriver}" >/dev/null || die "chromedriver not found: install it with 'apt-get install chromium-driver'"
 
 RUN_DIR="$(mktemp -d /tmp/tickwatch-test.XXXXXX)"
 chmod 755 "$RUN_DIR"
+# Screenshots and timings of the browser tests; kept after the run (the rest is not).
+export TICKWATCH_TEST_ARTIFACTS="$RUN_DIR/artifacts"
+KEEP_ARTIFACTS="${CARGO_TARGET_DIR:-target}/test-artifacts"
 cleanup() {
     local status=$?
+    if [ -d "$TICKWATCH_TEST_ARTIFACTS" ]; then
+        rm -rf "$KEEP_ARTIFACTS" && mkdir -p "$(dirname "$KEEP_ARTIFACTS")"
+        cp -r "$TICKWATCH_TEST_ARTIFACTS" "$KEEP_ARTIFACTS" && say "test artifacts in $KEEP_ARTIFACTS"
+    fi
     localstack_stop
     if [ -n "${PG_BIN:-}" ]; then pg_stop "$RUN_DIR/pg"; pg_stop "$RUN_DIR/pg-tls"; fi
     rm -rf "$RUN_DIR"

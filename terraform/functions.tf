@@ -1,10 +1,10 @@
-# The six functions, from the zips `make build` writes (cargo lambda build --release
+# The seven functions, from the zips `make build` writes (cargo lambda build --release
 # --output-format zip): target/lambda/<function>/bootstrap.zip. Each zip also carries
 # rds-ca-bundle.pem (the RDS CAs plus Amazon's public roots for RDS Proxy) at the root, so the
 # database functions verify the database's certificate and name (DB_TLS=verify-full).
 #
-# The collector runs outside the VPC; the others inside it, in the private subnets, the
-# migrator alone allowed out over IPv6 (to Secrets Manager).
+# The collector and the notifier run outside the VPC; the others inside it, in the private
+# subnets, the migrator alone allowed out over IPv6 (to Secrets Manager).
 
 resource "aws_lambda_function" "function" {
   for_each = local.functions

@@ -8,6 +8,9 @@
 #   detector   log in as tickwatch_detector; the dead-letter queue
 #   api        log in as tickwatch_api
 #   migrator   read the secret RDS manages for the master user
+#   notifier   put events on the data bus; publish to the alerts topic; the dead-letter queue
+#   (detector) also invoke the notifier: the Lambda service delivers its on-success
+#              destination with the detector's role
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -64,6 +67,7 @@ data "aws_iam_policy_document" "function" {
         "secretsmanager.${var.region}.amazonaws.com",
         "sqs.${var.region}.amazonaws.com",
         "lambda.${var.region}.amazonaws.com",
+        "sns.${var.region}.amazonaws.com",
       ]
     }
   }
@@ -130,7 +134,34 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = contains(keys(local.scheduled_functions), each.key) ? [aws_sqs_queue.dead_letter.arn] : []
+    for_each = each.key == "detector" ? [aws_lambda_function.function["notifier"].arn] : []
+    content {
+      sid       = "HandResultsToTheNotifier"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "notifier" ? [1] : []
+    content {
+      sid       = "PutDataEvents"
+      actions   = ["events:PutEvents"]
+      resources = [aws_cloudwatch_event_bus.data.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "notifier" ? [1] : []
+    content {
+      sid       = "PublishAlerts"
+      actions   = ["sns:Publish"]
+      resources = [aws_sns_topic.alerts.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(concat(keys(local.scheduled_functions), ["notifier"]), each.key) ? [aws_sqs_queue.dead_letter.arn] : []
     content {
       sid       = "SendFailedEventsToDeadLetterQueue"
       actions   = ["sqs:SendMessage"]

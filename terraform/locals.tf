@@ -12,10 +12,10 @@ locals {
   azs        = slice(data.aws_availability_zones.available.names, 0, var.az_count)
 
   # Every crate under functions/; `make build` writes target/lambda/<name>/bootstrap.zip.
-  functions = toset(["collector", "planner", "writer", "detector", "api", "migrator"])
-  # Inside the VPC: everything that talks to the database. The collector stays outside, where
-  # the internet is free, and holds no database credentials.
-  vpc_functions = setsubtract(local.functions, ["collector"])
+  functions = toset(["collector", "planner", "writer", "detector", "api", "migrator", "notifier"])
+  # Inside the VPC: everything that talks to the database. The collector and the notifier stay
+  # outside, where the internet is free, and hold no database credentials.
+  vpc_functions = setsubtract(local.functions, ["collector", "notifier"])
   # The functions EventBridge invokes on a schedule (asynchronously, with retries and a DLQ).
   scheduled_functions = {
     collector = var.collector_schedule
@@ -39,36 +39,39 @@ locals {
     detector  = var.function_settings.detector
     api       = var.function_settings.api
     migrator  = var.function_settings.migrator
+    notifier  = var.function_settings.notifier
   }
 
   # Where the functions connect: the proxy when there is one, the instance otherwise.
   db_host = var.enable_rds_proxy ? aws_db_proxy.main[0].endpoint : aws_db_instance.main.address
 
-  # What every function gets: logs and metrics. The in-VPC functions write metrics as EMF
-  # lines (no network path needed); the collector calls PutMetricData over its free internet.
+  # What every function gets: logs. Metrics (METRICS_NAMESPACE) go to every function but the
+  # notifier, which has none: the in-VPC functions write them as EMF lines (no network path
+  # needed); the collector calls PutMetricData over its free internet.
   lambda_environment = {
-    METRICS_NAMESPACE = var.metrics_namespace
-    LOG_FORMAT        = "json"
-    RUST_LOG          = var.rust_log
+    LOG_FORMAT = "json"
+    RUST_LOG   = var.rust_log
   }
 
   # What the database functions get: where it is and how to verify its certificate. Never a
   # password: IAM tokens, or (the migrator) the ARN of the secret RDS manages.
   database_environment = {
-    DB_HOST        = local.db_host
-    DB_PORT        = "5432"
-    DB_NAME        = var.db_name
-    DB_TLS         = "verify-full"
-    DB_TLS_CA_FILE = "/var/task/rds-ca-bundle.pem"
-    DB_POOL_SIZE   = tostring(var.db_pool_size)
-    DB_MIGRATE     = "false"
-    METRICS_SINK   = "emf"
+    DB_HOST           = local.db_host
+    DB_PORT           = "5432"
+    DB_NAME           = var.db_name
+    DB_TLS            = "verify-full"
+    DB_TLS_CA_FILE    = "/var/task/rds-ca-bundle.pem"
+    DB_POOL_SIZE      = tostring(var.db_pool_size)
+    DB_MIGRATE        = "false"
+    METRICS_SINK      = "emf"
+    METRICS_NAMESPACE = var.metrics_namespace
   }
 
   # What one function gets on top of the common environment.
   function_environment = {
     collector = {
       METRICS_SINK            = "cloudwatch"
+      METRICS_NAMESPACE       = var.metrics_namespace
       PLANNER_FUNCTION        = "${local.name}-planner"
       CANDLE_QUEUE_URL        = aws_sqs_queue.candles.url
       API_KEY_SECRET_ARN      = aws_secretsmanager_secret.api_key.arn
@@ -88,6 +91,16 @@ locals {
       # Secrets Manager's endpoint is dual-stack: the migrator reaches it over IPv6.
       AWS_USE_DUALSTACK_ENDPOINT = "true"
     })
+    # The detector's on-success destination (notify.tf): data events to the bus, alerts to the
+    # topic and the webhook. No metrics of its own: its errors alarm like the others'.
+    notifier = {
+      EVENT_BUS_NAME      = aws_cloudwatch_event_bus.data.name
+      ALERT_TOPIC_ARN     = aws_sns_topic.alerts.arn
+      ALERT_MIN_SEVERITY  = var.alert_min_severity
+      ALERT_MAX_AGE_HOURS = tostring(var.alert_max_age_hours)
+      ALERT_WEBHOOK_URL   = var.alert_webhook_url
+      CHART_BASE_URL      = aws_apigatewayv2_api.main.api_endpoint
+    }
   }
 
   # The secrets each function may read, and nothing else. The api and the in-VPC workers
@@ -99,6 +112,7 @@ locals {
     detector  = []
     api       = []
     migrator  = [aws_db_instance.main.master_user_secret[0].secret_arn]
+    notifier  = []
   }
 }
 

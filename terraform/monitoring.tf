@@ -26,7 +26,7 @@ locals {
   custom_metric = { for name, dims in local.custom_metrics : name => concat([local.ns, name], flatten([for k, v in dims : [k, v]])) }
 
   # The functions whose failures page somebody: the scheduled ones and the writer.
-  alarmed_functions = toset(["collector", "detector", "writer"])
+  alarmed_functions = toset(["collector", "detector", "writer", "notifier"])
 }
 
 resource "aws_sns_topic" "alarms" {

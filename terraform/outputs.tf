@@ -83,3 +83,13 @@ output "source_key_secret_arns" {
   description = "Secrets for the price sources' API keys; set their values with aws secretsmanager put-secret-value."
   value       = { for k, s in aws_secretsmanager_secret.source_key : k => s.arn }
 }
+
+output "event_bus_name" {
+  description = "EventBridge bus carrying the data events (source tickwatch; candles.stored, anomaly.detected; schemas/events/)."
+  value       = aws_cloudwatch_event_bus.data.name
+}
+
+output "alerts_topic_arn" {
+  description = "SNS topic the alerts are published to (subscribe an address with alert_email, or anything else outside Terraform)."
+  value       = aws_sns_topic.alerts.arn
+}

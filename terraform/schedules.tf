@@ -72,11 +72,21 @@ resource "aws_lambda_permission" "schedule" {
 }
 
 # Lambda's own retries of a failed asynchronous invocation; what still fails goes to the
-# function's dead_letter_config (the same queue).
+# function's dead_letter_config (the same queue). A detector run that succeeds hands its
+# result (with the data events that are due) to the notifier (notify.tf).
 resource "aws_lambda_function_event_invoke_config" "schedule" {
   for_each = local.scheduled_functions
 
   function_name                = aws_lambda_function.function[each.key].function_name
   maximum_retry_attempts       = var.schedule_max_retries
   maximum_event_age_in_seconds = var.schedule_max_event_age_seconds
+
+  dynamic "destination_config" {
+    for_each = each.key == "detector" ? [aws_lambda_function.function["notifier"].arn] : []
+    content {
+      on_success {
+        destination = destination_config.value
+      }
+    }
+  }
 }

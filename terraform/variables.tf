@@ -235,6 +235,12 @@ variable "function_settings" {
       timeout_seconds      = optional(number, 10)
       reserved_concurrency = optional(number, 10)
     }), {})
+    # Time for every alert's webhook retries (4 attempts of at most 5 s each).
+    notifier = optional(object({
+      memory_mb            = optional(number, 128)
+      timeout_seconds      = optional(number, 120)
+      reserved_concurrency = optional(number, 1)
+    }), {})
   })
   default = {}
 
@@ -371,4 +377,44 @@ variable "api_p99_latency_ms" {
   description = "Alarm when the API's p99 latency exceeds this many milliseconds over 5 minutes."
   type        = number
   default     = 500
+}
+
+variable "alert_min_severity" {
+  description = "Anomaly events at or above this severity are alerts (SNS topic and webhook): low, medium, high or critical."
+  type        = string
+  default     = "high"
+
+  validation {
+    condition     = contains(["low", "medium", "high", "critical"], var.alert_min_severity)
+    error_message = "alert_min_severity must be low, medium, high or critical."
+  }
+}
+
+variable "alert_max_age_hours" {
+  description = "Anomaly events that ended longer ago than this (a backfill, an import) are data events only, not alerts."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.alert_max_age_hours > 0
+    error_message = "alert_max_age_hours must be positive."
+  }
+}
+
+variable "alert_webhook_url" {
+  description = "Slack-compatible incoming webhook URL the alerts are posted to (empty: none). Kept in the notifier's KMS-encrypted environment."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.alert_webhook_url == "" || can(regex("^https?://", var.alert_webhook_url))
+    error_message = "alert_webhook_url must be empty or an http(s) URL."
+  }
+}
+
+variable "alert_email" {
+  description = "Address subscribed to the alerts topic (empty: none; confirm the subscription mail)."
+  type        = string
+  default     = ""
 }

@@ -21,6 +21,7 @@ use tickwatch::config::{CollectorSettings, Env, Settings};
 use tickwatch::db::Db;
 use tickwatch::detect::run::Detection;
 use tickwatch::metrics::MetricsSink;
+use tickwatch::notify::{Notifier, NotifySettings};
 use tickwatch::startup::Resources;
 
 /// How many days of history an empty series gets.
@@ -67,6 +68,15 @@ async fn main() -> anyhow::Result<()> {
         .context("HTTP client")?;
     let collector = Arc::new(Collector::new(db.clone(), collector_settings, client));
     let detection = Detection::from_env(&env).context("detector settings")?;
+    // Locally the detector's result goes straight to the notifier: the data events are logged
+    // and the alerts posted to ALERT_WEBHOOK_URL when it is set (no bus, no topic, no cloud).
+    let mut notify = NotifySettings::from_env(&env).context("alert settings")?;
+    notify.topic_arn = None;
+    notify.event_bus = None;
+    notify
+        .chart_url
+        .get_or_insert_with(|| format!("http://127.0.0.1:{port}"));
+    let notifier = Notifier::new(notify, client_for_alerts()?, &resources.aws).await;
 
     let watch_list = seed::ensure_watch_list(&db, source).await?;
     backfill::fill(&db, &collector, &watch_list, BACKFILL_DAYS).await?;
@@ -94,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
-            _ = timer.tick() => run_pipeline_once(&resources, &collector, &detection).await,
+            _ = timer.tick() => run_pipeline_once(&resources, &collector, &detection, &notifier).await,
         }
     }
     server.abort();
@@ -104,7 +114,12 @@ async fn main() -> anyhow::Result<()> {
 
 /// One scheduled collection, then one detector run, as the two EventBridge schedules would.
 /// A failure is logged and the next tick tries again, as a retried schedule would.
-async fn run_pipeline_once(resources: &Resources, collector: &Collector, detection: &Detection) {
+async fn run_pipeline_once(
+    resources: &Resources,
+    collector: &Collector,
+    detection: &Detection,
+    notifier: &Notifier,
+) {
     match collector.collect_due(Utc::now()).await {
         Ok(report) => tracing::info!(
             stored = report.outcomes.iter().map(|o| o.stored).sum::<u64>(),
@@ -118,9 +133,17 @@ async fn run_pipeline_once(resources: &Resources, collector: &Collector, detecti
         "account": "000000000000", "time": Utc::now().to_rfc3339(), "region": "us-east-1",
         "resources": [], "detail": {}
     });
-    if let Err(error) = tickwatch::detect::run::handle(resources, detection, &event).await {
-        tracing::warn!(%error, "detector run failed");
+    match tickwatch::detect::run::handle(resources, detection, &event).await {
+        Ok(result) => {
+            notifier.deliver_payload(&result, Utc::now()).await;
+        }
+        Err(error) => tracing::warn!(%error, "detector run failed"),
     }
+}
+
+fn client_for_alerts() -> anyhow::Result<reqwest::Client> {
+    tickwatch::providers::http::build_client(&tickwatch::config::HttpSettings::default())
+        .context("HTTP client")
 }
 
 fn print_urls(port: u16, watch_list: &[tickwatch::model::WatchedSymbol]) {

@@ -17,7 +17,7 @@ use tickwatch::config::Env;
 use tickwatch::detect::DetectorConfig;
 use tickwatch::detect::eval::generator::LabelledSeries;
 use tickwatch::detect::eval::{
-    CONSENSUS, HELD_OUT_SEEDS, Row, TUNING_SEEDS, evaluate, row_for_flags, suite,
+    CONSENSUS, HELD_OUT_SEEDS, Row, TUNING_SEEDS, evaluate, evaluate_at, row_for_flags, suite,
 };
 
 fn main() {
@@ -106,22 +106,23 @@ fn external_rows(series: &[LabelledSeries], path: &str) -> Vec<Row> {
 fn sweep(config: &DetectorConfig, candles: usize) {
     println!("threshold sweep on the tuning seeds {TUNING_SEEDS:?} (consensus):");
     println!(
-        "{:>9} {:>8} {:>8} {:>8} {:>10}",
-        "threshold", "NAB std", "recall", "prec", "alerts/wk"
+        "{:>9} {:>8} {:>8} {:>8} {:>9} {:>10}",
+        "threshold", "NAB std", "recall", "prec", ">=6σ rec", "alerts/wk"
     );
     let tuning = suite(TUNING_SEEDS, candles);
-    for threshold in [
-        0.185, 0.25, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.5, 0.562,
-    ] {
-        let mut swept = config.clone();
-        swept.events.threshold = threshold;
-        let report = evaluate(&tuning, &swept);
+    let thresholds = [
+        0.185, 0.2, 0.225, 0.25, 0.275, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.475, 0.5,
+        0.525, 0.562, 0.6, 0.65, 0.7, 0.781,
+    ];
+    for report in evaluate_at(&tuning, config, &thresholds) {
         if let Some(row) = report.row(CONSENSUS) {
             println!(
-                "{threshold:>9.3} {:>8.1} {:>8.2} {:>8.2} {:>10.2}",
+                "{:>9.3} {:>8.1} {:>8.2} {:>8.2} {:>9.2} {:>10.2}",
+                report.threshold,
                 row.nab.normalised(0),
                 row.nab.recall(),
                 row.nab.precision(),
+                row.big_move_recall(),
                 row.alerts_per_week()
             );
         }

@@ -42,12 +42,16 @@ variables {
   lambda_zip_dir = "tests/fixtures/lambda"
 }
 
-run "the_default_stack_plans_six_functions_and_only_the_migrator_reads_the_rds_secret" {
+run "the_default_stack_plans_seven_functions_and_only_the_migrator_reads_the_rds_secret" {
   command = plan
 
   assert {
-    condition     = length(aws_lambda_function.function) == 6
-    error_message = "expected the collector, planner, writer, detector, api and migrator functions"
+    condition     = length(aws_lambda_function.function) == 7
+    error_message = "expected the collector, planner, writer, detector, api, migrator and notifier functions"
+  }
+  assert {
+    condition     = length(aws_lambda_function.function["notifier"].vpc_config) == 0 && length(aws_lambda_function_event_invoke_config.schedule["detector"].destination_config) == 1 && length(aws_lambda_function_event_invoke_config.schedule["collector"].destination_config) == 0
+    error_message = "the notifier runs outside the VPC and is the detector's (only the detector's) on-success destination"
   }
   assert {
     condition     = aws_lambda_function.function["migrator"].environment[0].variables["DB_SECRET_ARN"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-db-abc"

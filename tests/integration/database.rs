@@ -290,23 +290,35 @@ async fn writing_candles_records_where_the_detector_must_recompute_once_per_stat
     candles::upsert(&client, &rows, UpsertMode::Replace)
         .await
         .expect("candles");
-    // Never scanned: no state row, nothing to record.
-    assert!(
+    let state = || async {
         detector_state::get(&client, &sym("BTC"), Interval::OneHour)
             .await
             .expect("state")
-            .is_none()
-    );
-    detector_state::finish_page(&client, &sym("BTC"), Interval::OneHour, at(9), None, None)
-        .await
-        .expect("scanned");
-    let rescan_from = || async {
-        detector_state::get(&client, &sym("BTC"), Interval::OneHour)
-            .await
-            .expect("state")
-            .expect("row")
-            .rescan_from
+            .expect("a row from the first write on")
     };
+    let rescan_from = || async { state().await.rescan_from };
+    // A scan's page finishing at hour `watermark` after reading `writes` (no follow-up).
+    let finish = |watermark: i64, writes: Option<i64>| {
+        let client = &client;
+        async move {
+            detector_state::finish_page(
+                client,
+                &sym("BTC"),
+                Interval::OneHour,
+                Some(at(watermark)),
+                writes,
+                None,
+            )
+            .await
+            .expect("finished");
+        }
+    };
+    // Never scanned: the first write created the row, with no watermark, asking from hour 0.
+    let first = state().await;
+    assert_eq!(first.watermark, None);
+    assert_eq!(first.rescan_from, Some(at(0)));
+    finish(9, Some(first.writes)).await;
+    assert_eq!(rescan_from().await, None);
     // One statement touching hours 7, 3 and 12 records the earliest.
     candles::upsert(
         &client,
@@ -320,42 +332,41 @@ async fn writing_candles_records_where_the_detector_must_recompute_once_per_stat
     .await
     .expect("upsert");
     assert_eq!(rescan_from().await, Some(at(3)));
+    let read = state().await;
     // A later write to hour 5 does not move it back up; re-sending unchanged candles is no write.
     candles::upsert(&client, &[candle(5, dec!(102))], UpsertMode::Replace)
         .await
         .expect("upsert");
+    let written = state().await;
+    assert_eq!(written.writes, read.writes + 1);
     candles::upsert(&client, &[candle(1, dec!(100))], UpsertMode::Replace)
         .await
         .expect("unchanged");
+    assert_eq!(state().await, written, "an unchanged candle is no write");
+    // A scan that read the state before the write to hour 5 must not clear the request: hour 5
+    // may lie behind its page although it is later than the hour 3 it read.
+    finish(12, Some(read.writes)).await;
     assert_eq!(rescan_from().await, Some(at(3)));
-    // A scan that read hour 3 finishes; a deletion behind the watermark records again.
-    detector_state::finish_page(
-        &client,
-        &sym("BTC"),
-        Interval::OneHour,
-        at(12),
-        Some(at(3)),
-        None,
-    )
-    .await
-    .expect("finished");
+    // One that read the latest state clears it; a deletion behind the watermark records again.
+    finish(12, Some(written.writes)).await;
     assert_eq!(rescan_from().await, None);
     candles::delete(&client, &sym("BTC"), Interval::OneHour, at(2))
         .await
         .expect("delete");
     assert_eq!(rescan_from().await, Some(at(2)));
-    // A scan that read an older value must not clear a newer request.
-    detector_state::finish_page(
-        &client,
-        &sym("BTC"),
-        Interval::OneHour,
-        at(12),
-        Some(at(8)),
-        None,
-    )
-    .await
-    .expect("finished");
+    // A scan that found no row must not clear a request either.
+    finish(12, None).await;
     assert_eq!(rescan_from().await, Some(at(2)));
+    // Deleting the symbol takes its candles and its state, and the trigger asks for nothing.
+    symbols::delete(&client, &sym("BTC"))
+        .await
+        .expect("delete symbol");
+    assert_eq!(
+        detector_state::get(&client, &sym("BTC"), Interval::OneHour)
+            .await
+            .expect("state"),
+        None
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The detector against a real PostgreSQL: every closed candle gets a score, anomalies are
 //! events, re-runs and concurrent runs change nothing twice, any split of the work gives the
 //! scores and events of one full rescan, and a candle written behind the watermark (a late
-//! backfill, a correction, a deletion) is rescanned without anyone asking.
+//! backfill, a correction, a deletion) is rescanned without anyone asking — also one written
+//! behind the first page of a series' first scan.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::{RngExt, SeedableRng};
@@ -20,7 +21,7 @@ fn sym(s: &str) -> Symbol {
     Symbol::parse(s).expect("valid symbol")
 }
 
-fn watched(symbol: &str, overrides: serde_json::Value) -> WatchedSymbol {
+pub(crate) fn watched(symbol: &str, overrides: serde_json::Value) -> WatchedSymbol {
     WatchedSymbol {
         symbol: sym(symbol),
         asset_class: AssetClass::Crypto,
@@ -33,7 +34,7 @@ fn watched(symbol: &str, overrides: serde_json::Value) -> WatchedSymbol {
 }
 
 /// `count` closed hourly candles ending with the last closed hour, with injected anomalies.
-fn history(symbol: &str, count: usize, now: DateTime<Utc>) -> Vec<Candle> {
+pub(crate) fn history(symbol: &str, count: usize, now: DateTime<Utc>) -> Vec<Candle> {
     let start = Interval::OneHour.bucket_start(now) - TimeDelta::hours(count as i64);
     generate(
         &sym(symbol),
@@ -49,29 +50,23 @@ fn history(symbol: &str, count: usize, now: DateTime<Utc>) -> Vec<Candle> {
     .candles
 }
 
-/// Smaller windows than the defaults, so that short series exercise every method, the
-/// calibration tail and several forest epochs; exactness does not depend on the sizes.
 fn compact() -> DetectorConfig {
-    let mut config = DetectorConfig::default();
-    config.calibration.window = 300;
-    config.zscore.gap_window = 200;
-    config.iqr.gap_window = 200;
-    config.isolation_forest.window = 200;
-    config.isolation_forest.refit_every = 100;
-    config.isolation_forest.trees = 30;
-    config.stale_feed.window = 200;
-    config.events.threshold = 0.2;
-    config
+    tickwatch_tests::compact_detector_config()
 }
 
-fn detection(page_size: usize) -> Detection {
+pub(crate) fn detection(page_size: usize) -> Detection {
     let mut detection = Detection::from_env(&Env::default()).expect("default settings");
     detection.config = compact();
     detection.page_size = page_size;
     detection
 }
 
-async fn seed(test_db: &TestDb, symbol: &str, overrides: serde_json::Value, candles: &[Candle]) {
+pub(crate) async fn seed(
+    test_db: &TestDb,
+    symbol: &str,
+    overrides: serde_json::Value,
+    candles: &[Candle],
+) {
     let client = test_db.raw().await;
     symbols::upsert(&client, &watched(symbol, overrides))
         .await
@@ -81,7 +76,7 @@ async fn seed(test_db: &TestDb, symbol: &str, overrides: serde_json::Value, cand
         .expect("candles");
 }
 
-async fn scheduled(test_db: &TestDb, page_size: usize, now: DateTime<Utc>) -> RunReport {
+pub(crate) async fn scheduled(test_db: &TestDb, page_size: usize, now: DateTime<Utc>) -> RunReport {
     run(&test_db.db, &detection(page_size), &Request::Scheduled, now)
         .await
         .expect("run")
@@ -173,7 +168,7 @@ async fn a_scheduled_run_scores_every_closed_candle_and_a_rerun_changes_nothing(
         .await
         .expect("state")
         .expect("scanned");
-    assert_eq!(Some(state.watermark), candles.last().map(|c| c.open_time));
+    assert_eq!(state.watermark, candles.last().map(|c| c.open_time));
     assert_eq!(
         state.rescan_from, None,
         "the run served the trigger's request"
@@ -354,6 +349,74 @@ async fn a_corrected_or_deleted_candle_behind_the_watermark_is_rescanned_from_th
         .expect("state")
         .expect("scanned");
     assert_eq!(state.rescan_from, None);
+}
+
+#[tokio::test]
+async fn a_candle_written_behind_the_first_page_while_it_is_scored_is_rescanned() {
+    let test_db = TestDb::migrated().await;
+    let now = Utc::now();
+    let candles = history("ADA", 600, now);
+    let late = candles[300].clone();
+    let on_time: Vec<Candle> = candles
+        .iter()
+        .filter(|c| c.open_time != late.open_time)
+        .cloned()
+        .collect();
+    seed(&test_db, "ADA", serde_json::json!({}), &on_time).await;
+    let client = test_db.raw().await;
+    let state = || async {
+        detector_state::get(&client, &sym("ADA"), Interval::OneHour)
+            .await
+            .expect("state")
+    };
+    let first = state().await.expect("the first write created the row");
+    assert_eq!(first.watermark, None, "never scanned");
+
+    // The first page of the first scan, step by step as the scan takes them: it reads the
+    // state and the candles in its transaction ...
+    let mut scan = test_db.db.client().await.expect("connection");
+    let tx = scan.transaction().await.expect("transaction");
+    let read = detector_state::get(&tx, &sym("ADA"), Interval::OneHour)
+        .await
+        .expect("state");
+    // ... a backfill writes the missing candle behind the page and commits meanwhile ...
+    candles::upsert(&client, std::slice::from_ref(&late), UpsertMode::Replace)
+        .await
+        .expect("late candle");
+    // ... and the page finishes with the watermark at the last candle it read.
+    let last = on_time.last().expect("candles").open_time;
+    detector_state::finish_page(
+        &tx,
+        &sym("ADA"),
+        Interval::OneHour,
+        Some(last),
+        read.map(|s| s.writes),
+        None,
+    )
+    .await
+    .expect("finish");
+    tx.commit().await.expect("commit");
+    let after = state().await.expect("row");
+    assert_eq!(after.watermark, Some(last));
+    // The page cannot tell where the write went, so the request covers what it read.
+    assert!(
+        after.rescan_from.is_some_and(|r| r <= late.open_time),
+        "the late write is recorded: {after:?}"
+    );
+
+    // The next scheduled run recomputes from the late candle without being asked.
+    let report = scheduled(&test_db, 5_000, now).await;
+    assert!(report.candles_rescanned > 0, "{report:?}");
+    let scored: i64 = client
+        .query_one(
+            "SELECT count(*) FROM candle_scores WHERE symbol = 'ADA' AND open_time = $1",
+            &[&late.open_time],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(scored, 1, "the late candle has its score");
+    assert_eq!(state().await.expect("row").rescan_from, None);
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod gaps;
 mod metrics;
 mod metrics_terraform;
 mod migrations;
+mod notify;
 mod roles;
 mod secrets;
 mod tls;

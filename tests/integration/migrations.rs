@@ -29,6 +29,7 @@ async fn migrating_an_empty_database_creates_every_table() {
             "candle_scores",
             "candle_series_counts",
             "candles",
+            "candles_stored_outbox",
             "collection_gaps",
             "detector_state",
             "symbols"

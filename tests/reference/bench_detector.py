@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The detector's scoring written the way a Python prototype would write it (pandas rolling
 windows, numpy, scikit-learn's IsolationForest), doing the same work as the Rust code with the
-same defaults: each method's statistic, its calibration against the method's own trailing
+same defaults: each method's statistic (the conditional-volatility filter shared by the three
+methods that read it, as in the Rust code), its calibration against the method's own trailing
 distribution (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest 10 %), and the
 weighted Simes consensus over the groups. Run by `make bench-detector` on the series the Rust benchmark
 exported:
@@ -22,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.ensemble import IsolationForest
 
 CALIBRATION, MIN_HISTORY, TAIL = 1000, 200, 0.1
-THRESHOLD = 0.45
+THRESHOLD = 0.5
 HOUR = 3600
 
 
@@ -81,7 +82,51 @@ def statistics(frame):
     ).shift(1)
     z = (log_volume - median) / np.maximum(1.4826 * mad, 1e-3)
     out["volume_spike"] = z.clip(lower=0).to_numpy()
+    sigma, factor, z = conditional(frame, r)
+    out["conditional_z"] = np.abs(z)
+    out["multi_horizon"] = multi_horizon(r.to_numpy(), sigma, factor)
+    out["variance_ratio"] = variance_ratio(r.to_numpy(), sigma, factor)
     return out, r
+
+
+def conditional(frame, r, lam=0.94, window=75):
+    """RiskMetrics EWMA σ over the previous 75 in-session returns, the series' gap factor and
+    the standardised returns."""
+    seconds = frame["open_seconds"].to_numpy()
+    elapsed = np.concatenate([[1.0], np.maximum(np.diff(seconds) / HOUR, 1.0)])
+    gap = elapsed > 1.0
+    grid = np.round(np.clip(r.to_numpy(), -64, 64) / 1e-12) * 1e-12
+    squares = np.where(gap, np.nan, grid * grid)
+    windows = sliding_window_view(np.concatenate([np.full(window, np.nan), squares]), window)
+    windows = windows[: len(squares)]
+    weights = lam ** np.arange(window - 1, -1, -1)
+    present = ~np.isnan(windows)
+    weighted = np.nan_to_num(windows) @ weights
+    total = present.astype(float) @ weights
+    ok = (present.sum(axis=1) >= 20) & (weighted > 0)
+    sigma = np.where(ok, np.sqrt(weighted / np.where(total > 0, total, 1)), np.nan)
+    raw = np.abs(grid / sigma)
+    session = pd.Series(np.where(gap, np.nan, raw)).rolling(1000, min_periods=1).median().shift(1)
+    gaps = pd.Series(np.where(gap, raw, np.nan)).rolling(1000, min_periods=20).median().shift(1)
+    measured = (gaps > 0) & (session > 0)
+    fallback = np.sqrt(1 + np.log(elapsed))
+    factor = np.where(gap, np.where(measured, gaps / session, fallback), 1.0)
+    return sigma, factor, grid / (sigma * factor)
+
+
+def multi_horizon(r, sigma, factor):
+    """The largest |sum of the last 2, 3, 6 returns without their largest| in conditional σ."""
+    best = np.full(len(r), np.nan)
+    for k in (2, 3, 6):
+        pad = np.full(k - 1, np.nan)
+        returns = sliding_window_view(np.concatenate([pad, r]), k)
+        scales = sliding_window_view(np.concatenate([np.ones(k - 1), factor]), k)
+        top = np.argmax(np.nan_to_num(np.abs(returns / scales), nan=-1.0), axis=1)[:, None]
+        kept = returns.sum(axis=1) - np.take_along_axis(returns, top, axis=1)[:, 0]
+        spread = (scales**2).sum(axis=1) - np.take_along_axis(scales, top, axis=1)[:, 0] ** 2
+        before = np.concatenate([pad, sigma[: len(sigma) - k + 1]])
+        best = np.fmax(best, np.abs(kept / (before * np.sqrt(spread))))
+    return best
 
 
 def stale(frame):
@@ -121,14 +166,26 @@ def isolation(frame, r, window=1000, refit_every=500):
     return out
 
 
+def variance_ratio(r, sigma, factor, window=6):
+    """The last 6 squared returns (in gap factors) without the largest, over 5 σ² before them."""
+    pad = np.full(window - 1, np.nan)
+    squares = sliding_window_view(np.concatenate([pad, (r / factor) ** 2]), window)
+    before = np.concatenate([pad, sigma[: len(sigma) - window + 1]])
+    return (squares.sum(axis=1) - squares.max(axis=1)) / ((window - 1) * before**2)
+
+
 GROUPS = {
-    "pct_change": "price", "zscore": "price", "iqr": "price", "moving_average": "level",
+    "pct_change": "price", "zscore": "price", "iqr": "price", "conditional_z": "price",
+    "multi_horizon": "price", "variance_ratio": "volatility", "moving_average": "level",
     "technical": "level", "volume_spike": "volume", "isolation_forest": "multivariate",
     "stale_feed": "feed",
 }
 
 
-WEIGHTS = {"price": 0.5, "level": 0.15, "volume": 0.15, "multivariate": 0.1, "feed": 0.1}
+WEIGHTS = {
+    "price": 0.5, "level": 0.15, "volume": 0.15, "volatility": 0.1, "multivariate": 0.1,
+    "feed": 0.1,
+}
 
 
 def consensus(ps):

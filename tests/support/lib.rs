@@ -155,3 +155,19 @@ impl TestDb {
         }
     }
 }
+
+/// Detector settings with windows small enough that a few weeks of hourly candles exercise
+/// every method, the calibration tail and several forest epochs (exactness does not depend on
+/// the sizes). Shared by the detector's tests and the API's.
+pub fn compact_detector_config() -> tickwatch::detect::DetectorConfig {
+    let mut config = tickwatch::detect::DetectorConfig::default();
+    config.calibration.window = 300;
+    config.zscore.gap_window = 200;
+    config.iqr.gap_window = 200;
+    config.isolation_forest.window = 200;
+    config.isolation_forest.refit_every = 100;
+    config.isolation_forest.trees = 30;
+    config.stale_feed.window = 200;
+    config.events.threshold = 0.2;
+    config
+}

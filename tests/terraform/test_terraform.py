@@ -32,6 +32,7 @@ FUNCTION_VARIANTS = {
     "Detector": "detector",
     "Api": "api",
     "Migrator": "migrator",
+    "Notifier": "notifier",
 }
 
 
@@ -321,14 +322,15 @@ def test_every_lambda_runs_the_cargo_lambda_zip_on_al2023(tf):
         assert body["architectures"] == ["${var.lambda_architecture}"], fn.address
 
 
-def test_only_the_collector_is_outside_the_vpc_and_only_the_migrator_may_leave_it(tf):
-    # vpc_config is a dynamic block over local.vpc_functions: the collector is not in it.
+def test_only_the_collector_and_the_notifier_are_outside_the_vpc_and_only_the_migrator_may_leave_it(tf):
+    # vpc_config is a dynamic block over local.vpc_functions: the collector and the notifier
+    # (which holds no database settings) are not in it.
     body = tf.resources["aws_lambda_function"]["function"]
     dynamic = body["dynamic"][0]["vpc_config"] if isinstance(body["dynamic"], list) else body["dynamic"]["vpc_config"]
     text = str(dynamic)
     assert "local.vpc_functions" in text
     assert 'ipv6_allowed_for_dual_stack' in text and 'each.key == "migrator"' in text
-    assert 'setsubtract(local.functions, ["collector"])' in str(tf.locals["vpc_functions"])
+    assert 'setsubtract(local.functions, ["collector", "notifier"])' in str(tf.locals["vpc_functions"])
     # No NAT gateway, no public subnet, no internet gateway: the VPC has no IPv4 way out.
     for rtype in ("aws_nat_gateway", "aws_internet_gateway", "aws_eip"):
         assert rtype not in tf.resources, rtype
@@ -343,6 +345,10 @@ def test_functions_verify_the_database_certificate_and_log_in_as_their_own_role(
         if fn.function == "collector":
             assert env["METRICS_SINK"] == "cloudwatch", fn.address
             assert not any(k.startswith("DB_") for k in env), f"{fn.address} holds database settings"
+            continue
+        if fn.function == "notifier":
+            assert not any(k.startswith("DB_") or k.startswith("METRICS_") for k in env), fn.address
+            assert {"EVENT_BUS_NAME", "ALERT_TOPIC_ARN"} <= set(env), fn.address
             continue
         assert env["METRICS_SINK"] == "emf", fn.address
         assert env["DB_TLS"] == "verify-full", fn.address
@@ -531,7 +537,7 @@ BILLABLE = {
     "aws_cloudwatch_metric_alarm", "aws_cloudwatch_dashboard", "aws_cloudwatch_log_group",
     "aws_lambda_function", "aws_apigatewayv2_api", "aws_sqs_queue", "aws_vpc_endpoint",
     "aws_nat_gateway", "aws_eip", "aws_flow_log", "aws_sns_topic", "aws_budgets_budget",
-    "aws_egress_only_internet_gateway",
+    "aws_egress_only_internet_gateway", "aws_cloudwatch_event_bus",
 }
 # Types that cost nothing themselves (configuration of something priced above).
 FREE = {

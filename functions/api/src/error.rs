@@ -87,33 +87,26 @@ impl ApiError {
         )
     }
 
+    /// 413: a body over the route's limit.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
+    /// 415: a body in a format the route does not take.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
     /// 405: the path exists but not with this method.
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "this path does not accept that method",
-        )
-    }
-
-    /// 413: a body larger than [`crate::MAX_BODY_BYTES`].
-    pub fn payload_too_large() -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!(
-                "the body is larger than {} KiB, the most this API accepts",
-                crate::MAX_BODY_BYTES / 1024
-            ),
-        )
-    }
-
-    /// 415: a body not declared as JSON.
-    pub fn unsupported_media_type() -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON, with the header Content-Type: application/json",
         )
     }
 
@@ -217,11 +210,16 @@ impl From<QueryRejection> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::MissingJsonContentType(_) => Self::unsupported_media_type(),
+            JsonRejection::MissingJsonContentType(_) => Self::unsupported_media_type(
+                "send the body as JSON, with the header Content-Type: application/json",
+            ),
             JsonRejection::BytesRejection(bytes)
                 if bytes.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                Self::payload_too_large()
+                Self::payload_too_large(format!(
+                    "the body is larger than {} KiB, the most this API accepts",
+                    crate::MAX_BODY_BYTES / 1024
+                ))
             }
             JsonRejection::BytesRejection(_) => {
                 Self::bad_request("invalid_body", "the body could not be read; send it again")

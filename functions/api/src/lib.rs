@@ -36,8 +36,12 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// layers every request passes, outermost first: its id and log line, the limits on its line
 /// and headers, its time budget, the body limit.
 pub fn app(state: AppState) -> Router {
-    use routes::{anomalies, collect, corrections, health, prices, scores, symbols};
+    use routes::{anomalies, collect, corrections, health, import, prices, scores, symbols, web};
     Router::new()
+        .route("/", get(web::chart))
+        .route("/chart/{symbol}", get(web::chart_symbol))
+        .route("/docs", get(web::docs))
+        .route("/assets/{name}", get(web::assets))
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
@@ -53,6 +57,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/prices/{symbol}/candles",
             post(corrections::post_candles),
         )
+        .route("/v1/prices/{symbol}/import", post(import::import))
         .route(
             "/v1/prices/{symbol}/candles/{open_time}",
             put(corrections::put_candle).delete(corrections::delete_candle),

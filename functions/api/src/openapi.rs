@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::routes::{anomalies, collect, corrections, health, prices, scores, symbols};
+use crate::routes::{anomalies, collect, corrections, health, import, prices, scores, symbols};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -29,6 +29,7 @@ use crate::routes::{anomalies, collect, corrections, health, prices, scores, sym
         corrections::post_candles,
         corrections::put_candle,
         corrections::delete_candle,
+        import::import,
         collect::collect,
         anomalies::list,
         anomalies::stats,

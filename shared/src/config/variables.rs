@@ -14,6 +14,7 @@ pub enum Function {
     Detector,
     Api,
     Migrator,
+    Notifier,
 }
 
 /// Whether Terraform must set the variable on a deployed function.
@@ -49,10 +50,14 @@ const fn var(
     }
 }
 
-use Function::{Api, Collector, Detector, Migrator, Planner, Writer};
+use Function::{Api, Collector, Detector, Migrator, Notifier, Planner, Writer};
 use InCloud::{LocalOnly, Optional, Required};
 
 const ALL: &[Function] = &[Collector, Planner, Writer, Detector, Api, Migrator];
+/// Every function, the notifier (which needs no database and emits no metric) included.
+const LOGGING: &[Function] = &[
+    Collector, Planner, Writer, Detector, Api, Migrator, Notifier,
+];
 /// The functions that talk to the database (all but the collector, in the cloud).
 const DATABASE: &[Function] = &[Planner, Writer, Detector, Api, Migrator];
 /// The functions inside the VPC that log in with an RDS IAM token.
@@ -143,13 +148,13 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "LOG_FORMAT",
-        ALL,
+        LOGGING,
         Optional,
         "json or pretty (default json on Lambda, pretty locally)",
     ),
     var(
         "RUST_LOG",
-        ALL,
+        LOGGING,
         Optional,
         "log filter, e.g. info,tickwatch=debug",
     ),
@@ -223,7 +228,7 @@ pub const VARIABLES: &[Variable] = &[
         "DETECTOR_METHODS",
         &[Detector],
         Optional,
-        "comma-separated methods to run (default all eight)",
+        "comma-separated methods to run (default all)",
     ),
     var(
         "DETECTOR_PAGE_SIZE",
@@ -349,7 +354,7 @@ pub const VARIABLES: &[Variable] = &[
         "DETECTOR_EVENTS_THRESHOLD",
         &[Detector],
         Optional,
-        "events: consensus score at which a candle is anomalous (default 0.45, about once in four months)",
+        "events: consensus score at which a candle is anomalous (default 0.5, about once in six months)",
     ),
     var(
         "DETECTOR_EVENTS_MERGE_WITHIN",
@@ -482,6 +487,42 @@ pub const VARIABLES: &[Variable] = &[
         COLLECTING,
         Optional,
         "how often the collect schedule fires (default 300)",
+    ),
+    var(
+        "ALERT_MIN_SEVERITY",
+        &[Notifier],
+        Optional,
+        "alerts go out for anomaly events at or above this severity (default high)",
+    ),
+    var(
+        "ALERT_MAX_AGE_HOURS",
+        &[Notifier],
+        Optional,
+        "events that ended longer ago are data events only, not alerts (default 24)",
+    ),
+    var(
+        "ALERT_WEBHOOK_URL",
+        &[Notifier],
+        Optional,
+        "Slack-compatible incoming webhook the alerts are posted to (unset: none)",
+    ),
+    var(
+        "ALERT_TOPIC_ARN",
+        &[Notifier],
+        Required,
+        "SNS topic the alerts are published to",
+    ),
+    var(
+        "EVENT_BUS_NAME",
+        &[Notifier],
+        Required,
+        "EventBridge bus the data events are put on",
+    ),
+    var(
+        "CHART_BASE_URL",
+        &[Notifier],
+        Optional,
+        "the API's base URL, for chart links in alerts",
     ),
 ];
 

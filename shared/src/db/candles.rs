@@ -368,25 +368,35 @@ pub async fn page_watched(
             ],
         )
         .await?;
+    series_rows(&rows, from_row)
+}
+
+/// Decodes the rows of a watch-list entry joined laterally to a page of its series: `None`
+/// when the symbol is not watched (no row), else the series' interval (`series_interval`,
+/// on every row) and one item per row that has an `open_time` — the lateral join yields one
+/// row of NULLs when the series has nothing in range.
+pub(crate) fn series_rows<T>(
+    rows: &[Row],
+    item: impl Fn(&Row) -> Result<T, DbError>,
+) -> Result<Option<SeriesRead<Vec<T>>>, DbError> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
     let series: &str = first.try_get("series_interval")?;
     let interval =
         Interval::parse(series).map_err(|e| DbError::CorruptRow(format!("symbols: {e}")))?;
-    let mut candles = Vec::with_capacity(rows.len());
-    for row in &rows {
-        // The lateral join yields one row of NULLs when the series has no candle in range.
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
         if row
             .try_get::<_, Option<DateTime<Utc>>>("open_time")?
             .is_some()
         {
-            candles.push(from_row(row)?);
+            items.push(item(row)?);
         }
     }
     Ok(Some(SeriesRead {
         interval,
-        value: candles,
+        value: items,
     }))
 }
 

@@ -7,17 +7,21 @@ use deadpool_postgres::GenericClient;
 use super::DbError;
 use crate::model::{Interval, Symbol};
 
-/// A series' progress.
+/// A series' progress. The row exists from the first candle written to the series (the
+/// trigger on `candles` creates it), so a write during the first scan is recorded too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct State {
-    /// The open time of the newest candle already scanned.
-    pub watermark: DateTime<Utc>,
+    /// The open time of the newest candle already scanned; `None` before the first scan.
+    pub watermark: Option<DateTime<Utc>>,
     /// The earliest candle written since the detector last looked (kept by a trigger on
     /// `candles`); at or before the watermark it means "recompute from here".
     pub rescan_from: Option<DateTime<Utc>>,
+    /// How many statements have written the series' candles: a scan that finds it changed
+    /// since it read the state knows something was written meanwhile.
+    pub writes: i64,
 }
 
-/// The state of a series, if it was ever scanned.
+/// The state of a series, if a candle was ever written to it or it was ever scanned.
 pub async fn get(
     client: &impl GenericClient,
     symbol: &Symbol,
@@ -25,7 +29,8 @@ pub async fn get(
 ) -> Result<Option<State>, DbError> {
     let statement = client
         .prepare_cached(
-            "SELECT watermark, rescan_from FROM detector_state WHERE symbol = $1 AND interval = $2",
+            "SELECT watermark, rescan_from, writes FROM detector_state
+             WHERE symbol = $1 AND interval = $2",
         )
         .await?;
     let row = client
@@ -35,6 +40,7 @@ pub async fn get(
         Ok(State {
             watermark: r.try_get("watermark")?,
             rescan_from: r.try_get("rescan_from")?,
+            writes: r.try_get("writes")?,
         })
     })
     .transpose()
@@ -46,20 +52,25 @@ pub async fn watermark(
     symbol: &Symbol,
     interval: Interval,
 ) -> Result<Option<DateTime<Utc>>, DbError> {
-    Ok(get(client, symbol, interval).await?.map(|s| s.watermark))
+    Ok(get(client, symbol, interval)
+        .await?
+        .and_then(|s| s.watermark))
 }
 
 /// Moves the watermark forward (never back: a slower concurrent run cannot undo a faster one)
-/// and replaces `rescan_from` with `next` — unless a write changed it since the scan read
-/// `seen`, in which case the earlier of the two is kept. The comparison is made on the row as
-/// it is when this statement gets it, so a trigger that fired in a transaction committing
-/// meanwhile is never lost.
+/// and replaces `rescan_from` with `next` — unless a statement wrote the series' candles since
+/// the scan read the state (`seen_writes`, `None` when there was no row), in which case the
+/// earlier of the two is kept: the write may lie behind the page even when it is later than
+/// the `rescan_from` the scan read, and the count cannot say where it went, so the next page
+/// starts again where this one did (work repeated, never a candle missed). The comparison is made on the row as it is when this
+/// statement gets it, so a trigger that fired in a transaction committing meanwhile is never
+/// lost.
 pub async fn finish_page(
     client: &impl GenericClient,
     symbol: &Symbol,
     interval: Interval,
-    watermark: DateTime<Utc>,
-    seen: Option<DateTime<Utc>>,
+    watermark: Option<DateTime<Utc>>,
+    seen_writes: Option<i64>,
     next: Option<DateTime<Utc>>,
 ) -> Result<(), DbError> {
     let statement = client
@@ -69,7 +80,7 @@ pub async fn finish_page(
              ON CONFLICT (symbol, interval) DO UPDATE
              SET watermark = GREATEST(detector_state.watermark, EXCLUDED.watermark),
                  rescan_from = CASE
-                     WHEN detector_state.rescan_from IS NOT DISTINCT FROM $4::timestamptz THEN $5
+                     WHEN detector_state.writes = $4::bigint THEN $5
                      ELSE LEAST(detector_state.rescan_from, $5) END,
                  updated_at = now()",
         )
@@ -81,7 +92,7 @@ pub async fn finish_page(
                 &symbol.as_str(),
                 &interval.as_str(),
                 &watermark,
-                &seen,
+                &seen_writes,
                 &next,
             ],
         )

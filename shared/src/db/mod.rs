@@ -1,6 +1,7 @@
 //! The PostgreSQL adapter: a small connection pool (TLS through rustls, credentials from a URL,
 //! a secret or IAM), embedded migrations, and one module of queries per table.
 
+pub mod announcements;
 pub mod anomalies;
 pub mod candles;
 mod connect;

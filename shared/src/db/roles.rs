@@ -5,7 +5,7 @@
 //! | `tickwatch_reader` | planner | read every table |
 //! | `tickwatch_writer` | writer | read; insert and update candles; keep gap repair's record |
 //! | `tickwatch_api` | api | read; edit the watch list; correct (insert, update, delete) candles |
-//! | `tickwatch_detector` | detector | read; write candle scores, anomaly events and the detector's watermarks |
+//! | `tickwatch_detector` | detector | read; write candle scores, anomaly events and the detector's watermarks; take the queued data events |
 //!
 //! Migrations and this setup run once per deployment under a role that may run DDL (the RDS
 //! master user in the cloud, through the migrator function). Roles are cluster-wide while
@@ -52,6 +52,7 @@ pub const DETECTOR: Role = Role {
     writes: &[
         ("anomalies", "INSERT, UPDATE, DELETE"),
         ("candle_scores", "INSERT, UPDATE, DELETE"),
+        ("candles_stored_outbox", "DELETE"),
         ("detector_state", "INSERT, UPDATE, DELETE"),
     ],
 };

@@ -169,20 +169,5 @@ pub async fn page_watched(
             ],
         )
         .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let series: &str = first.try_get("series_interval")?;
-    let interval =
-        Interval::parse(series).map_err(|e| DbError::CorruptRow(format!("symbols: {e}")))?;
-    let mut scores = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if row
-            .try_get::<_, Option<DateTime<Utc>>>("open_time")?
-            .is_some()
-        {
-            scores.push(from_row(row)?);
-        }
-    }
-    Ok(Some((interval, scores)))
+    Ok(super::candles::series_rows(&rows, from_row)?.map(|read| (read.interval, read.value)))
 }

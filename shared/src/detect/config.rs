@@ -14,9 +14,10 @@ use serde_json::{Map, Value};
 use super::calibrate::CalibrationParams;
 use super::events::EventParams;
 use super::{
-    Detector, Iqr, IqrParams, IsolationForest, IsolationForestParams, MovingAverage,
-    MovingAverageParams, PctChange, PctChangeParams, StaleFeed, StaleFeedParams, Technical,
-    TechnicalParams, VolumeSpike, VolumeSpikeParams, ZScore, ZScoreParams,
+    ConditionalZ, ConditionalZParams, Detector, Iqr, IqrParams, IsolationForest,
+    IsolationForestParams, MovingAverage, MovingAverageParams, MultiHorizon, MultiHorizonParams,
+    PctChange, PctChangeParams, StaleFeed, StaleFeedParams, Technical, TechnicalParams,
+    VarianceRatio, VarianceRatioParams, VolumeSpike, VolumeSpikeParams, ZScore, ZScoreParams,
 };
 use crate::config::variables::VARIABLES;
 use crate::config::{ConfigError, Env};
@@ -156,6 +157,9 @@ pub struct DetectorConfig {
     pub pct_change: PctChangeParams,
     pub zscore: ZScoreParams,
     pub iqr: IqrParams,
+    pub conditional_z: ConditionalZParams,
+    pub multi_horizon: MultiHorizonParams,
+    pub variance_ratio: VarianceRatioParams,
     pub isolation_forest: IsolationForestParams,
     pub moving_average: MovingAverageParams,
     pub volume_spike: VolumeSpikeParams,
@@ -253,6 +257,9 @@ impl DetectorConfig {
             pct_change: from_env_one(env, &config.pct_change)?,
             zscore: from_env_one(env, &config.zscore)?,
             iqr: from_env_one(env, &config.iqr)?,
+            conditional_z: from_env_one(env, &config.conditional_z)?,
+            multi_horizon: from_env_one(env, &config.multi_horizon)?,
+            variance_ratio: from_env_one(env, &config.variance_ratio)?,
             isolation_forest: from_env_one(env, &config.isolation_forest)?,
             moving_average: from_env_one(env, &config.moving_average)?,
             volume_spike: from_env_one(env, &config.volume_spike)?,
@@ -268,6 +275,9 @@ impl DetectorConfig {
             Method::PctChange => self.pct_change.enabled = enabled,
             Method::ZScore => self.zscore.enabled = enabled,
             Method::Iqr => self.iqr.enabled = enabled,
+            Method::ConditionalZ => self.conditional_z.enabled = enabled,
+            Method::MultiHorizon => self.multi_horizon.enabled = enabled,
+            Method::VarianceRatio => self.variance_ratio.enabled = enabled,
             Method::IsolationForest => self.isolation_forest.enabled = enabled,
             Method::MovingAverage => self.moving_average.enabled = enabled,
             Method::VolumeSpike => self.volume_spike.enabled = enabled,
@@ -295,6 +305,9 @@ impl DetectorConfig {
             pct_change: override_one(&self.pct_change, get(Method::PctChange))?,
             zscore: override_one(&self.zscore, get(Method::ZScore))?,
             iqr: override_one(&self.iqr, get(Method::Iqr))?,
+            conditional_z: override_one(&self.conditional_z, get(Method::ConditionalZ))?,
+            multi_horizon: override_one(&self.multi_horizon, get(Method::MultiHorizon))?,
+            variance_ratio: override_one(&self.variance_ratio, get(Method::VarianceRatio))?,
             isolation_forest: override_one(&self.isolation_forest, get(Method::IsolationForest))?,
             moving_average: override_one(&self.moving_average, get(Method::MovingAverage))?,
             volume_spike: override_one(&self.volume_spike, get(Method::VolumeSpike))?,
@@ -316,6 +329,15 @@ impl DetectorConfig {
         }
         if self.iqr.enabled {
             detectors.push(Box::new(Iqr::new(self.iqr.clone())?));
+        }
+        if self.conditional_z.enabled {
+            detectors.push(Box::new(ConditionalZ::new(self.conditional_z.clone())?));
+        }
+        if self.multi_horizon.enabled {
+            detectors.push(Box::new(MultiHorizon::new(self.multi_horizon.clone())?));
+        }
+        if self.variance_ratio.enabled {
+            detectors.push(Box::new(VarianceRatio::new(self.variance_ratio.clone())?));
         }
         if self.isolation_forest.enabled {
             detectors.push(Box::new(IsolationForest::new(
@@ -356,6 +378,9 @@ mod tests {
             (Method::PctChange, param_names(&c.pct_change)),
             (Method::ZScore, param_names(&c.zscore)),
             (Method::Iqr, param_names(&c.iqr)),
+            (Method::ConditionalZ, param_names(&c.conditional_z)),
+            (Method::MultiHorizon, param_names(&c.multi_horizon)),
+            (Method::VarianceRatio, param_names(&c.variance_ratio)),
             (Method::IsolationForest, param_names(&c.isolation_forest)),
             (Method::MovingAverage, param_names(&c.moving_average)),
             (Method::VolumeSpike, param_names(&c.volume_spike)),

@@ -37,6 +37,7 @@ pub fn weight(group: Group) -> f64 {
         Group::Price => 0.5,
         Group::Level => 0.15,
         Group::Volume => 0.15,
+        Group::Volatility => 0.1,
         Group::Multivariate => 0.1,
         Group::Feed => 0.1,
     }

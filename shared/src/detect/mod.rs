@@ -11,6 +11,9 @@
 //!    | `pct_change` | \|close / previous close − 1\| | price |
 //!    | `zscore` | \|z\| of the log return against the trailing returns of its regime | price |
 //!    | `iqr` | \|return − median\| / IQR of the trailing returns of its regime | price |
+//!    | `conditional_z` | \|return\| / conditional σ (RiskMetrics EWMA, [`volatility`]) | price |
+//!    | `multi_horizon` | \|sum of the last 2, 3, 6 returns less their largest\| / (σ √kept) | price |
+//!    | `variance_ratio` | last 6 squared returns less the largest / (5 σ² before them) | volatility |
 //!    | `moving_average` | \|log close − trailing average\| in spreads of that deviation | level |
 //!    | `technical` | \|Bollinger z\| of the log close (RSI as evidence) | level |
 //!    | `volume_spike` | robust z of log volume (median, 1.4826 · MAD) | volume |
@@ -30,8 +33,8 @@
 //!    once-a-month one, and which a few earlier anomalies in the window cannot distort.
 //!
 //! 3. **Consensus** ([`consensus`]). Methods that look at the same thing are not independent
-//!    witnesses, so they are grouped (price, level, volume, multivariate, feed) and a group
-//!    speaks with its smallest `p`. The groups are combined by the weighted Simes rule
+//!    witnesses, so they are grouped (price, level, volume, volatility, multivariate, feed) and
+//!    a group speaks with its smallest `p`. The groups are combined by the weighted Simes rule
 //!    `p = min over r of p₍r₎ / (w₍₁₎ + … + w₍r₎)` (groups ordered by `p / w`, weights
 //!    renormalised over the groups present): a weighted union bound for "some group this
 //!    extreme", tightened when several groups agree, and valid when groups move together.
@@ -51,6 +54,7 @@
 //! page size and a full rescan give bit-identical scores.
 
 pub mod calibrate;
+mod conditional_z;
 pub mod config;
 pub mod consensus;
 pub mod eval;
@@ -58,6 +62,7 @@ pub mod events;
 mod iqr;
 mod isolation_forest;
 mod moving_average;
+mod multi_horizon;
 mod pct_change;
 pub mod recurrence;
 pub mod rolling;
@@ -66,18 +71,23 @@ pub mod score;
 pub mod series;
 mod stale_feed;
 mod technical;
+mod variance_ratio;
+pub mod volatility;
 mod volume_spike;
 mod zscore;
 
+pub use conditional_z::{ConditionalZ, ConditionalZParams};
 pub use config::{DetectorConfig, InvalidParams};
 pub use iqr::{Iqr, IqrParams};
 pub use isolation_forest::{IsolationForest, IsolationForestParams};
 pub use moving_average::{AverageKind, MovingAverage, MovingAverageParams};
+pub use multi_horizon::{MultiHorizon, MultiHorizonParams};
 pub use pct_change::{PctChange, PctChangeParams};
 pub use score::{CandleScore, MethodReading, Scorer};
 pub use series::Series;
 pub use stale_feed::{StaleFeed, StaleFeedParams};
 pub use technical::{Technical, TechnicalParams};
+pub use variance_ratio::{VarianceRatio, VarianceRatioParams};
 pub use volume_spike::{VolumeSpike, VolumeSpikeParams};
 pub use zscore::{ZScore, ZScoreParams};
 
@@ -117,6 +127,7 @@ pub enum Group {
     Price,
     Level,
     Volume,
+    Volatility,
     Multivariate,
     Feed,
 }
@@ -127,6 +138,7 @@ impl Group {
             Self::Price => "price",
             Self::Level => "level",
             Self::Volume => "volume",
+            Self::Volatility => "volatility",
             Self::Multivariate => "multivariate",
             Self::Feed => "feed",
         }
@@ -136,9 +148,14 @@ impl Group {
 /// The group each method belongs to.
 pub fn group_of(method: Method) -> Group {
     match method {
-        Method::PctChange | Method::ZScore | Method::Iqr => Group::Price,
+        Method::PctChange
+        | Method::ZScore
+        | Method::Iqr
+        | Method::ConditionalZ
+        | Method::MultiHorizon => Group::Price,
         Method::MovingAverage | Method::Technical => Group::Level,
         Method::VolumeSpike => Group::Volume,
+        Method::VarianceRatio => Group::Volatility,
         Method::IsolationForest => Group::Multivariate,
         Method::StaleFeed => Group::Feed,
     }

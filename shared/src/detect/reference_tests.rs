@@ -117,6 +117,18 @@ fn every_method_statistic_matches_the_reference() {
             Box::new(Iqr::new(config.iqr.clone()).expect("valid")),
         ),
         (
+            "conditional_z",
+            Box::new(ConditionalZ::new(config.conditional_z.clone()).expect("valid")),
+        ),
+        (
+            "multi_horizon",
+            Box::new(MultiHorizon::new(config.multi_horizon.clone()).expect("valid")),
+        ),
+        (
+            "variance_ratio",
+            Box::new(VarianceRatio::new(config.variance_ratio.clone()).expect("valid")),
+        ),
+        (
             "moving_average",
             Box::new(MovingAverage::new(config.moving_average.clone()).expect("valid")),
         ),
@@ -150,6 +162,35 @@ fn every_method_statistic_matches_the_reference() {
         .map(|i| cutler_rsi(&series.log_return, i, period))
         .collect();
     assert_matches("rsi", &rsi, &column(&f["rsi"]));
+}
+
+#[test]
+fn the_conditional_volatility_filter_matches_the_reference_with_gaps() {
+    let f = fixture();
+    let case = &f["conditional"];
+    let returns = column(&case["returns"]);
+    let after_gap: Vec<bool> = case["after_gap"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .map(|v| v.as_bool().expect("a flag"))
+        .collect();
+    let elapsed: Vec<f64> = column(&case["elapsed"])
+        .into_iter()
+        .map(|v| v.expect("elapsed"))
+        .collect();
+    let ours = volatility::Conditional::new(&returns, &after_gap, &elapsed);
+    assert_matches("conditional.sigma", &ours.sigma, &column(&case["sigma"]));
+    let scale: Vec<Option<f64>> = ours.scale.iter().copied().map(Some).collect();
+    assert_matches("conditional.scale", &scale, &column(&case["scale"]));
+    assert_matches("conditional.z", &ours.z, &column(&case["z"]));
+    // Both the measured gap factor and the fallback before enough gaps were seen are checked.
+    assert!(
+        after_gap
+            .iter()
+            .zip(&ours.scale)
+            .any(|(g, s)| *g && *s != 1.0)
+    );
 }
 
 #[test]

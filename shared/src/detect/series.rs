@@ -3,6 +3,9 @@
 
 use crate::model::{Candle, Interval};
 use rust_decimal::prelude::ToPrimitive;
+use std::sync::OnceLock;
+
+use super::volatility::Conditional;
 
 /// One symbol's candles at one interval, oldest first, with the columns every method reads.
 ///
@@ -31,6 +34,8 @@ pub struct Series<'a> {
     pub elapsed: Vec<f64>,
     /// Open times in seconds since the epoch.
     pub open_seconds: Vec<i64>,
+    /// The conditional-volatility filter, run once when a method first asks for it.
+    conditional: OnceLock<Conditional>,
 }
 
 impl<'a> Series<'a> {
@@ -75,7 +80,17 @@ impl<'a> Series<'a> {
             log_return,
             elapsed,
             open_seconds,
+            conditional: OnceLock::new(),
         }
+    }
+
+    /// Returns standardised by the current volatility (see [`super::volatility`]), shared by
+    /// the methods that read them.
+    pub fn conditional(&self) -> &Conditional {
+        self.conditional.get_or_init(|| {
+            let after_gap: Vec<bool> = (0..self.len()).map(|i| self.after_gap(i)).collect();
+            Conditional::new(&self.log_return, &after_gap, &self.elapsed)
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -208,10 +208,13 @@ fn step_series_are_judged_alike_at_every_price_level_and_the_step_is_found() {
             .filter(|(_, s)| s.score.is_some_and(|v| v >= threshold))
             .map(|(i, _)| i)
             .collect();
-        assert!(flagged.contains(&1_500), "base {base}: the step is found");
+        assert!(
+            flagged.contains(&1_500),
+            "base {base}: the step is found {flagged:?}"
+        );
         assert!(
             flagged.len() <= 4,
-            "base {base}: {} candles flagged in a calm walk",
+            "base {base}: {} candles flagged in a calm walk: {flagged:?}",
             flagged.len()
         );
         flagged_at_each_level.push(flagged);

@@ -5,9 +5,11 @@ pub mod anomalies;
 pub mod collect;
 pub mod corrections;
 pub mod health;
+pub mod import;
 pub mod prices;
 pub mod scores;
 pub mod symbols;
+pub mod web;
 
 use axum::http::Uri;
 

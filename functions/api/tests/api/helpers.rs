@@ -8,13 +8,16 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use http_body_util::BodyExt;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
+use tickwatch::config::Env;
 use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, symbols};
 use tickwatch::detect::events::Event;
+use tickwatch::detect::run::{self as detector, Detection};
 use tickwatch::model::{
     AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method as DetectMethod, Provider,
     Severity, Symbol, WatchedSymbol,
 };
+use tickwatch::providers::synthetic::{SyntheticParams, generate};
 use tickwatch_tests::TestDb;
 use tower::ServiceExt;
 
@@ -207,6 +210,55 @@ impl TestApp {
             statuses.push(response.expect("the router never fails").status());
         }
         statuses
+    }
+
+    /// A watched hourly series of `hours` synthetic candles ending now, with injected anomalies,
+    /// scored by the real detector (with windows small enough for a short series).
+    pub async fn detected_series(&self, symbol: &str, hours: usize, seed: u64, now: DateTime<Utc>) {
+        let client = self.db.raw().await;
+        symbols::upsert(
+            &client,
+            &WatchedSymbol {
+                symbol: sym(symbol),
+                asset_class: AssetClass::Crypto,
+                provider: Provider::Synthetic,
+                provider_id: symbol.to_lowercase(),
+                interval: Interval::OneHour,
+                enabled: true,
+                detector_overrides: serde_json::json!({}),
+            },
+        )
+        .await
+        .expect("watch");
+        let start = Interval::OneHour.bucket_start(now) - TimeDelta::hours(hours as i64);
+        let series = generate(
+            &sym(symbol),
+            Interval::OneHour,
+            start,
+            hours,
+            &SyntheticParams {
+                seed,
+                start_price: 100.0 * seed as f64,
+                anomaly_every: Some(50),
+                anomaly_size: 14.0,
+                warm_up: 100,
+                ..SyntheticParams::default()
+            },
+        );
+        candles::upsert(&client, &series.candles, UpsertMode::Replace)
+            .await
+            .expect("candles");
+        self.run_detector(now).await;
+    }
+
+    /// One scheduled detector run, with windows small enough for a few weeks of hourly
+    /// candles (the same settings as the detector's own tests).
+    pub async fn run_detector(&self, now: DateTime<Utc>) {
+        let mut detection = Detection::from_env(&Env::default()).expect("default settings");
+        detection.config = tickwatch_tests::compact_detector_config();
+        detector::run(&self.db.db, &detection, &detector::Request::Scheduled, now)
+            .await
+            .expect("detector run");
     }
 
     pub async fn watch(&self, symbol: &str) {

@@ -2,10 +2,12 @@
 //! real socket. Every route's happy path and each of its error paths. Run with `make test`.
 
 mod anomalies;
+mod browser;
 mod collect;
 mod corrections;
 mod faults;
 mod helpers;
+mod import;
 mod lambda;
 mod operations;
 mod plans;
@@ -14,3 +16,4 @@ mod round_trips;
 mod server;
 mod socket;
 mod symbols;
+mod web;

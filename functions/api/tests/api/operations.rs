@@ -72,7 +72,7 @@ async fn unknown_routes_and_methods_answer_with_the_envelope() {
     app.get("/v2/nothing")
         .await
         .expect_error(StatusCode::NOT_FOUND, "unknown_route");
-    app.get("/")
+    app.get("/chart")
         .await
         .expect_error(StatusCode::NOT_FOUND, "unknown_route");
     app.write(http::Method::PATCH, "/v1/symbols", None)
@@ -194,6 +194,7 @@ async fn the_openapi_document_lists_every_route_with_its_errors() {
         "GET /v1/prices/{symbol}/ma",
         "GET /v1/prices/{symbol}/scores",
         "POST /v1/prices/{symbol}/candles",
+        "POST /v1/prices/{symbol}/import",
         "PUT /v1/prices/{symbol}/candles/{open_time}",
         "DELETE /v1/prices/{symbol}/candles/{open_time}",
         "POST /v1/collect/{symbol}",

@@ -203,48 +203,72 @@ pub const BASELINE: &str = "windowed gaussian";
 
 /// Runs the suite `series` with `config` at its event threshold.
 pub fn evaluate(series: &[LabelledSeries], config: &DetectorConfig) -> Report {
+    evaluate_at(series, config, &[config.events.threshold])
+        .pop()
+        .expect("one threshold, one report")
+}
+
+/// Runs the suite `series` with `config` once and reports it at each of `thresholds` (the
+/// scores do not depend on the threshold, so a sweep costs one scoring).
+pub fn evaluate_at(
+    series: &[LabelledSeries],
+    config: &DetectorConfig,
+    thresholds: &[f64],
+) -> Vec<Report> {
     let scorer = Scorer::new(config).unwrap_or_else(|e| panic!("invalid config: {e}"));
-    let threshold = config.events.threshold;
     let methods = scorer.methods();
-    let mut rows: Vec<Row> = methods.iter().map(|m| Row::new(m.as_str())).collect();
-    rows.push(Row::new(CONSENSUS));
-    rows.push(Row::new(BASELINE));
-    let mut candles = 0;
+    let fresh = || {
+        let mut rows: Vec<Row> = methods.iter().map(|m| Row::new(m.as_str())).collect();
+        rows.push(Row::new(CONSENSUS));
+        rows.push(Row::new(BASELINE));
+        rows
+    };
+    let mut reports: Vec<Report> = thresholds
+        .iter()
+        .map(|&threshold| Report {
+            rows: fresh(),
+            threshold,
+            series: series.len(),
+            candles: 0,
+        })
+        .collect();
     for s in series {
-        candles += s.candles.len();
         let prepared = Series::new(&s.candles);
         let interval = s.market.interval();
         let scores = scorer.score(&prepared, 0);
-        let flags_of = |p: &dyn Fn(usize) -> Option<f64>| -> Vec<bool> {
-            (0..scores.len())
-                .map(|i| p(i).is_some_and(|p| recurrence::score(p, interval) >= threshold))
-                .collect()
-        };
-        let mut flags: Vec<Vec<bool>> = methods
+        let gaussian = baseline(&prepared);
+        // Per row, each candle's score on the recurrence scale.
+        let mut row_scores: Vec<Vec<Option<f64>>> = methods
             .iter()
             .map(|m| {
-                flags_of(&|i: usize| {
-                    scores[i]
-                        .readings
-                        .iter()
-                        .find(|r| r.method == *m)
-                        .map(|r| r.p)
-                })
+                scores
+                    .iter()
+                    .map(|c| c.readings.iter().find(|r| r.method == *m).map(|r| r.p))
+                    .collect()
             })
             .collect();
-        flags.push(flags_of(&|i: usize| scores[i].p));
-        let gaussian = baseline(&prepared);
-        flags.push(flags_of(&|i: usize| gaussian[i]));
-        for (row, detections) in rows.iter_mut().zip(&flags) {
-            tally(row, s, detections, config.events.merge_within);
+        row_scores.push(scores.iter().map(|c| c.p).collect());
+        row_scores.push(gaussian);
+        let row_scores: Vec<Vec<Option<f64>>> = row_scores
+            .into_iter()
+            .map(|ps| {
+                ps.into_iter()
+                    .map(|p| p.map(|p| recurrence::score(p, interval)))
+                    .collect()
+            })
+            .collect();
+        for report in &mut reports {
+            report.candles += s.candles.len();
+            for (row, values) in report.rows.iter_mut().zip(&row_scores) {
+                let detections: Vec<bool> = values
+                    .iter()
+                    .map(|v| v.is_some_and(|v| v >= report.threshold))
+                    .collect();
+                tally(row, s, &detections, config.events.merge_within);
+            }
         }
     }
-    Report {
-        rows,
-        threshold,
-        series: series.len(),
-        candles,
-    }
+    reports
 }
 
 /// Adds what `detections` did on `s` to `row`.
@@ -368,14 +392,16 @@ mod tests {
             );
         }
         // The issue aims at twice the baseline's score and 95 % recall of 6σ moves; what the
-        // default reaches on the held-out seeds is in the README. The guard holds the line
-        // below that with some room for a small sample.
+        // default reaches on the held-out seeds is in the README (on this small set: 1.31×
+        // the baseline, 0.83 of the 6σ moves, recall 0.74, 0.05 alerts a week). The guard
+        // holds the line below that with some room for a small sample.
         assert!(
-            score >= baseline.nab.normalised(0),
-            "the baseline beats the consensus:\n{table}"
+            score >= 1.15 * baseline.nab.normalised(0),
+            "the consensus is not 15 % ahead of the baseline:\n{table}"
         );
-        assert!(consensus.big_move_recall() >= 0.5, "{table}");
-        assert!(consensus.alerts_per_week() <= 1.0, "{table}");
+        assert!(consensus.big_move_recall() >= 0.75, "{table}");
+        assert!(consensus.nab.recall() >= 0.65, "{table}");
+        assert!(consensus.alerts_per_week() <= 0.25, "{table}");
         assert_eq!(consensus.flat_findings, 0, "{table}");
     }
 }

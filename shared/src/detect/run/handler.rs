@@ -1,12 +1,16 @@
 //! The Lambda entry point: migrate on first use, parse the event, run it, publish the metrics
-//! in one call and return the report as JSON.
+//! in one call and return the report as JSON, with the data events that are due (`events`):
+//! the Lambda service hands that result to the notifier, the detector's on-success
+//! destination outside the VPC.
 
 use chrono::Utc;
 use serde_json::Value;
 
 use super::{Detection, Request, RunError, run};
+use crate::db::{DbError, announcements};
 use crate::metrics::Metrics;
 use crate::model::Method;
+use crate::notify::{DataEvent, MAX_EVENTS_PER_RUN};
 
 /// Everything one invocation does, for the Lambda handler and the local runner.
 pub async fn handle(
@@ -31,5 +35,28 @@ pub async fn handle(
         failures = report.failures.len(),
         "detector run finished"
     );
-    serde_json::to_value(&report).map_err(|e| RunError::InvalidEvent(e.to_string()))
+    let mut result =
+        serde_json::to_value(&report).map_err(|e| RunError::InvalidEvent(e.to_string()))?;
+    let events = due_events(&resources.db).await;
+    result["events"] = serde_json::to_value(&events).unwrap_or_default();
+    Ok(result)
+}
+
+/// The data events due, marked announced as they are taken. A failure leaves them queued for
+/// the next run and never fails this one: detection matters more than its announcement.
+pub async fn due_events(db: &crate::db::Db) -> Vec<DataEvent> {
+    let taken = async {
+        let mut client = db.client().await?;
+        let transaction = client.transaction().await?;
+        let events = announcements::take(&transaction, MAX_EVENTS_PER_RUN).await?;
+        transaction.commit().await?;
+        Ok::<_, DbError>(events)
+    };
+    match taken.await {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::warn!(%error, "data events stay queued for the next run");
+            Vec::new()
+        }
+    }
 }

@@ -40,12 +40,13 @@ fn just_after(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Where a page of a scheduled scan starts, and whether it recomputes known candles.
 fn start_of(state: Option<detector_state::State>) -> (Option<DateTime<Utc>>, bool) {
-    match state {
-        None => (None, false),
-        Some(s) => match s.rescan_from {
-            Some(r) if r <= s.watermark => (Some(r), true),
-            _ => (Some(just_after(s.watermark)), false),
-        },
+    let Some(watermark) = state.and_then(|s| s.watermark) else {
+        // Never scanned: everything is new.
+        return (None, false);
+    };
+    match state.and_then(|s| s.rescan_from) {
+        Some(r) if r <= watermark => (Some(r), true),
+        _ => (Some(just_after(watermark)), false),
     }
 }
 
@@ -82,6 +83,7 @@ pub(super) async fn scan_series(
         Range::New => None,
     };
     let mut client = db.client().await?;
+    let mut previous_start = None;
     loop {
         let tx = client.transaction().await?;
         detection::lock_series(&tx, symbol, interval).await?;
@@ -90,6 +92,14 @@ pub(super) async fn scan_series(
             Range::New => start_of(state),
             Range::Rescan { .. } => (rescan_cursor, true),
         };
+        if matches!(range, Range::New) && start.is_some() && start == previous_start {
+            // A write while the last page was scored asked to recompute from where that page
+            // began; the next run does it, so a series written to without pause cannot keep
+            // this one busy.
+            tx.commit().await?;
+            return Ok(());
+        }
+        previous_start = start;
         let fresh =
             detection::candles_from(&tx, symbol, interval, start, until, page_size as i64).await?;
         let (Some(first), Some(last)) = (fresh.first(), fresh.last()) else {
@@ -103,7 +113,7 @@ pub(super) async fn scan_series(
                     symbol,
                     interval,
                     s.watermark,
-                    s.rescan_from,
+                    Some(s.writes),
                     None,
                 )
                 .await?;
@@ -131,10 +141,10 @@ pub(super) async fn scan_series(
             report,
         )
         .await?;
+        let old_watermark = state.and_then(|s| s.watermark);
         match range {
             Range::New => {
                 let seen = state.and_then(|s| s.rescan_from);
-                let old_watermark = state.map(|s| s.watermark);
                 let next = if recomputing {
                     old_watermark
                         .filter(|w| last_time < *w)
@@ -142,7 +152,16 @@ pub(super) async fn scan_series(
                 } else {
                     seen.filter(|r| *r > last_time)
                 };
-                detector_state::finish_page(&tx, symbol, interval, last_time, seen, next).await?;
+                let seen_writes = state.map(|s| s.writes);
+                detector_state::finish_page(
+                    &tx,
+                    symbol,
+                    interval,
+                    Some(last_time),
+                    seen_writes,
+                    next,
+                )
+                .await?;
             }
             Range::Rescan { .. } => {
                 detector_state::advance(&tx, symbol, interval, last_time).await?;
@@ -151,10 +170,10 @@ pub(super) async fn scan_series(
         tx.commit().await?;
         report.candles_scanned += page_len as u64;
         if recomputing {
-            let known = state.map_or(0, |s| {
+            let known = old_watermark.map_or(0, |w| {
                 candles[judged_from..]
                     .iter()
-                    .filter(|c: &&Candle| c.open_time <= s.watermark)
+                    .filter(|c: &&Candle| c.open_time <= w)
                     .count()
             });
             report.candles_rescanned += known as u64;

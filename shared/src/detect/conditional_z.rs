@@ -1,0 +1,65 @@
+//! Conditional z-score: a return in units of the series' *current* volatility (the RiskMetrics
+//! filter of [`volatility`](super::volatility)), so a move is judged against how the market has
+//! been moving in the last few dozen candles and not against a long average that a calm week
+//! and a wild week share. A return across a gap is judged against the current σ widened by the
+//! series' own gap factor.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::Params;
+use super::{Detector, Group, InvalidParams, Reading, Series, volatility};
+use crate::model::Method;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConditionalZParams {
+    pub enabled: bool,
+}
+
+impl Default for ConditionalZParams {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+impl Params for ConditionalZParams {
+    const METHOD: Method = Method::ConditionalZ;
+    fn validate(&self) -> Result<(), InvalidParams> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConditionalZ {
+    _params: ConditionalZParams,
+}
+
+impl ConditionalZ {
+    pub fn new(params: ConditionalZParams) -> Result<Self, InvalidParams> {
+        params.validate()?;
+        Ok(Self { _params: params })
+    }
+}
+
+impl Detector for ConditionalZ {
+    fn method(&self) -> Method {
+        Method::ConditionalZ
+    }
+
+    fn group(&self) -> Group {
+        Group::Price
+    }
+
+    fn lookback(&self) -> usize {
+        volatility::LOOKBACK
+    }
+
+    fn readings(&self, series: &Series<'_>) -> Vec<Option<Reading>> {
+        series
+            .conditional()
+            .z
+            .iter()
+            .map(|z| z.and_then(Reading::signed))
+            .collect()
+    }
+}
