@@ -9,8 +9,14 @@
 # what a Lambda instance, which serves one request at a time, adds to every request).
 # Each measured run follows a short warm-up, so the pool's connections are open and their
 # statements prepared: the figures are the steady state, not the first second.
+# A fair split of the CPUs: with two or more, PostgreSQL runs on one CPU and the client side
+# on another — pgbench alone in its run, wrk and the api together in theirs — so both runs
+# give the database the same CPU and the ratio measures what the API and HTTP add on the
+# client side (BENCH_PIN=0 lets the scheduler place everything, as before). The output says
+# which split was used, with the load average before each run: the machine may be shared.
 # BENCH_SECONDS (default 15) sets each run's length; BENCH_BIN skips the build and runs that
-# binary. Not part of CI.
+# binary; API_ENV adds settings to the api's environment (e.g. "DB_READ_LANES=0" to compare).
+# Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -21,6 +27,20 @@ command -v wrk >/dev/null || die "wrk not found: install it with 'apt-get instal
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup"
 SECONDS_PER_RUN="${BENCH_SECONDS:-15}"
 CONNECTIONS=32
+PIN="${BENCH_PIN:-1}"
+[ "$(nproc)" -ge 2 ] || PIN=0
+if [ "$PIN" = 1 ]; then
+    command -v taskset >/dev/null || die "taskset not found: install it with 'apt-get install util-linux' (or run with BENCH_PIN=0)"
+    DB_CPU=1
+    CLIENT_CPU=0
+    on_client_cpu() { taskset -c "$CLIENT_CPU" "$@"; }
+    # One load-generator thread each: the client side has one CPU in both runs.
+    GENERATOR_THREADS=1
+else
+    on_client_cpu() { "$@"; }
+    GENERATOR_THREADS=2
+fi
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 RUN_DIR="$(mktemp -d /tmp/tickwatch-bench.XXXXXX)"
 chmod 755 "$RUN_DIR"
@@ -45,14 +65,20 @@ fi
 require_pg
 pg_port="$(free_port)"
 pg_start "$RUN_DIR/pg" "$pg_port"
+if [ "$PIN" = 1 ]; then
+    # The postmaster and its processes; every backend forked later inherits the CPU.
+    postmaster="$(head -1 "$RUN_DIR/pg/data/postmaster.pid")"
+    for pid in "$postmaster" $(pgrep -P "$postmaster"); do taskset -pc "$DB_CPU" "$pid" >/dev/null; done
+fi
 db_url="postgres://postgres@127.0.0.1:$pg_port/postgres"
 psql() { "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "$db_url" "$@"; }
 
 api_port="$(free_port)"
 base="http://127.0.0.1:$api_port"
-AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
-DATABASE_URL="$db_url" PORT="$api_port" DB_POOL_SIZE="$CONNECTIONS" METRICS_SINK=none \
-    LOG_FORMAT=json RUST_LOG=error "$bin" >"$RUN_DIR/api.log" 2>&1 &
+# shellcheck disable=SC2086 # API_ENV is a list of NAME=value words
+on_client_cpu env AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
+    DATABASE_URL="$db_url" PORT="$api_port" DB_POOL_SIZE="$CONNECTIONS" METRICS_SINK=none \
+    LOG_FORMAT=json RUST_LOG=error ${API_ENV:-} "$bin" >"$RUN_DIR/api.log" 2>&1 &
 API_PID=$!
 for _ in $(seq 1 100); do curl -fsS "$base/health" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "$base/health" >/dev/null || { cat "$RUN_DIR/api.log" >&2; die "the api did not start"; }
@@ -77,10 +103,10 @@ statement() {
 
 # run_wrk URL [CONNECTIONS]: "req/s p50 p99" after a warm-up of the same shape.
 run_wrk() {
-    local connections="${2:-$CONNECTIONS}" threads=2
+    local connections="${2:-$CONNECTIONS}" threads="$GENERATOR_THREADS"
     [ "$connections" -lt 2 ] && threads=1
-    wrk -t"$threads" -c"$connections" -d2s "$1" >/dev/null
-    wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$1" >"$RUN_DIR/wrk.txt"
+    on_client_cpu wrk -t"$threads" -c"$connections" -d2s "$1" >/dev/null
+    on_client_cpu wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$1" >"$RUN_DIR/wrk.txt"
     local rps p50 p99
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$RUN_DIR/wrk.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$RUN_DIR/wrk.txt")
@@ -91,11 +117,11 @@ run_wrk() {
 
 # run_pgbench LIMIT [CONNECTIONS]: "tps p50 p99" of the API's own statement.
 run_pgbench() {
-    local connections="${2:-$CONNECTIONS}" threads=2
+    local connections="${2:-$CONNECTIONS}" threads="$GENERATOR_THREADS"
     [ "$connections" -lt 2 ] && threads=1
     statement "$1" >"$RUN_DIR/q.sql"
-    "$PG_BIN/pgbench" -n -M prepared -c "$connections" -j "$threads" -T 2 -f "$RUN_DIR/q.sql" "$db_url" >/dev/null 2>&1 || true
-    "$PG_BIN/pgbench" -n -M prepared -c "$connections" -j "$threads" -T "$SECONDS_PER_RUN" -f "$RUN_DIR/q.sql" \
+    on_client_cpu "$PG_BIN/pgbench" -n -M prepared -c "$connections" -j "$threads" -T 2 -f "$RUN_DIR/q.sql" "$db_url" >/dev/null 2>&1 || true
+    on_client_cpu "$PG_BIN/pgbench" -n -M prepared -c "$connections" -j "$threads" -T "$SECONDS_PER_RUN" -f "$RUN_DIR/q.sql" \
         --log --log-prefix="$RUN_DIR/pgb" "$db_url" >"$RUN_DIR/pgbench.txt" 2>&1 \
         || { cat "$RUN_DIR/pgbench.txt" >&2; die "pgbench failed"; }
     local tps p50 p99
@@ -106,14 +132,16 @@ run_pgbench() {
     echo "$tps $p50 $p99"
 }
 
-printf '\n%-22s %12s %9s %9s %14s %9s %9s %7s\n' endpoint "api req/s" p50 p99 "pgbench tps" p50 p99 ratio
+printf '\n%-22s %12s %9s %9s %14s %9s %9s %7s %11s\n' endpoint "api req/s" p50 p99 "pgbench tps" p50 p99 ratio "load (1 min)"
 for case in "latest|/v1/prices/S3/latest|1" "history?limit=100|/v1/prices/S3/history?limit=100|101"; do
     IFS='|' read -r name path limit <<<"$case"
     curl -fsS "$base$path" >/dev/null || die "GET $path failed"
+    api_load="$(load)"
     read -r rps ap50 ap99 < <(run_wrk "$base$path")
+    pg_load="$(load)"
     read -r tps pp50 pp99 < <(run_pgbench "$limit")
     ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN {printf "%.2f", a / b}')
-    printf '%-22s %12s %9s %9s %14.0f %9s %9s %7s\n' "$name" "$rps" "$ap50" "$ap99" "$tps" "$pp50" "$pp99" "${ratio}x"
+    printf '%-22s %12s %9s %9s %14.0f %9s %9s %7s %11s\n' "$name" "$rps" "$ap50" "$ap99" "$tps" "$pp50" "$pp99" "${ratio}x" "$api_load/$pg_load"
     summary_add "$name, $CONNECTIONS connections: api req/s / pgbench tps" "${ratio}x" ">= 0.5x"
     summary_add "$name, $CONNECTIONS connections: api p99 (pgbench p99)" "$ap99 ($pp99)" "$([ "$limit" = 1 ] && echo '< 10 ms' || echo '< 20 ms')"
 done
@@ -130,4 +158,10 @@ printf '%-22s %12s %9s %9s %14s %9s\n' "latest, 1 connection" "" "$ap50" "" "mea
 printf 'warm request overhead at 1 connection (api p50 - pgbench mean): %s ms\n' "$overhead"
 summary_add "latest, 1 connection, warm: api p50 - pgbench mean latency" "$overhead ms" "< 0.3 ms"
 echo
-say "$CONNECTIONS connections, ${SECONDS_PER_RUN} s per run, $(nproc) CPUs shared by the api, PostgreSQL and the load generator"
+if [ "$PIN" = 1 ]; then
+    split="PostgreSQL pinned to CPU $DB_CPU; the load generator (one thread) and the api pinned to CPU $CLIENT_CPU"
+    summary_add "api and pgbench runs: CPUs for the database / the client side" "1 / 1 (pinned)" "same in both"
+else
+    split="nothing pinned: the api, PostgreSQL and the load generator share $(nproc) CPUs"
+fi
+say "$CONNECTIONS connections, ${SECONDS_PER_RUN} s per run; $split; load average now $(cut -d' ' -f1-3 /proc/loadavg)"

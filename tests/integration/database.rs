@@ -745,3 +745,53 @@ async fn on_both_upsert_paths_corrections_stick_and_repeated_keys_are_refused() 
         );
     }
 }
+
+async fn backend_pid(client: &tickwatch::db::Client) -> i32 {
+    client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("a pid")
+        .get(0)
+}
+
+#[tokio::test]
+async fn concurrent_reads_share_a_lane_and_a_lane_whose_connection_died_opens_another() {
+    let test_db = TestDb::migrated().await;
+    let db = tickwatch_tests::connect(
+        &test_db.url,
+        &[("DB_POOL_SIZE", "3"), ("DB_READ_LANES", "1")],
+    )
+    .await;
+    let (first, second) = tokio::join!(db.reader(), db.reader());
+    let (first, second) = (first.expect("a reader"), second.expect("a reader"));
+    let (a, b) = tokio::join!(backend_pid(&first), backend_pid(&second));
+    assert_eq!(a, b, "both reads went over the one lane");
+    let exclusive = db.client().await.expect("a connection of its own");
+    assert_ne!(
+        backend_pid(&exclusive).await,
+        a,
+        "a caller that asks for a connection of its own never gets the lane's"
+    );
+    drop((first, second));
+
+    let killed: bool = test_db
+        .raw()
+        .await
+        .query_one("SELECT pg_terminate_backend($1)", &[&a])
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(killed);
+    // The lane notices its connection closed on its next read, or the one after.
+    let mut pid = None;
+    for _ in 0..50 {
+        let reader = db.reader().await.expect("a reader");
+        if let Ok(row) = reader.query_one("SELECT pg_backend_pid()", &[]).await {
+            pid = Some(row.get::<_, i32>(0));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = pid.expect("the lane opened a new connection");
+    assert_ne!(pid, a);
+}

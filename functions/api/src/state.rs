@@ -98,6 +98,13 @@ impl AppState {
         Ok(self.inner.db.client().await?)
     }
 
+    /// A connection for one short read-only statement of a migrated database, shared with
+    /// concurrent readers so that their statements pipeline (`Db::reader`).
+    pub async fn reader(&self) -> Result<Arc<Client>, ApiError> {
+        self.migrated().await?;
+        Ok(self.inner.db.reader().await?)
+    }
+
     /// Applies pending migrations on the first request of a process; later ones only check a
     /// flag.
     pub async fn migrated(&self) -> Result<(), ApiError> {

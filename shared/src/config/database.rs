@@ -61,6 +61,9 @@ pub struct DatabaseSettings {
     pub ca_file: Option<PathBuf>,
     /// Connections per function instance. Keep it small: Lambda multiplies it by concurrency.
     pub pool_size: usize,
+    /// Of those, how many are shared by concurrent one-statement reads, which pipeline on
+    /// them (see `db::lanes`); always fewer than `pool_size`, so writes keep connections.
+    pub read_lanes: usize,
     /// How long opening a connection may take (TCP, TLS and startup).
     pub connect_timeout: Duration,
     /// How long a caller waits for a pooled connection when all are busy.
@@ -73,6 +76,11 @@ pub struct DatabaseSettings {
     /// deployment.
     pub migrate: bool,
 }
+
+/// At most this many read lanes unless `DB_READ_LANES` says otherwise: a few pipelined
+/// connections keep the database's cores busy; more only add backends to wake (measured with
+/// `make bench-api`: 2–8 lanes beat 0, 1 and 16 at 32 concurrent requests).
+pub const DEFAULT_READ_LANES_MAX: usize = 4;
 
 /// Every statement's deadline unless `DB_STATEMENT_TIMEOUT_MS` says otherwise: the API's
 /// queries take milliseconds, and a collector batch or a detector page well under a second.
@@ -154,6 +162,16 @@ impl DatabaseSettings {
                     .ok_or_else(|| format!("{v:?}: expected a whole number from 1 to 64"))
             })?
             .unwrap_or(2);
+        let read_lanes = env
+            .parse_with("DB_READ_LANES", |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n < pool_size)
+                    .ok_or_else(|| {
+                        format!("{v:?}: expected a whole number below DB_POOL_SIZE ({pool_size})")
+                    })
+            })?
+            .unwrap_or((pool_size / 2).min(DEFAULT_READ_LANES_MAX));
         let connect_timeout = env
             .parse_with("DB_CONNECT_TIMEOUT_MS", millis)?
             .unwrap_or(Duration::from_secs(5));
@@ -180,6 +198,7 @@ impl DatabaseSettings {
             tls,
             ca_file,
             pool_size,
+            read_lanes,
             connect_timeout,
             pool_wait_timeout,
             statement_timeout,
@@ -278,6 +297,30 @@ mod tests {
             ]))
             .expect_err("refused");
             assert_eq!(err.variable(), "DB_STATEMENT_TIMEOUT_MS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn read_lanes_default_to_half_the_pool_up_to_four_and_always_leave_connections_for_writes() {
+        let url = ("DATABASE_URL", "postgres://localhost/db");
+        let lanes = |pairs: &[(&str, &str)]| {
+            let mut all = vec![url];
+            all.extend_from_slice(pairs);
+            DatabaseSettings::from_env(&Env::from_pairs(&all)).map(|s| (s.pool_size, s.read_lanes))
+        };
+        assert_eq!(lanes(&[]).expect("valid"), (2, 1));
+        assert_eq!(lanes(&[("DB_POOL_SIZE", "1")]).expect("valid"), (1, 0));
+        assert_eq!(lanes(&[("DB_POOL_SIZE", "6")]).expect("valid"), (6, 3));
+        assert_eq!(lanes(&[("DB_POOL_SIZE", "32")]).expect("valid"), (32, 4));
+        assert_eq!(
+            lanes(&[("DB_POOL_SIZE", "32"), ("DB_READ_LANES", "4")]).expect("valid"),
+            (32, 4)
+        );
+        assert_eq!(lanes(&[("DB_READ_LANES", "0")]).expect("valid"), (2, 0));
+        for bad in ["2", "3", "-1", "many"] {
+            let err = lanes(&[("DB_READ_LANES", bad)]).expect_err("refused");
+            assert_eq!(err.variable(), "DB_READ_LANES", "{bad}");
+            assert!(err.to_string().contains("below DB_POOL_SIZE (2)"), "{err}");
         }
     }
 

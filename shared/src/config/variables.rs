@@ -117,6 +117,12 @@ pub const VARIABLES: &[Variable] = &[
         "connections per function instance (default 2)",
     ),
     var(
+        "DB_READ_LANES",
+        DATABASE,
+        Optional,
+        "of those, connections shared by concurrent reads, which pipeline on them (default half the pool, at most 4)",
+    ),
+    var(
         "DB_CONNECT_TIMEOUT_MS",
         DATABASE,
         Optional,

@@ -10,6 +10,7 @@ pub mod detection;
 pub mod detector_state;
 pub mod gaps;
 mod iam;
+mod lanes;
 mod migrate;
 pub mod roles;
 pub mod scores;
@@ -139,6 +140,8 @@ pub struct Db {
     tls: &'static str,
     connect_timeout: Duration,
     migrated: Arc<tokio::sync::OnceCell<usize>>,
+    /// Connections shared by concurrent reads ([`Db::reader`]).
+    lanes: Arc<lanes::Lanes>,
     /// Whether [`Db::ensure_migrated`] applies migrations (`DB_MIGRATE`).
     migrates: bool,
 }
@@ -216,6 +219,7 @@ impl Db {
             tls: settings.tls.as_str(),
             connect_timeout: settings.connect_timeout,
             migrated: Default::default(),
+            lanes: Arc::new(lanes::Lanes::new(settings.read_lanes)),
             migrates: settings.migrate,
         })
     }
@@ -252,6 +256,19 @@ impl Db {
                 reason: other.to_string(),
             },
         })
+    }
+
+    /// A connection for one short read-only statement, possibly shared with concurrent
+    /// readers, whose statements then pipeline with this one (see [`lanes`]). Never use it
+    /// for a transaction or a write. Fails at once while the database is cooling down.
+    pub async fn reader(&self) -> Result<Arc<Client>, DbError> {
+        if let Some(left) = self.health.cooling() {
+            return Err(DbError::Cooling(left));
+        }
+        if self.lanes.len() == 0 {
+            return Ok(Arc::new(self.client().await?));
+        }
+        self.lanes.get(self).await
     }
 
     /// Applies pending migrations; safe to call from every cold start at once. A pooled

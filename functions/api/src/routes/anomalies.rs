@@ -150,7 +150,7 @@ pub async fn list(
     range: TimeRange,
     page: Page<AnomalyCursor>,
 ) -> Result<Json<AnomalyPage>, ApiError> {
-    let client = state.client().await?;
+    let client = state.reader().await?;
     let filter = AnomalyFilter {
         symbol,
         method,
@@ -159,7 +159,7 @@ pub async fn list(
         to: range.to,
     };
     let after = page.cursor.map(|c| (c.start_time, c.id));
-    let mut rows = anomalies::page(&client, &filter, after, page.fetch())
+    let mut rows = anomalies::page(&*client, &filter, after, page.fetch())
         .await?
         .ok_or_else(|| unknown(&filter))?;
     let next_cursor = page.finish(&mut rows, |a| AnomalyCursor {
@@ -252,7 +252,7 @@ pub async fn latest(
     ApiQuery(query): ApiQuery<LatestQuery>,
 ) -> Result<Json<SymbolAnomalies>, ApiError> {
     let limit = params::integer("limit", query.limit.as_deref(), 10, 1, 100)?;
-    let client = state.client().await?;
+    let client = state.reader().await?;
     let filter = AnomalyFilter {
         symbol: Some(symbol.clone()),
         method: None,
@@ -260,7 +260,7 @@ pub async fn latest(
         from: tickwatch::db::candles::EARLIEST,
         to: tickwatch::db::candles::LATEST,
     };
-    let rows = anomalies::page(&client, &filter, None, limit)
+    let rows = anomalies::page(&*client, &filter, None, limit)
         .await?
         .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
     Ok(Json(SymbolAnomalies {

@@ -40,8 +40,8 @@ pub async fn latest(
     SymbolPath(symbol): SymbolPath,
     IntervalParam { interval }: IntervalParam,
 ) -> Result<Json<Candle>, ApiError> {
-    let client = state.client().await?;
-    let read = candles::latest_watched(&client, &symbol, interval)
+    let client = state.reader().await?;
+    let read = candles::latest_watched(&*client, &symbol, interval)
         .await?
         .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
     read.value.map(Json).ok_or_else(|| {
@@ -88,10 +88,17 @@ pub async fn history(
     FormatParam { format }: FormatParam,
 ) -> Result<Response, ApiError> {
     let before = page.cursor.map_or(range.to, |c| c.0.min(range.to));
-    let client = state.client().await?;
-    let read = candles::page_watched(&client, &symbol, interval, range.from, before, page.fetch())
-        .await?
-        .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
+    let client = state.reader().await?;
+    let read = candles::page_watched(
+        &*client,
+        &symbol,
+        interval,
+        range.from,
+        before,
+        page.fetch(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
     let mut rows = read.value;
     let next_cursor = page.finish(&mut rows, |c| CandleCursor(c.open_time));
     if format == Format::Csv {
@@ -160,9 +167,9 @@ pub async fn moving_average(
     AverageParams { window, kind }: AverageParams,
     Limit { limit }: Limit,
 ) -> Result<Json<MovingAverage>, ApiError> {
-    let client = state.client().await?;
+    let client = state.reader().await?;
     let read = candles::page_watched(
-        &client,
+        &*client,
         &symbol,
         interval,
         candles::EARLIEST,

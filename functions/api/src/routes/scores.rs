@@ -102,11 +102,17 @@ pub async fn scores(
     page: Page<CandleCursor>,
 ) -> Result<Json<ScorePage>, ApiError> {
     let before = page.cursor.map_or(range.to, |c| c.0.min(range.to));
-    let client = state.client().await?;
-    let (interval, mut rows) =
-        scores::page_watched(&client, &symbol, interval, range.from, before, page.fetch())
-            .await?
-            .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
+    let client = state.reader().await?;
+    let (interval, mut rows) = scores::page_watched(
+        &*client,
+        &symbol,
+        interval,
+        range.from,
+        before,
+        page.fetch(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
     let next_cursor = page.finish(&mut rows, |s| CandleCursor(s.open_time));
     Ok(Json(ScorePage {
         symbol: symbol.to_string(),

@@ -58,9 +58,9 @@ pub struct SymbolBody {
         (status = 503, description = "The database cannot be reached or did not answer in time", body = ErrorEnvelope),
     ))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<SymbolList>, ApiError> {
-    let client = state.client().await?;
+    let client = state.reader().await?;
     Ok(Json(SymbolList {
-        symbols: symbols::list(&client).await?,
+        symbols: symbols::list(&*client).await?,
     }))
 }
 

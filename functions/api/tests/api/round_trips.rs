@@ -4,7 +4,9 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use tickwatch::model::Method as DetectMethod;
+
+use crate::helpers::{TestApp, anomaly, hour};
 
 /// Statements run in this test's database, apart from the counting itself.
 async fn statements(app: &TestApp) -> i64 {
@@ -34,6 +36,8 @@ async fn each_route_costs_one_statement() {
         .expect("pg_stat_statements");
     app.watch("BTC").await;
     app.seed_candles("BTC", 30).await;
+    app.seed_anomalies(&[anomaly("BTC", hour(3), &[DetectMethod::ZScore], 0.9)])
+        .await;
     // The first request of a process checks the migrations.
     assert_eq!(app.get("/health").await.status, StatusCode::OK);
 
@@ -61,9 +65,54 @@ async fn each_route_costs_one_statement() {
         ),
         (
             Method::GET,
+            "/v1/prices/NOPE/history?limit=5",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
             "/v1/prices/BTC/ma?window=3",
             None,
             StatusCode::OK,
+        ),
+        (Method::GET, "/v1/prices/BTC/scores", None, StatusCode::OK),
+        (
+            Method::GET,
+            "/v1/prices/NOPE/scores",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (Method::GET, "/v1/anomalies", None, StatusCode::OK),
+        (
+            Method::GET,
+            "/v1/anomalies?symbol=BTC",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/v1/anomalies?symbol=NOPE",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (Method::GET, "/v1/anomalies/stats", None, StatusCode::OK),
+        (
+            Method::GET,
+            "/v1/anomalies/stats?symbol=NOPE",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            "/v1/anomalies/BTC/latest",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/v1/anomalies/NOPE/latest",
+            None,
+            StatusCode::NOT_FOUND,
         ),
         (
             Method::PUT,
