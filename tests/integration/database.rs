@@ -754,7 +754,7 @@ async fn on_both_upsert_paths_corrections_stick_and_repeated_keys_are_refused() 
 async fn race_an_append_against_an_uncommitted_correction<T: Send + 'static>(
     test_db: &TestDb,
     corrected: &Candle,
-    writer: impl std::future::Future<Output = T> + Send + 'static,
+    writer: impl Future<Output = T> + Send + 'static,
 ) -> T {
     let mut other = test_db.unbounded().await;
     let correction = other.transaction().await.expect("begin");
