@@ -101,7 +101,7 @@ fuzz-api: ## fuzz the API with schemathesis against its OpenAPI document (also r
 
 bench-api: ## the API under wrk next to pgbench running the same SQL, a million candles loaded
 	@scripts/bench-api.sh
-bench-collector: ## backfill 1,000,000 synthetic candles: our upsert path next to COPY
+bench-collector: ## backfill 1,000,000 synthetic candles: our upsert path next to COPY (BENCH_BREAKDOWN=1: where the time goes)
 	@scripts/bench.sh $(ROWS)
 
 bench-startup: ## Lambda cold start: each release bootstrap vs a hello-world Lambda, time to first response and peak RSS

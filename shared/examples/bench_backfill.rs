@@ -62,6 +62,13 @@ async fn main() -> anyhow::Result<()> {
         detector_overrides: serde_json::json!({}),
     };
     let client = db.client().await?;
+    // The baseline is one COPY of every row, far longer than the pool's statement deadline
+    // and its watchdog allow: it gets a connection of its own, without either.
+    let url = env
+        .get("DATABASE_URL")
+        .context("DATABASE_URL must name the throwaway database")?;
+    let (copier, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
     symbols::upsert(&client, &entry).await?;
     let existing: i64 = client
         .query_one("SELECT count(*) FROM candles", &[])
@@ -98,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
     let upsert_peak = peak_rss_mib();
 
     // 2. The same rows, generated the same way, through COPY into an empty twin table.
-    client
+    copier
         .batch_execute(
             "CREATE TABLE candles_copy (LIKE candles INCLUDING ALL);
              ALTER TABLE candles_copy ADD FOREIGN KEY (symbol) REFERENCES symbols (symbol);",
@@ -106,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let source = SyntheticSource::new(collector.settings().synthetic_seed);
     let started = Instant::now();
-    let sink = client
+    let sink = copier
         .copy_in(&format!(
             "COPY candles_copy ({}) FROM STDIN BINARY",
             candles::WRITTEN
@@ -139,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let generate_secs = started.elapsed().as_secs_f64();
 
-    let same: bool = client
+    let same: bool = copier
         .query_one(
             "SELECT NOT EXISTS (
                  (SELECT symbol, interval, open_time, open, high, low, close, volume FROM candles
@@ -167,5 +174,185 @@ async fn main() -> anyhow::Result<()> {
     if !same {
         bail!("the two paths stored different rows");
     }
+    if std::env::var_os("BENCH_BREAKDOWN").is_some_and(|v| v == "1") {
+        breakdown(
+            &copier,
+            &source,
+            &symbol,
+            from,
+            to,
+            collector.settings().batch_size,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// One way of writing a batch into a twin of `candles`, for the breakdown.
+struct Variant {
+    name: &'static str,
+    /// The foreign key to `symbols` that `candles` has.
+    foreign_key: bool,
+    /// Which of the statement triggers `candles` has on insert.
+    triggers: &'static [Trigger],
+    /// Staged with `COPY` into a temporary table, then `INSERT … ON CONFLICT` (else `COPY`
+    /// straight into the table).
+    merged: bool,
+    secs: f64,
+}
+
+/// A statement trigger on inserts into `candles`: (function, transition table name).
+type Trigger = (&'static str, &'static str);
+const COUNTS: Trigger = ("candle_series_counts_inserted", "inserted");
+const RESCAN: Trigger = ("candles_request_rescan", "changed");
+const OUTBOX: Trigger = ("candles_stored_announce", "stored");
+
+/// Where the gap between our upsert and a plain `COPY` goes: every batch of the backfill is
+/// written by each variant into its own twin table, variants taking turns batch by batch so
+/// that a change of load on the machine falls on all of them alike. Each write is its own
+/// transaction, as in the collector. Ratios are against `COPY` into a table with the foreign
+/// key and nothing else. (`BENCH_BREAKDOWN=1`)
+async fn breakdown(
+    client: &tokio_postgres::Client,
+    source: &SyntheticSource,
+    symbol: &Symbol,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    batch_size: usize,
+) -> anyhow::Result<()> {
+    let mut variants = [
+        variant("COPY, no foreign key, no trigger", false, &[], false),
+        variant("COPY + foreign key (baseline)", true, &[], false),
+        variant("COPY + FK + series counts trigger", true, &[COUNTS], false),
+        variant(
+            "COPY + FK + rescan_from/writes trigger",
+            true,
+            &[RESCAN],
+            false,
+        ),
+        variant(
+            "COPY + FK + data-events outbox trigger",
+            true,
+            &[OUTBOX],
+            false,
+        ),
+        variant(
+            "COPY + FK + all three (the append path)",
+            true,
+            &[COUNTS, RESCAN, OUTBOX],
+            false,
+        ),
+        variant("staging + ON CONFLICT, no FK, no trigger", false, &[], true),
+        variant("staging + ON CONFLICT + FK", true, &[], true),
+        variant(
+            "staging + ON CONFLICT + FK + all three (the merge path)",
+            true,
+            &[COUNTS, RESCAN, OUTBOX],
+            true,
+        ),
+    ];
+    client
+        .batch_execute(
+            "CREATE TEMP TABLE bench_stage (symbol text, interval text, open_time timestamptz,
+                 open numeric, high numeric, low numeric, close numeric, volume numeric, source text)",
+        )
+        .await?;
+    for (i, v) in variants.iter().enumerate() {
+        let table = format!("candles_variant_{i}");
+        let mut sql = format!("CREATE TABLE {table} (LIKE candles INCLUDING ALL);");
+        if v.foreign_key {
+            sql += &format!(
+                "ALTER TABLE {table} ADD FOREIGN KEY (symbol) REFERENCES symbols (symbol);"
+            );
+        }
+        for (function, transition) in v.triggers {
+            sql += &format!(
+                "CREATE TRIGGER {function} AFTER INSERT ON {table}
+                 REFERENCING NEW TABLE AS {transition}
+                 FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
+            );
+        }
+        client.batch_execute(&sql).await?;
+    }
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut cursor = from;
+    while cursor < to {
+        let end = (cursor + TimeDelta::minutes(BLOCK)).min(to);
+        batch.extend(source.candles(symbol, Interval::OneMinute, cursor, end));
+        cursor = end;
+        if batch.len() < batch_size && cursor < to {
+            continue;
+        }
+        for (i, v) in variants.iter_mut().enumerate() {
+            let table = format!("candles_variant_{i}");
+            let started = Instant::now();
+            if v.merged {
+                client.batch_execute("TRUNCATE bench_stage").await?;
+                copy_into(client, "bench_stage", &batch).await?;
+                client
+                    .execute(
+                        &format!(
+                            "INSERT INTO {table} AS candles ({cols}) SELECT {cols} FROM bench_stage {}",
+                            candles::on_conflict(candles::UpsertMode::Replace),
+                            cols = candles::WRITTEN
+                        ),
+                        &[],
+                    )
+                    .await?;
+            } else {
+                copy_into(client, &table, &batch).await?;
+            }
+            v.secs += started.elapsed().as_secs_f64();
+        }
+        batch.clear();
+    }
+    let baseline = variants[1].secs;
+    println!(
+        "breakdown (batches of {batch_size}, each its own transaction; ratio = baseline time / variant time):"
+    );
+    for v in &variants {
+        println!(
+            "  {:<56} {:>7.2} s  {:>5.2}x",
+            v.name,
+            v.secs,
+            baseline / v.secs
+        );
+    }
+    Ok(())
+}
+
+fn variant(
+    name: &'static str,
+    foreign_key: bool,
+    triggers: &'static [Trigger],
+    merged: bool,
+) -> Variant {
+    Variant {
+        name,
+        foreign_key,
+        triggers,
+        merged,
+        secs: 0.0,
+    }
+}
+
+/// One binary `COPY` of `rows` into `table`.
+async fn copy_into(
+    client: &tokio_postgres::Client,
+    table: &str,
+    rows: &[tickwatch::model::Candle],
+) -> anyhow::Result<()> {
+    let sink = client
+        .copy_in(&format!(
+            "COPY {table} ({}) FROM STDIN BINARY",
+            candles::WRITTEN
+        ))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &candles::COPY_TYPES);
+    pin_mut!(writer);
+    for c in rows {
+        candles::write_copy_row(writer.as_mut(), c).await?;
+    }
+    writer.as_mut().finish().await?;
     Ok(())
 }

@@ -795,3 +795,254 @@ async fn concurrent_reads_share_a_lane_and_a_lane_whose_connection_died_opens_an
     let pid = pid.expect("the lane opened a new connection");
     assert_ne!(pid, a);
 }
+
+/// Starts `writer` (an upsert of a large feed batch) while another session holds an
+/// uncommitted correction inside the batch's span. The span looks free, so the upsert takes the
+/// append path (`COPY` straight into `candles`) and waits on the other session's row; once that
+/// commits, the `COPY` is refused by the key and the upsert must fall back to merging. Returns
+/// what the writer returned.
+async fn race_an_append_against_an_uncommitted_correction<T: Send + 'static>(
+    test_db: &TestDb,
+    corrected: &Candle,
+    writer: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let mut other = test_db.unbounded().await;
+    let correction = other.transaction().await.expect("begin");
+    correction
+        .execute(
+            "INSERT INTO candles (symbol, interval, open_time, open, high, low, close, volume, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &corrected.symbol.as_str(),
+                &corrected.interval.as_str(),
+                &corrected.open_time,
+                &corrected.open,
+                &corrected.high,
+                &corrected.low,
+                &corrected.close,
+                &corrected.volume,
+                &corrected.source.as_str(),
+            ],
+        )
+        .await
+        .expect("an uncommitted correction");
+    let task = tokio::spawn(writer);
+    let observer = test_db.unbounded().await;
+    let mut blocked = false;
+    for _ in 0..400 {
+        let waiting: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE 'COPY candles %'",
+                &[],
+            )
+            .await
+            .expect("look at the sessions")
+            .get(0);
+        if waiting > 0 {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        blocked,
+        "the writer never reached the append path's COPY (or never waited on the correction)"
+    );
+    correction.commit().await.expect("commit the correction");
+    task.await.expect("the writer's task")
+}
+
+/// After the race: the correction is what is stored for its bucket, every other candle is the
+/// feed's, and the bookkeeping counted what was really written — series count, one
+/// `candles.stored` announcement per statement that stored rows, one detector write each.
+async fn assert_the_correction_survived_the_race(
+    client: &tickwatch::db::Client,
+    feed: &[Candle],
+    corrected: &Candle,
+) {
+    let stored = candles::range_ascending(
+        client,
+        &corrected.symbol,
+        corrected.interval,
+        candles::EARLIEST,
+        candles::LATEST,
+        10_000,
+    )
+    .await
+    .expect("read back");
+    let expected: Vec<Candle> = feed
+        .iter()
+        .map(|c| {
+            if c.open_time == corrected.open_time {
+                corrected.clone()
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    assert_eq!(
+        stored, expected,
+        "the feed filled the span around the correction"
+    );
+    counts_match_a_real_count(client).await;
+    let announced: Vec<(i32, chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = client
+        .query(
+            "SELECT candles, first_open_time, last_open_time FROM candles_stored_outbox
+             WHERE symbol = $1 ORDER BY id",
+            &[&corrected.symbol.as_str()],
+        )
+        .await
+        .expect("the outbox")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let (first, last) = (feed[0].open_time, feed[feed.len() - 1].open_time);
+    assert_eq!(
+        announced,
+        vec![
+            (1, corrected.open_time, corrected.open_time),
+            (feed.len() as i32 - 1, first, last),
+        ],
+        "the refused COPY announced nothing; the merge announced what it stored"
+    );
+    let writes: i64 = client
+        .query_one(
+            "SELECT writes FROM detector_state WHERE symbol = $1",
+            &[&corrected.symbol.as_str()],
+        )
+        .await
+        .expect("detector state")
+        .get(0);
+    assert_eq!(
+        writes, 2,
+        "the correction and the merge, not the refused COPY"
+    );
+}
+
+#[tokio::test]
+async fn an_append_that_meets_a_concurrent_correction_falls_back_to_merging_around_it() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let feed = minute_candles("BTC", candles::COPY_FROM * 2, |i| Decimal::from(100 + i));
+    let corrected = Candle {
+        close: feed[300].low,
+        source: CandleSource::Correction,
+        ..feed[300].clone()
+    };
+    let db = test_db.clone();
+    let batch = feed.clone();
+    let outcome =
+        race_an_append_against_an_uncommitted_correction(&test_db, &corrected, async move {
+            let writer = db.raw().await;
+            candles::upsert(&writer, &batch, UpsertMode::Replace).await
+        })
+        .await
+        .expect("the upsert succeeds by merging");
+    assert_eq!(
+        (outcome.written, outcome.duplicates),
+        (feed.len() as u64 - 1, 0),
+        "every feed candle but the corrected one is written"
+    );
+    assert_the_correction_survived_the_race(&client, &feed, &corrected).await;
+    let again = candles::upsert(&client, &feed, UpsertMode::Replace)
+        .await
+        .expect("rerun");
+    assert_eq!(again.written, 0, "a rerun changes nothing");
+}
+
+#[tokio::test]
+async fn inside_a_callers_transaction_a_refused_append_leaves_the_transaction_usable() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let feed = minute_candles("BTC", candles::COPY_FROM + 40, |i| Decimal::from(50 + i));
+    let corrected = Candle {
+        close: feed[3].high,
+        source: CandleSource::Correction,
+        ..feed[3].clone()
+    };
+    let db = test_db.clone();
+    let batch = feed.clone();
+    let (outcome, later_in_the_transaction) =
+        race_an_append_against_an_uncommitted_correction(&test_db, &corrected, async move {
+            let mut writer = db.raw().await;
+            let tx = writer.transaction().await.expect("begin");
+            let outcome = candles::upsert(&tx, &batch, UpsertMode::Replace)
+                .await
+                .expect("the upsert succeeds by merging");
+            let later: i64 = tx
+                .query_one("SELECT count(*) FROM candles", &[])
+                .await
+                .expect("the transaction goes on after the refused COPY")
+                .get(0);
+            tx.commit().await.expect("commit");
+            (outcome, later)
+        })
+        .await;
+    assert_eq!(outcome.written, feed.len() as u64 - 1);
+    assert_eq!(later_in_the_transaction, feed.len() as i64);
+    assert_the_correction_survived_the_race(&client, &feed, &corrected).await;
+}
+
+#[tokio::test]
+async fn a_large_batch_into_an_empty_span_is_appended_with_the_same_bookkeeping() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    symbols::upsert(&client, &watched("BTC"))
+        .await
+        .expect("watch");
+    let feed = minute_candles("BTC", candles::COPY_FROM * 3, |i| Decimal::from(10 + i));
+    // Stored rows before and after the batch's span do not stop the append; the gap between
+    // them is what a repair fills.
+    let (before, rest) = feed.split_at(candles::COPY_FROM / 2);
+    let (gap, after) = rest.split_at(candles::COPY_FROM * 2);
+    for part in [before, after] {
+        candles::upsert(&client, part, UpsertMode::Replace)
+            .await
+            .expect("around the gap");
+    }
+    let outcome = candles::upsert(&client, gap, UpsertMode::Replace)
+        .await
+        .expect("the gap");
+    assert_eq!(outcome.written, gap.len() as u64);
+    let stored = candles::range_ascending(
+        &client,
+        &sym("BTC"),
+        Interval::OneMinute,
+        candles::EARLIEST,
+        candles::LATEST,
+        10_000,
+    )
+    .await
+    .expect("read back");
+    assert_eq!(stored, feed);
+    counts_match_a_real_count(&client).await;
+    let announced: Vec<i32> = client
+        .query("SELECT candles FROM candles_stored_outbox ORDER BY id", &[])
+        .await
+        .expect("the outbox")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        announced,
+        vec![before.len() as i32, after.len() as i32, gap.len() as i32],
+        "one announcement per batch"
+    );
+    let (rescan_from, writes): (chrono::DateTime<Utc>, i64) = client
+        .query_one(
+            "SELECT rescan_from, writes FROM detector_state WHERE symbol = 'BTC'",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .expect("detector state");
+    assert_eq!((rescan_from, writes), (feed[0].open_time, 3));
+}

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{CopyInSink, Row, Statement};
 
@@ -38,6 +39,11 @@ pub struct UpsertOutcome {
 /// A connection that can also stream a `COPY`: what [`upsert`] needs for large batches. Both
 /// a pooled connection and a transaction on one qualify.
 pub trait CopyClient: GenericClient {
+    /// Whether statements run inside a transaction the caller owns. A failed statement there
+    /// would abort the caller's whole transaction, so a step that may fail and be retried
+    /// another way (the append path of [`upsert`]) runs under a savepoint.
+    const IN_TRANSACTION: bool;
+
     /// Starts `COPY … FROM STDIN` for `statement`.
     fn copy_in_sink(
         &self,
@@ -46,6 +52,8 @@ pub trait CopyClient: GenericClient {
 }
 
 impl CopyClient for deadpool_postgres::Client {
+    const IN_TRANSACTION: bool = false;
+
     fn copy_in_sink(
         &self,
         statement: &Statement,
@@ -55,6 +63,8 @@ impl CopyClient for deadpool_postgres::Client {
 }
 
 impl CopyClient for deadpool_postgres::Transaction<'_> {
+    const IN_TRANSACTION: bool = true;
+
     fn copy_in_sink(
         &self,
         statement: &Statement,
@@ -79,9 +89,8 @@ pub const COPY_FROM: usize = 256;
 ///   the feed write that bucket again.
 ///
 /// Rows are sorted by key: a fixed order keeps two concurrent collectors from deadlocking on
-/// each other's rows. A batch of [`COPY_FROM`] or more is first streamed with binary `COPY`
-/// into a temporary table of the session and inserted from there, which moves rows at close
-/// to `COPY`'s own speed; a smaller batch travels as arrays.
+/// each other's rows. A batch of [`COPY_FROM`] or more goes through binary `COPY` (see
+/// [`upsert_through_copy`]); a smaller batch travels as arrays.
 pub async fn upsert(
     client: &impl CopyClient,
     candles: &[Candle],
@@ -113,8 +122,9 @@ pub async fn upsert(
 
 /// What happens when an incoming candle meets a stored one: the `DO UPDATE` clause. Its
 /// `WHERE` skips rows that would not change, so a re-sent batch rewrites nothing, and rows a
-/// person corrected, which only another correction may change.
-fn on_conflict(mode: UpsertMode) -> &'static str {
+/// person corrected, which only another correction may change. It names the target table
+/// `candles` (the benchmark merges into a twin table aliased so).
+pub fn on_conflict(mode: UpsertMode) -> &'static str {
     match mode {
         UpsertMode::Replace => {
             "ON CONFLICT (symbol, interval, open_time) DO UPDATE SET
@@ -208,32 +218,147 @@ async fn upsert_as_arrays(
         .await?)
 }
 
-/// The session's staging table for [`upsert_through_copy`]: created on a connection's first
-/// large batch, emptied before each one. Temporary tables skip the write-ahead log, so the
-/// rows are written durably only once, by the `INSERT` from here.
+/// The session's staging table for [`stage_and_merge`]: created on a connection's first
+/// large batch that needs merging, emptied before each one. Temporary tables skip the
+/// write-ahead log, so the rows are written durably only once, by the `INSERT` from here.
 const STAGE: &str = "CREATE TEMP TABLE IF NOT EXISTS candles_incoming (
          symbol text, interval text, open_time timestamptz, open numeric, high numeric,
          low numeric, close numeric, volume numeric, source text);
      TRUNCATE candles_incoming";
 
-/// Binary `COPY` into the staging table, then one `INSERT … SELECT … ON CONFLICT` from it.
+/// A large batch takes one of two routes, both ending in the same rows and bookkeeping:
+///
+/// - **append**: when no stored candle lies inside the batch's span of any of its series
+///   (a backfill of new history, a gap being filled, a fresh import), the rows have nothing to
+///   meet, so they are streamed with binary `COPY` straight into `candles`. That skips the
+///   staging copy and the per-row conflict check of `INSERT … ON CONFLICT`: it costs what a
+///   plain `COPY` costs, plus the statement triggers;
+/// - **merge**: otherwise, and whenever the append meets a row after all (a concurrent writer
+///   stored one in the span after the check: the unique key refuses the whole `COPY`, which
+///   rolls back with everything its triggers did), the rows are staged and merged with the
+///   `ON CONFLICT` rules of [`on_conflict`].
+///
+/// Either way the batch is one statement on `candles`, so its triggers (series counts, the
+/// detector's rescan request, the `candles.stored` outbox) run once for it.
 async fn upsert_through_copy(
     client: &impl CopyClient,
     rows: &[&Candle],
     mode: UpsertMode,
 ) -> Result<u64, DbError> {
-    client.batch_execute(STAGE).await?;
+    if spans_are_free(client, rows).await? {
+        match append(client, rows).await {
+            Ok(written) => return Ok(written),
+            Err(DbError::Query(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                tracing::debug!(
+                    candles = rows.len(),
+                    "another writer stored candles in the batch's span meanwhile; merging instead"
+                );
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    stage_and_merge(client, rows, mode).await
+}
+
+/// True when no stored candle lies between the first and the last open time of any series
+/// in `rows` (sorted by key): one index range probe per series, in one round trip.
+async fn spans_are_free(client: &impl GenericClient, rows: &[&Candle]) -> Result<bool, DbError> {
+    let spans = series_spans(rows);
+    let symbols: Vec<&str> = spans.iter().map(|s| s.0).collect();
+    let intervals: Vec<&str> = spans.iter().map(|s| s.1).collect();
+    let firsts: Vec<DateTime<Utc>> = spans.iter().map(|s| s.2).collect();
+    let lasts: Vec<DateTime<Utc>> = spans.iter().map(|s| s.3).collect();
+    let statement = client
+        .prepare_cached(
+            "SELECT NOT EXISTS (
+                 SELECT 1
+                 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+                      AS s(symbol, interval, first, last)
+                 WHERE EXISTS (SELECT 1 FROM candles c
+                               WHERE c.symbol = s.symbol AND c.interval = s.interval
+                                 AND c.open_time BETWEEN s.first AND s.last))",
+        )
+        .await?;
+    Ok(client
+        .query_one(&statement, &[&symbols, &intervals, &firsts, &lasts])
+        .await?
+        .try_get(0)?)
+}
+
+/// `(symbol, interval, first open time, last open time)` of each series in `rows`, which are
+/// sorted by key.
+fn series_spans<'a>(
+    rows: &[&'a Candle],
+) -> Vec<(&'a str, &'static str, DateTime<Utc>, DateTime<Utc>)> {
+    let mut spans: Vec<(&str, &str, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for c in rows {
+        match spans.last_mut() {
+            Some(span) if span.0 == c.symbol.as_str() && span.1 == c.interval.as_str() => {
+                span.3 = c.open_time;
+            }
+            _ => spans.push((
+                c.symbol.as_str(),
+                c.interval.as_str(),
+                c.open_time,
+                c.open_time,
+            )),
+        }
+    }
+    spans
+}
+
+/// Binary `COPY` of `rows` straight into `candles`. Inside a caller's transaction it runs under
+/// a savepoint, so a refused `COPY` leaves that transaction usable for the merge that follows.
+async fn append<C: CopyClient>(client: &C, rows: &[&Candle]) -> Result<u64, DbError> {
+    if !C::IN_TRANSACTION {
+        return copy_rows(client, "candles", rows).await;
+    }
+    client.batch_execute("SAVEPOINT candles_append").await?;
+    match copy_rows(client, "candles", rows).await {
+        Ok(written) => {
+            client
+                .batch_execute("RELEASE SAVEPOINT candles_append")
+                .await?;
+            Ok(written)
+        }
+        Err(error) => {
+            // The caller sees the COPY's error; if the connection is gone, so is this.
+            let _ = client
+                .batch_execute(
+                    "ROLLBACK TO SAVEPOINT candles_append; RELEASE SAVEPOINT candles_append",
+                )
+                .await;
+            Err(error)
+        }
+    }
+}
+
+/// Streams `rows` into `table` (`candles` or the staging table) with one binary `COPY`;
+/// returns how many rows the server took.
+async fn copy_rows(
+    client: &impl CopyClient,
+    table: &str,
+    rows: &[&Candle],
+) -> Result<u64, DbError> {
     let copy = client
-        .prepare_cached(&format!(
-            "COPY candles_incoming ({WRITTEN}) FROM STDIN BINARY"
-        ))
+        .prepare_cached(&format!("COPY {table} ({WRITTEN}) FROM STDIN BINARY"))
         .await?;
     let sink = client.copy_in_sink(&copy).await?;
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &COPY_TYPES));
     for c in rows {
         write_copy_row(writer.as_mut(), c).await?;
     }
-    writer.as_mut().finish().await?;
+    Ok(writer.as_mut().finish().await?)
+}
+
+/// Binary `COPY` into the staging table, then one `INSERT … SELECT … ON CONFLICT` from it.
+async fn stage_and_merge(
+    client: &impl CopyClient,
+    rows: &[&Candle],
+    mode: UpsertMode,
+) -> Result<u64, DbError> {
+    client.batch_execute(STAGE).await?;
+    copy_rows(client, "candles_incoming", rows).await?;
     // The staged rows are already unique and in key order (the heap returns them as written).
     let insert = client
         .prepare_cached(&format!(
