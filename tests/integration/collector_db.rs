@@ -6,19 +6,19 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use tickwatch::model::{Interval, Provider};
-use tickwatch_tests::{TestDb, admin};
+use tickwatch_tests::{TestDb, admin, sym, watch, watch_every};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use tickwatch::providers::SyntheticSource;
 
-use crate::collector::{collector_with, count_rows, settings_for, stored, sym, watch};
+use crate::collector::{collector_with, count_rows, settings_for, stored};
 
 #[tokio::test]
 async fn the_database_stopping_mid_backfill_loses_no_batch_in_part_and_the_next_run_fills_in() {
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
+    watch_every(
         &test_db,
         "SYN",
         Provider::Synthetic,
@@ -26,7 +26,7 @@ async fn the_database_stopping_mid_backfill_loses_no_batch_in_part_and_the_next_
         Interval::OneMinute,
     )
     .await;
-    watch(
+    watch_every(
         &test_db,
         "ALT",
         Provider::Synthetic,
@@ -165,16 +165,9 @@ async fn two_collectors_at_once_store_no_duplicates_and_lose_no_updates() {
     let coins = ["bitcoin", "ethereum", "solana", "cardano", "ripple"];
     let symbols = ["BTC", "ETH", "SOL", "ADA", "XRP"];
     for (symbol, coin) in symbols.iter().zip(coins) {
-        watch(
-            &test_db,
-            symbol,
-            Provider::CoinGecko,
-            coin,
-            Interval::OneHour,
-        )
-        .await;
+        watch(&test_db, symbol, Provider::CoinGecko, coin).await;
     }
-    watch(
+    watch_every(
         &test_db,
         "SYN",
         Provider::Synthetic,
