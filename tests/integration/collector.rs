@@ -13,7 +13,7 @@ use tickwatch::db::candles;
 use tickwatch::db::symbols;
 use tickwatch::model::{Interval, Provider};
 use tickwatch::providers::http::build_client;
-use tickwatch_tests::{TestDb, hours_ago, sym, watch, watch_every};
+use tickwatch_tests::{TestDb, hours_ago, sym, watch, watch_every, watch_synthetic};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -260,14 +260,7 @@ async fn alpha_vantage_daily_bars_are_stored_by_trading_day() {
 async fn the_synthetic_source_gives_the_same_candles_on_every_poll() {
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch_every(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::FiveMinutes,
-    )
-    .await;
+    watch_synthetic(&test_db, "SYN", Interval::FiveMinutes).await;
     let collector = collector(&test_db, &server);
     let first = collector.collect(&[sym("SYN")]).await.expect("first");
     assert_eq!(first.stored, 2, "the previous and the current bucket");

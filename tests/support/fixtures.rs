@@ -65,6 +65,17 @@ pub async fn watch_every(
         .await;
 }
 
+/// Puts synthetic `symbol` on the watch list at width `interval`: the source that needs no
+/// network.
+pub async fn watch_synthetic(test_db: &TestDb, symbol: &str, interval: Interval) {
+    test_db
+        .watch(&WatchedSymbol {
+            interval,
+            ..watched(symbol)
+        })
+        .await;
+}
+
 impl TestDb {
     /// Puts `entry` on the watch list through the library's own upsert.
     pub async fn watch(&self, entry: &WatchedSymbol) {

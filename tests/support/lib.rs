@@ -8,7 +8,7 @@ mod fixtures;
 use std::sync::Once;
 
 pub use cluster::Cluster;
-pub use fixtures::{hours_ago, sym, watch, watch_every, watched, watched_on};
+pub use fixtures::{hours_ago, sym, watch, watch_every, watch_synthetic, watched, watched_on};
 
 use tickwatch::config::{DatabaseSettings, Env};
 use tickwatch::db::Db;
