@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tickwatch::collect::{Collector, CollectorEvent, OutcomeStatus};
-use tickwatch::config::{ApiKey, CollectorSettings};
+use tickwatch::config::{CollectorSettings, SourceKey};
 use tickwatch::db::candles;
 use tickwatch::db::symbols;
 use tickwatch::model::{Interval, Provider};
@@ -25,7 +25,7 @@ pub(crate) fn settings_for(server: &MockServer) -> CollectorSettings {
     settings.coinbase.base_url = server.uri();
     settings.kraken.base_url = server.uri();
     settings.alphavantage.base_url = server.uri();
-    settings.alphavantage.api_key = ApiKey::Plain("test-key".to_owned().into());
+    settings.alphavantage.api_key = SourceKey::Plain("test-key".to_owned().into());
     for source in [
         &mut settings.coingecko,
         &mut settings.binance,
