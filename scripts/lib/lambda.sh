@@ -40,15 +40,18 @@ lambda_target() {
 }
 
 # lambda_build ARCH [cargo-lambda args...]: release-builds every function into
-# target/lambda/<fn>/bootstrap.zip for ARCH (arm64 or x86_64).
+# target/lambda/<fn>/bootstrap.zip for ARCH (arm64 or x86_64). One cargo invocation per
+# function: cargo unifies the features of the packages it builds together, so a joint build
+# would link every function with the AWS clients of the collector (see shared/Cargo.toml).
 lambda_build() {
     local arch="$1"; shift
-    local target packages=()
+    local target fn
     target="$(lambda_target "$arch")"
-    for fn in $(lambda_functions); do packages+=(-p "$fn"); done
-    say "cargo lambda build --release for $arch ($target): ${packages[*]}"
-    cargo lambda build --release --target "$target" --output-format zip \
-        --lambda-dir target/lambda "${packages[@]}" "$@"
+    say "cargo lambda build --release for $arch ($target): $(lambda_functions | tr '\n' ' ')"
+    for fn in $(lambda_functions); do
+        cargo lambda build --release --target "$target" --output-format zip \
+            --lambda-dir target/lambda -p "$fn" "$@"
+    done
 }
 
 # zip_add_file ZIP FILE NAME: puts FILE into ZIP as NAME (replacing an older NAME), keeping

@@ -9,7 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{ConfigError, Env, read_secret_string};
+#[cfg(feature = "aws-secrets")]
+use crate::config::read_secret_string;
+use crate::config::{ConfigError, Env};
 
 /// The shortest key accepted: anything shorter can be guessed.
 pub const MIN_KEY_LEN: usize = 16;
@@ -74,11 +76,26 @@ pub async fn load_api_key(env: &Env, aws: &crate::aws::Aws) -> Result<Option<Api
         return ApiKey::new(&SecretString::from(key), "API_KEY").map(Some);
     }
     if let Some(arn) = env.get("API_KEY_SECRET_ARN") {
-        let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
-        let key = read_secret_string(&client, "API_KEY_SECRET_ARN", &arn).await?;
-        return ApiKey::new(&key, "API_KEY_SECRET_ARN").map(Some);
+        return read_key_secret(aws, &arn).await.map(Some);
     }
     Ok(None)
+}
+
+#[cfg(feature = "aws-secrets")]
+async fn read_key_secret(aws: &crate::aws::Aws, arn: &str) -> Result<ApiKey, ConfigError> {
+    let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
+    let key = read_secret_string(&client, "API_KEY_SECRET_ARN", arn).await?;
+    ApiKey::new(&key, "API_KEY_SECRET_ARN")
+}
+
+/// A function built without Secrets Manager (the api, whose key check is API Gateway's in the
+/// cloud) refuses the setting at start instead of running with writes silently disabled.
+#[cfg(not(feature = "aws-secrets"))]
+async fn read_key_secret(_aws: &crate::aws::Aws, _arn: &str) -> Result<ApiKey, ConfigError> {
+    Err(ConfigError::NotBuiltIn {
+        name: "API_KEY_SECRET_ARN",
+        feature: "aws-secrets",
+    })
 }
 
 #[cfg(test)]

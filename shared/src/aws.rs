@@ -20,6 +20,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use tokio::sync::OnceCell;
 
+pub use aws_config::SdkConfig;
+
 /// The region when neither the environment nor a profile names one. Lambda always sets
 /// `AWS_REGION`, so this only matters on a developer's machine.
 const FALLBACK_REGION: &str = "us-east-1";
@@ -31,7 +33,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// to clone; every clone shares the one configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Aws {
-    config: Arc<OnceCell<aws_config::SdkConfig>>,
+    config: Arc<OnceCell<SdkConfig>>,
 }
 
 impl Aws {
@@ -41,14 +43,14 @@ impl Aws {
     }
 
     /// A handle on a configuration built elsewhere (tests, the local runner).
-    pub fn from_config(config: aws_config::SdkConfig) -> Self {
+    pub fn from_config(config: SdkConfig) -> Self {
         Self {
             config: Arc::new(OnceCell::new_with(Some(config))),
         }
     }
 
     /// The configuration, loaded now if this is the first call.
-    pub async fn config(&self) -> &aws_config::SdkConfig {
+    pub async fn config(&self) -> &SdkConfig {
         self.config.get_or_init(sdk_config).await
     }
 
@@ -63,7 +65,7 @@ impl Aws {
 /// The region chain deliberately leaves out the EC2 instance metadata service: off AWS, the
 /// SDK would otherwise probe a link-local address for a region on every start of a local run.
 /// Credentials stay lazy; they are resolved only when a call needs them.
-pub async fn sdk_config() -> aws_config::SdkConfig {
+pub async fn sdk_config() -> SdkConfig {
     let region = RegionProviderChain::first_try(
         aws_config::environment::region::EnvironmentVariableRegionProvider::new(),
     )
@@ -77,11 +79,11 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 static SDK_HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(crate::net::client_config())
+    crate::net::http_client_builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .or_else(|_| crate::net::http_client_builder().build())
+        .unwrap_or_default()
 });
 
 /// The HTTP client every SDK client of the process sends through: `reqwest` with the shared

@@ -4,6 +4,12 @@
 //! tested against a real PostgreSQL and real HTTP servers on loopback.
 
 pub mod auth;
+#[cfg(feature = "aws")]
+pub mod aws;
+/// Builds without the AWS SDK (no `aws` feature) keep the same handle, which never loads
+/// anything: the code that would use it is compiled out.
+#[cfg(not(feature = "aws"))]
+#[path = "aws_absent.rs"]
 pub mod aws;
 pub mod collect;
 pub mod config;

@@ -9,16 +9,19 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "aws-cloudwatch")]
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-
+#[cfg(feature = "aws-cloudwatch")]
 use tokio::sync::OnceCell;
 
 use crate::aws::Aws;
 use crate::config::{MetricsSettings, MetricsSinkKind};
 
 /// CloudWatch accepts at most this many data per `PutMetricData` request.
+#[cfg(feature = "aws-cloudwatch")]
 const MAX_DATA_PER_CALL: usize = 1000;
 /// CloudWatch accepts at most this many distinct values in one datum.
+#[cfg(feature = "aws-cloudwatch")]
 const MAX_VALUES_PER_DATUM: usize = 150;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -152,6 +155,7 @@ impl Metrics {
         lines
     }
 
+    #[cfg(feature = "aws-cloudwatch")]
     fn into_data(self) -> Vec<MetricDatum> {
         let dims = |d: &[(String, String)]| {
             d.iter()
@@ -197,6 +201,7 @@ pub enum MetricsError {
     Emf(#[source] std::io::Error),
     /// `PutMetricData` failed (boxed: the SDK's error is large, and a publish that worked
     /// should not pay for it).
+    #[cfg(feature = "aws-cloudwatch")]
     #[error("metrics could not be published: {}", aws_sdk_cloudwatch::error::DisplayErrorContext(.0.as_ref()))]
     CloudWatch(
         #[source]
@@ -213,6 +218,7 @@ pub enum MetricsError {
 pub enum MetricsSink {
     /// The client is built on the first publish, so a start that publishes nothing never
     /// loads the SDK.
+    #[cfg(feature = "aws-cloudwatch")]
     CloudWatch {
         aws: Aws,
         client: Arc<OnceCell<aws_sdk_cloudwatch::Client>>,
@@ -266,11 +272,22 @@ impl MetricsSink {
     /// back to the log so no metric is silently lost.
     pub fn new(settings: &MetricsSettings, aws: Option<&Aws>) -> Self {
         match (settings.sink, aws) {
+            #[cfg(feature = "aws-cloudwatch")]
             (MetricsSinkKind::CloudWatch, Some(aws)) => Self::CloudWatch {
                 aws: aws.clone(),
                 client: Arc::default(),
                 namespace: settings.namespace.clone(),
             },
+            #[cfg(not(feature = "aws-cloudwatch"))]
+            (MetricsSinkKind::CloudWatch, _) => {
+                let _ = aws;
+                tracing::warn!(
+                    "METRICS_SINK=cloudwatch needs the aws-cloudwatch feature, which this function is built without: metrics go to the log"
+                );
+                Self::Log {
+                    namespace: settings.namespace.clone(),
+                }
+            }
             (MetricsSinkKind::Emf, _) => Self::Emf {
                 namespace: settings.namespace.clone(),
                 out: EmfOut::stdout(),
@@ -283,6 +300,7 @@ impl MetricsSink {
     }
 
     /// A CloudWatch sink over a client built elsewhere (a test's, pointed at a local server).
+    #[cfg(feature = "aws-cloudwatch")]
     pub fn cloudwatch_with(client: aws_sdk_cloudwatch::Client, namespace: &str) -> Self {
         Self::CloudWatch {
             aws: Aws::lazy(),
@@ -314,6 +332,7 @@ impl MetricsSink {
                 }
                 Ok(sent)
             }
+            #[cfg(feature = "aws-cloudwatch")]
             Self::CloudWatch {
                 aws,
                 client,
@@ -339,7 +358,9 @@ impl MetricsSink {
     }
 }
 
-#[cfg(test)]
+/// What the sink sends to CloudWatch (its calls to a local server: tests/integration/metrics.rs;
+/// EMF lines: tests/integration/metrics_terraform.rs).
+#[cfg(all(test, feature = "aws-cloudwatch"))]
 mod tests {
     use super::*;
 

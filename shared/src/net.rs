@@ -1,6 +1,10 @@
 //! TLS for every outbound HTTPS call of a process: one rustls configuration (one crypto
-//! provider, one root store) built on first use and shared by the price sources' HTTP client
-//! and the AWS SDK's (see [`crate::aws`]).
+//! provider, one root store) built on first use and shared by the price sources' HTTP client,
+//! the AWS SDK's (see [`crate::aws`]) and the database's.
+//!
+//! The provider is ring's. aws-lc-rs (rustls' default) would add about a megabyte of C to
+//! every package and several minutes of C compilation to every release build, for nothing we
+//! use: no FIPS mode, no post-quantum key exchange our peers ask for.
 //!
 //! The roots are Mozilla's, compiled in (`webpki-roots`): nothing is read from disk, so a cold
 //! start that never opens an HTTPS connection pays nothing for TLS, and one that does pays
@@ -9,11 +13,18 @@
 
 use std::sync::{Arc, LazyLock};
 
-use rustls::crypto::{CryptoProvider, aws_lc_rs};
+use rustls::crypto::{CryptoProvider, ring};
 use rustls::{ClientConfig, RootCertStore};
 
-static PROVIDER: LazyLock<Arc<CryptoProvider>> =
-    LazyLock::new(|| Arc::new(aws_lc_rs::default_provider()));
+/// ring, installed as the process default as well, so a client built by code that asks rustls
+/// for its default (a test's `reqwest::Client::new()`) finds this one instead of none.
+static PROVIDER: LazyLock<Arc<CryptoProvider>> = LazyLock::new(|| {
+    // Err means a provider is installed already; the one installed is the one to share.
+    let _ = ring::default_provider().install_default();
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(ring::default_provider()))
+});
 
 static ROOTS: LazyLock<Arc<RootCertStore>> = LazyLock::new(|| {
     Arc::new(RootCertStore {
@@ -28,11 +39,11 @@ static CLIENT_CONFIG: LazyLock<ClientConfig> = LazyLock::new(|| {
         Ok(builder) => builder
             .with_root_certificates(root_store())
             .with_no_client_auth(),
-        Err(_) => unreachable!("aws-lc-rs supports TLS 1.2 and 1.3, the safe defaults"),
+        Err(_) => unreachable!("ring supports TLS 1.2 and 1.3, the safe defaults"),
     }
 });
 
-/// The rustls cryptography (aws-lc-rs) every TLS client of the process uses.
+/// The rustls cryptography (ring) every TLS client of the process uses.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     PROVIDER.clone()
 }
@@ -46,6 +57,12 @@ pub fn root_store() -> Arc<RootCertStore> {
 /// the provider with every other clone.
 pub fn client_config() -> ClientConfig {
     CLIENT_CONFIG.clone()
+}
+
+/// A `reqwest` client builder on the process's TLS configuration: every HTTP client of the
+/// project starts here (reqwest is built without a crypto provider of its own).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().tls_backend_preconfigured(client_config())
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! What every function does once per cold start: read settings, set up logging and build the
-//! database pool and metrics sink. Nothing here touches the network, and the AWS SDK is loaded
-//! only when a setting needs it (a database secret or IAM auth) or a call first uses it, so a
-//! cold start stays fast; the first invocation opens the first connection.
+//! database pool and metrics sink. Nothing here touches the network, and the AWS SDK (in the
+//! functions built with it) is loaded only when a setting needs it (a database secret) or a
+//! call first uses it, so a cold start stays fast; the first invocation opens the first
+//! connection. An RDS IAM token needs no SDK: it is signed locally (`db::iam`).
 
 use crate::aws::Aws;
 use crate::config::{ConfigError, Settings};
@@ -34,7 +35,7 @@ impl Resources {
         let settings = Settings::from_process_env()?;
         crate::telemetry::init(settings.log_format);
         let aws = Aws::lazy();
-        // Only a secret or an IAM token needs AWS before the first connection.
+        // Only a database secret needs AWS before the first connection.
         let db = Db::connect_lazy(&settings.database, &aws).await?;
         let metrics = MetricsSink::new(&settings.metrics, Some(&aws));
         tracing::info!(function, database = db.target(), "started");

@@ -265,7 +265,12 @@ async fn in_the_cloud_shape_a_missed_schedule_a_throttled_source_and_failed_runs
         .await;
     let settings = settings_for(&server);
     let planner = Planner::new(test_db.db.clone(), settings.clone());
-    let fetcher = Fetcher::new(&settings, reqwest::Client::new());
+    let fetcher = Fetcher::new(
+        &settings,
+        tickwatch::net::http_client_builder()
+            .build()
+            .expect("client"),
+    );
     let aws = local_aws().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue = sqs

@@ -264,9 +264,16 @@ async fn the_webhook_is_retried_on_5xx_and_429_until_it_takes_the_alert() {
         Some("http://127.0.0.1:8080"),
     );
     let url = server.uri().parse().expect("url");
-    let attempts = webhook::post(&reqwest::Client::new(), &url, &body, quick())
-        .await
-        .expect("delivered on the third attempt");
+    let attempts = webhook::post(
+        &tickwatch::net::http_client_builder()
+            .build()
+            .expect("client"),
+        &url,
+        &body,
+        quick(),
+    )
+    .await
+    .expect("delivered on the third attempt");
     assert_eq!(attempts, 3);
     let received = server.received_requests().await.expect("recorded");
     assert_eq!(received.len(), 3);
@@ -282,7 +289,9 @@ async fn the_webhook_is_retried_on_5xx_and_429_until_it_takes_the_alert() {
 #[tokio::test]
 async fn a_4xx_is_final_and_timeouts_and_refused_connections_give_up_after_the_attempts() {
     let body = webhook::message(&sample(7, Severity::High, Utc::now()), None);
-    let http = reqwest::Client::new();
+    let http = tickwatch::net::http_client_builder()
+        .build()
+        .expect("client");
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -348,7 +357,9 @@ async fn only_recent_events_at_or_above_the_severity_are_alerts_and_a_dead_webho
         .await;
     let notifier = Notifier::new(
         settings(Some(&server.uri())),
-        reqwest::Client::new(),
+        tickwatch::net::http_client_builder()
+            .build()
+            .expect("client"),
         &tickwatch::aws::Aws::lazy(),
     )
     .await;
@@ -495,7 +506,9 @@ async fn data_events_reach_the_bus_and_alerts_the_topic() {
     settings.event_bus = Some(bus.clone());
     let notifier = Notifier::new(
         settings,
-        reqwest::Client::new(),
+        tickwatch::net::http_client_builder()
+            .build()
+            .expect("client"),
         &tickwatch::aws::Aws::from_config(config.clone()),
     )
     .await;
@@ -567,7 +580,9 @@ async fn data_events_reach_the_bus_and_alerts_the_topic() {
     cut_off.webhook_url = Some(hook.uri().parse().expect("url"));
     let cut_off = Notifier::new(
         cut_off,
-        reqwest::Client::new(),
+        tickwatch::net::http_client_builder()
+            .build()
+            .expect("client"),
         &tickwatch::aws::Aws::from_config(unreachable),
     )
     .await;

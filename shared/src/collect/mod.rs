@@ -23,10 +23,13 @@ mod event;
 mod fetch;
 pub mod http;
 pub mod plan;
+#[cfg(feature = "aws-remote")]
 pub mod remote;
 mod report;
 mod schedule;
 mod sink;
+#[cfg(feature = "aws-remote")]
+mod sqs;
 mod store;
 pub mod writer;
 
@@ -42,7 +45,9 @@ pub use fetch::Fetcher;
 pub use plan::{CollectPlan, GapCounts, Planner, SeriesWork, TimeRange};
 pub use report::{CollectReport, OutcomeCode, OutcomeError, OutcomeStatus, RunKind, SymbolOutcome};
 pub use schedule::is_due;
-pub use sink::{BatchSink, Delivery, SinkError, SqsSink, StoreSink};
+pub use sink::{BatchSink, Delivery, SinkError, StoreSink};
+#[cfg(feature = "aws-remote")]
+pub use sqs::SqsSink;
 pub use store::{StoreError, Stored, store_batch};
 
 use crate::config::CollectorSettings;

@@ -269,25 +269,50 @@ impl CollectorSettings {
     ) -> Result<Self, ConfigError> {
         for source in [&mut self.coingecko, &mut self.alphavantage] {
             if let SourceKey::Secret { variable, arn } = &source.api_key {
-                let aws = aws.ok_or(ConfigError::Missing {
-                    name: variable,
-                    hint: "reading the key's secret needs AWS configuration",
-                })?;
-                let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
-                // A secret Terraform created but nobody filled yet has no value: the source
-                // then runs keyless (Alpha Vantage answers each stock with a missing-key error,
-                // CoinGecko uses its public tier) instead of the collector not starting.
-                source.api_key = match super::read_secret_string(&client, variable, arn).await {
-                    Ok(key) => SourceKey::Plain(key),
-                    Err(error) => {
-                        tracing::warn!(%error, "the source key could not be read; the source runs without a key");
-                        SourceKey::None
-                    }
-                };
+                source.api_key = read_source_key(aws, variable, arn).await?;
             }
         }
         Ok(self)
     }
+}
+
+/// A source's key from its secret. A secret Terraform created but nobody filled yet has no
+/// value: the source then runs keyless (Alpha Vantage answers each stock with a missing-key
+/// error, CoinGecko uses its public tier) instead of the collector not starting.
+#[cfg(feature = "aws-secrets")]
+async fn read_source_key(
+    aws: Option<&crate::aws::Aws>,
+    variable: &'static str,
+    arn: &str,
+) -> Result<SourceKey, ConfigError> {
+    let aws = aws.ok_or(ConfigError::Missing {
+        name: variable,
+        hint: "reading the key's secret needs AWS configuration",
+    })?;
+    let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
+    Ok(
+        match super::read_secret_string(&client, variable, arn).await {
+            Ok(key) => SourceKey::Plain(key),
+            Err(error) => {
+                tracing::warn!(%error, "the source key could not be read; the source runs without a key");
+                SourceKey::None
+            }
+        },
+    )
+}
+
+/// Without Secrets Manager in the build, a key held in a secret is a setting this function
+/// cannot honour: refused at start rather than silently run keyless.
+#[cfg(not(feature = "aws-secrets"))]
+async fn read_source_key(
+    _aws: Option<&crate::aws::Aws>,
+    variable: &'static str,
+    _arn: &str,
+) -> Result<SourceKey, ConfigError> {
+    Err(ConfigError::NotBuiltIn {
+        name: variable,
+        feature: "aws-secrets",
+    })
 }
 
 /// The defaults parse from an empty environment by construction; this is never reached, but

@@ -16,7 +16,9 @@ use std::time::Duration;
 pub use collector::{CollectorSettings, HttpSettings, SourceKey, SourceSettings};
 pub use database::{Credentials, DatabaseSettings, TlsMode};
 pub use env::Env;
-pub use secret::{DatabaseSecret, read_database_secret, read_secret_string};
+pub use secret::DatabaseSecret;
+#[cfg(feature = "aws-secrets")]
+pub use secret::{read_database_secret, read_secret_string};
 
 /// A setting that is missing or malformed. The message always starts with the variable's name.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,15 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
     #[error("{name}: the secret could not be read: {reason}")]
     SecretUnreadable { name: &'static str, reason: String },
+    /// The setting asks for an AWS client this function was built without (each function
+    /// links only the clients it calls; see the features of the `tickwatch` crate).
+    #[error(
+        "{name} needs the `{feature}` feature of the tickwatch crate, which this function is built without"
+    )]
+    NotBuiltIn {
+        name: &'static str,
+        feature: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -38,7 +49,8 @@ impl ConfigError {
         match self {
             Self::Missing { name, .. }
             | Self::Invalid { name, .. }
-            | Self::SecretUnreadable { name, .. } => name,
+            | Self::SecretUnreadable { name, .. }
+            | Self::NotBuiltIn { name, .. } => name,
         }
     }
 }

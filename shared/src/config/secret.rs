@@ -4,6 +4,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
+#[cfg(feature = "aws-secrets")]
 use super::ConfigError;
 
 /// The JSON document RDS stores for a database user.
@@ -37,6 +38,7 @@ where
 
 /// Fetches a secret's string value. `variable` names the setting that pointed at it, so the
 /// error says which variable to fix.
+#[cfg(feature = "aws-secrets")]
 pub async fn read_secret_string(
     client: &aws_sdk_secretsmanager::Client,
     variable: &'static str,
@@ -61,6 +63,7 @@ pub async fn read_secret_string(
 }
 
 /// Fetches and parses a database secret.
+#[cfg(feature = "aws-secrets")]
 pub async fn read_database_secret(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,

@@ -1,6 +1,6 @@
 //! Turning settings into a connection: resolving credentials, the deadlines every session runs
-//! under, and a pool connector that signs a fresh RDS IAM token whenever the cached one is
-//! about to expire and watches each connection (see [`super::watchdog`]).
+//! under, and a pool connector that signs a fresh RDS IAM token for every connection it opens
+//! and watches each connection (see [`super::watchdog`]).
 //!
 //! Every session starts with `statement_timeout` (the server cancels a statement that runs
 //! longer) and `idle_in_transaction_session_timeout` (a client that vanished mid-transaction
@@ -11,15 +11,13 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
-use aws_sdk_rds::auth_token::{AuthTokenGenerator, Config as TokenConfig};
 use deadpool_postgres::Connect;
 use futures::future::BoxFuture;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
@@ -27,15 +25,18 @@ use tokio_postgres::{Client, Config, Connection, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::DbError;
+use super::iam::IamSigner;
+use super::secret_login::SecretLogin;
 use super::watchdog::{Health, Patience, Watchdog};
-use crate::config::{ConfigError, Credentials, DatabaseSettings, TlsMode, read_database_secret};
+use crate::aws::SdkConfig;
+use crate::config::{ConfigError, Credentials, DatabaseSettings, Env, TlsMode};
 
 /// How long a session may sit idle inside a transaction before the server ends it.
 const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(60);
 
 pub(crate) struct Resolved {
     pub config: Config,
-    pub iam: Option<IamToken>,
+    pub iam: Option<IamSigner>,
     pub secret: Option<SecretLogin>,
 }
 
@@ -54,7 +55,7 @@ impl Resolved {
 
 pub(crate) async fn resolve(
     settings: &DatabaseSettings,
-    aws: Option<&aws_config::SdkConfig>,
+    aws: Option<&SdkConfig>,
 ) -> Result<Resolved, DbError> {
     let mut iam = None;
     let mut secret_login = None;
@@ -73,33 +74,9 @@ pub(crate) async fn resolve(
             port,
             dbname,
         } => {
-            let aws = aws.ok_or(ConfigError::Missing {
-                name: "DB_SECRET_ARN",
-                hint: "reading the secret needs AWS configuration",
-            })?;
-            let client = aws_sdk_secretsmanager::Client::new(aws);
-            let secret = read_database_secret(&client, arn).await?;
-            let host = host.clone().or(secret.host).ok_or(ConfigError::Missing {
-                name: "DB_HOST",
-                hint: "the secret has no host, so DB_HOST must name the database",
-            })?;
-            let mut config = Config::new();
-            config
-                .host(&host)
-                .port(port.or(secret.port).unwrap_or(5432))
-                .dbname(
-                    dbname
-                        .as_deref()
-                        .or(secret.dbname.as_deref())
-                        .unwrap_or("postgres"),
-                )
-                .user(&secret.username)
-                .password(secret.password.expose_secret());
-            secret_login = Some(SecretLogin {
-                client,
-                arn: arn.clone(),
-                current: Arc::new(Mutex::new((secret.username, secret.password))),
-            });
+            let (config, login) =
+                SecretLogin::resolve(aws, arn, host.as_deref(), *port, dbname.as_deref()).await?;
+            secret_login = Some(login);
             config
         }
         Credentials::IamAuth {
@@ -108,12 +85,10 @@ pub(crate) async fn resolve(
             dbname,
             user,
         } => {
-            let aws = aws.ok_or(ConfigError::Missing {
-                name: "DB_IAM_AUTH",
-                hint: "signing a token needs AWS configuration",
-            })?;
-            let token = IamToken::new(aws.clone(), host, *port, user).await?;
-            iam = Some(token);
+            let signer = IamSigner::from_env(&Env::process(), host, *port, user)?;
+            // Signed now too, so a start with unusable credentials fails at once.
+            signer.token(SystemTime::now())?;
+            iam = Some(signer);
             let mut config = Config::new();
             config.host(host).port(*port).dbname(dbname).user(user);
             config
@@ -143,40 +118,6 @@ pub(crate) async fn resolve(
     })
 }
 
-/// Credentials from a Secrets Manager secret, read again when a login with them fails: the
-/// secret may have been rotated since the cold start (RDS rotates the one it manages), and
-/// the new password is better than failing every connection until the next cold start.
-#[derive(Clone)]
-pub(crate) struct SecretLogin {
-    client: aws_sdk_secretsmanager::Client,
-    arn: String,
-    current: Arc<Mutex<(String, SecretString)>>,
-}
-
-impl SecretLogin {
-    async fn apply(&self, config: &mut Config) {
-        let current = self.current.lock().await;
-        config.user(&current.0).password(current.1.expose_secret());
-    }
-
-    /// Reads the secret again; true when it holds other credentials than the ones in use.
-    async fn reread(&self) -> bool {
-        match read_database_secret(&self.client, &self.arn).await {
-            Ok(secret) => {
-                let mut current = self.current.lock().await;
-                let changed = current.0 != secret.username
-                    || current.1.expose_secret() != secret.password.expose_secret();
-                *current = (secret.username, secret.password);
-                changed
-            }
-            Err(error) => {
-                tracing::warn!(%error, "the database secret could not be read again");
-                false
-            }
-        }
-    }
-}
-
 /// Whether a connection failed because the server refused the credentials.
 fn login_refused(error: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
@@ -186,76 +127,12 @@ fn login_refused(error: &tokio_postgres::Error) -> bool {
     })
 }
 
-/// An RDS IAM token, re-signed once it is older than [`IamToken::REFRESH_AFTER`]. Tokens are
-/// valid for 15 minutes and only checked when a connection opens, so open connections outlive
-/// their token; new ones need a fresh one.
-#[derive(Clone)]
-pub(crate) struct IamToken {
-    generator: Arc<AuthTokenGenerator>,
-    aws: aws_config::SdkConfig,
-    cached: Arc<Mutex<(SecretString, Instant)>>,
-}
-
-impl IamToken {
-    const REFRESH_AFTER: Duration = Duration::from_secs(10 * 60);
-
-    async fn new(
-        aws: aws_config::SdkConfig,
-        host: &str,
-        port: u16,
-        user: &str,
-    ) -> Result<Self, DbError> {
-        let mut builder = TokenConfig::builder()
-            .hostname(host)
-            .port(u64::from(port))
-            .username(user)
-            .expires_in(900);
-        if let Some(region) = aws.region() {
-            builder = builder.region(region.clone());
-        }
-        let config = builder
-            .build()
-            .map_err(|e| DbError::IamToken(e.to_string()))?;
-        let generator = Arc::new(AuthTokenGenerator::new(config));
-        let token = sign(&generator, &aws).await?;
-        Ok(Self {
-            generator,
-            aws,
-            cached: Arc::new(Mutex::new((token, Instant::now()))),
-        })
-    }
-
-    /// The current token, re-signed when stale. A failed re-sign keeps the old token (still
-    /// valid for a few minutes) and logs why, rather than failing the connection outright.
-    async fn current(&self) -> SecretString {
-        let mut cached = self.cached.lock().await;
-        if cached.1.elapsed() >= Self::REFRESH_AFTER {
-            match sign(&self.generator, &self.aws).await {
-                Ok(token) => *cached = (token, Instant::now()),
-                Err(error) => tracing::warn!(%error, "could not refresh the RDS IAM token"),
-            }
-        }
-        cached.0.clone()
-    }
-}
-
-async fn sign(
-    generator: &AuthTokenGenerator,
-    aws: &aws_config::SdkConfig,
-) -> Result<SecretString, DbError> {
-    generator
-        .auth_token(aws)
-        .await
-        .map(|token| SecretString::from(token.as_str().to_owned()))
-        .map_err(|e| DbError::IamToken(e.to_string()))
-}
-
 /// Opens connections for the pool: plain or TLS, with a fresh IAM token or the (re-read)
 /// secret when configured, each behind a [`Watchdog`] so that a server which stops answering
 /// cannot hold a caller for ever.
 pub(crate) struct Connector {
     tls: Option<MakeRustlsConnect>,
-    iam: Option<IamToken>,
+    iam: Option<IamSigner>,
     secret: Option<SecretLogin>,
     /// How long the server may owe an answer (statement timeout plus a margin).
     patience: Duration,
@@ -274,7 +151,7 @@ pub(crate) struct Opened {
 impl Connector {
     pub fn new(
         tls: Option<MakeRustlsConnect>,
-        iam: Option<IamToken>,
+        iam: Option<IamSigner>,
         secret: Option<SecretLogin>,
         settings: &DatabaseSettings,
         health: Arc<Health>,
@@ -294,7 +171,14 @@ impl Connector {
     pub async fn open(&self, pg_config: &Config) -> Result<Opened, tokio_postgres::Error> {
         let mut config = pg_config.clone();
         if let Some(iam) = &self.iam {
-            config.password(iam.current().await.expose_secret());
+            // A fresh token for every new connection: signing is a few HMACs, and a token is
+            // only checked when the connection opens.
+            match iam.token(SystemTime::now()) {
+                Ok(token) => {
+                    config.password(token.expose_secret());
+                }
+                Err(error) => tracing::warn!(%error, "could not sign an RDS IAM token"),
+            }
         }
         let patience = Patience::new(Some(self.patience));
         let opened = match &self.secret {

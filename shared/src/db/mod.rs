@@ -9,9 +9,11 @@ pub mod corrections;
 pub mod detection;
 pub mod detector_state;
 pub mod gaps;
+mod iam;
 mod migrate;
 pub mod roles;
 pub mod scores;
+mod secret_login;
 pub mod stats;
 pub mod symbols;
 mod tls;
@@ -169,24 +171,29 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     /// [`Db::connect`] with the process's lazy AWS handle, loading the SDK configuration only
-    /// when the credentials need it (a secret or an IAM token; never for a URL).
+    /// when the credentials need it (a secret; never for a URL or an IAM token, which is
+    /// signed locally).
     pub async fn connect_lazy(
         settings: &DatabaseSettings,
         aws: &crate::aws::Aws,
     ) -> Result<Self, DbError> {
-        let aws = match settings.credentials {
-            crate::config::Credentials::Url(_) => None,
-            crate::config::Credentials::Secret { .. }
-            | crate::config::Credentials::IamAuth { .. } => Some(aws.config().await),
-        };
-        Self::connect(settings, aws).await
+        match settings.credentials {
+            #[cfg(feature = "aws")]
+            crate::config::Credentials::Secret { .. } => {
+                Self::connect(settings, Some(aws.config().await)).await
+            }
+            _ => {
+                let _ = aws;
+                Self::connect(settings, None).await
+            }
+        }
     }
 
     /// Resolves the credentials (reading the secret or signing an IAM token when configured)
-    /// and builds the pool. `aws` is needed only for the secret and IAM paths.
+    /// and builds the pool. `aws` is needed only for the secret.
     pub async fn connect(
         settings: &DatabaseSettings,
-        aws: Option<&aws_config::SdkConfig>,
+        aws: Option<&crate::aws::SdkConfig>,
     ) -> Result<Self, DbError> {
         let resolved = connect::resolve(settings, aws).await?;
         let target = resolved.describe_target();

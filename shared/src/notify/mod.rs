@@ -7,16 +7,20 @@
 //! [`Notifier::deliver`] with it directly. Delivery never feeds back into detection: a
 //! failing webhook or bus is logged and counted, and the next run goes on.
 
+#[cfg(feature = "aws-notify")]
+mod deliver;
 pub mod event;
+#[cfg(feature = "aws-notify")]
 pub mod publish;
 pub mod webhook;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{ConfigError, Env};
 use crate::model::Severity;
+#[cfg(feature = "aws-notify")]
+pub use deliver::{DeliveryReport, Notifier};
 use event::AnomalyDetected;
 pub use event::DataEvent;
 pub use webhook::RetryPolicy;
@@ -74,132 +78,6 @@ impl NotifySettings {
     /// Whether `event` is worth waking someone for now.
     pub fn alerts(&self, event: &AnomalyDetected, now: DateTime<Utc>) -> bool {
         event.severity >= self.min_severity && now - event.end_time <= self.max_age
-    }
-}
-
-/// What one delivery did. Failures are counted here and logged; they never fail the caller.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DeliveryReport {
-    pub events: usize,
-    /// Items of the payload that were not data events, refused with a reason in the log.
-    pub rejected: usize,
-    pub on_bus: usize,
-    pub bus_failures: usize,
-    pub alerts: usize,
-    pub webhook_sent: usize,
-    pub webhook_failures: usize,
-    pub topic_sent: usize,
-    pub topic_failures: usize,
-}
-
-/// Sends data events and alerts where [`NotifySettings`] says.
-#[derive(Debug, Clone)]
-pub struct Notifier {
-    pub settings: NotifySettings,
-    http: reqwest::Client,
-    sns: Option<aws_sdk_sns::Client>,
-    bus: Option<aws_sdk_eventbridge::Client>,
-}
-
-impl Notifier {
-    /// `aws` is needed only when a topic or a bus is configured.
-    pub async fn new(
-        settings: NotifySettings,
-        http: reqwest::Client,
-        aws: &crate::aws::Aws,
-    ) -> Self {
-        let needs_aws = settings.topic_arn.is_some() || settings.event_bus.is_some();
-        let config = if needs_aws {
-            Some(aws.config().await)
-        } else {
-            None
-        };
-        Self {
-            sns: settings
-                .topic_arn
-                .as_ref()
-                .and(config)
-                .map(aws_sdk_sns::Client::new),
-            bus: settings
-                .event_bus
-                .as_ref()
-                .and(config)
-                .map(aws_sdk_eventbridge::Client::new),
-            settings,
-            http,
-        }
-    }
-
-    /// Reads the events out of a detector result — the Lambda destination's record
-    /// (`responsePayload.events`) or the result itself (`events`) — and delivers them.
-    pub async fn deliver_payload(&self, payload: &Value, now: DateTime<Utc>) -> DeliveryReport {
-        let (events, rejected) = events_of(payload);
-        let mut report = self.deliver(&events, now).await;
-        report.rejected = rejected;
-        report
-    }
-
-    /// Logs every event, puts it on the bus, and sends the alerts to the webhook and the topic.
-    pub async fn deliver(&self, events: &[DataEvent], now: DateTime<Utc>) -> DeliveryReport {
-        let mut report = DeliveryReport {
-            events: events.len(),
-            ..DeliveryReport::default()
-        };
-        for event in events {
-            let json = serde_json::to_string(event).unwrap_or_default();
-            tracing::info!(kind = event.kind(), event = %json, "data event");
-        }
-        if let (Some(client), Some(bus)) = (&self.bus, &self.settings.event_bus) {
-            match publish::to_bus(client, bus, events).await {
-                Ok(sent) => report.on_bus = sent,
-                Err(error) => {
-                    tracing::error!(error = %error, source = ?std::error::Error::source(&error), "data events not put on the bus");
-                    report.bus_failures = 1;
-                }
-            }
-        }
-        let chart_url = self.settings.chart_url.as_deref();
-        for event in events {
-            let DataEvent::AnomalyDetected(anomaly) = event else {
-                continue;
-            };
-            if !self.settings.alerts(anomaly, now) {
-                continue;
-            }
-            report.alerts += 1;
-            if let Some(url) = &self.settings.webhook_url {
-                let body = webhook::message(anomaly, chart_url);
-                match webhook::post(&self.http, url, &body, self.settings.retry).await {
-                    Ok(attempts) => {
-                        tracing::info!(id = anomaly.id, attempts, "alert posted to the webhook");
-                        report.webhook_sent += 1;
-                    }
-                    Err(error) => {
-                        tracing::error!(id = anomaly.id, error = %error, "alert not delivered to the webhook");
-                        report.webhook_failures += 1;
-                    }
-                }
-            }
-            if let (Some(client), Some(topic)) = (&self.sns, &self.settings.topic_arn) {
-                match publish::to_topic(client, topic, anomaly, chart_url).await {
-                    Ok(()) => report.topic_sent += 1,
-                    Err(error) => {
-                        tracing::error!(id = anomaly.id, error = %error, source = ?std::error::Error::source(&error), "alert not published to SNS");
-                        report.topic_failures += 1;
-                    }
-                }
-            }
-        }
-        tracing::info!(
-            events = report.events,
-            rejected = report.rejected,
-            on_bus = report.on_bus,
-            alerts = report.alerts,
-            webhook_failures = report.webhook_failures,
-            topic_failures = report.topic_failures,
-            "notifier delivered"
-        );
-        report
     }
 }
 

@@ -27,8 +27,7 @@ use crate::model::Provider;
 /// connections, a request timeout. Sources set their own per-attempt timeout too, so a client
 /// built elsewhere (the API's) works.
 pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(crate::net::client_config())
+    crate::net::http_client_builder()
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout)
         .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
@@ -313,7 +312,9 @@ mod tests {
     #[test]
     fn backoff_doubles_within_jitter_and_is_capped() {
         let client = HttpClient::new(
-            reqwest::Client::new(),
+            crate::net::http_client_builder()
+                .build()
+                .expect("a client on the shared TLS configuration"),
             HttpSettings {
                 retry_base: Duration::from_millis(100),
                 max_wait: Duration::from_millis(300),

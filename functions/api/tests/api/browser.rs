@@ -267,7 +267,9 @@ async fn the_chart_draws_the_candles_and_events_the_api_returns_and_the_picker_s
     app.detected_series("BTC", HOURS, 3, now).await;
     app.detected_series("ETH", HOURS, 5, now).await;
     let base = serve(&app).await;
-    let http = reqwest::Client::new();
+    let http = tickwatch::net::http_client_builder()
+        .build()
+        .expect("client");
     let browser = Browser::start().await;
 
     browser
@@ -422,7 +424,11 @@ async fn an_unknown_symbol_shows_the_api_reason_on_the_page() {
 async fn the_docs_page_renders_every_path_of_the_openapi_document() {
     let app = TestApp::spawn().await;
     let base = serve(&app).await;
-    let document: Value = reqwest::get(format!("{base}/openapi.json"))
+    let document: Value = tickwatch::net::http_client_builder()
+        .build()
+        .expect("client")
+        .get(format!("{base}/openapi.json"))
+        .send()
         .await
         .expect("GET")
         .json()

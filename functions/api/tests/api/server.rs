@@ -184,7 +184,11 @@ async fn clients_that_never_finish_their_headers_are_cut_off_while_others_are_se
     let mut idle = TcpStream::connect(address).await.expect("connect");
 
     // The server still answers others at once.
-    let reply = reqwest::get(format!("http://{address}/openapi.json"))
+    let reply = tickwatch::net::http_client_builder()
+        .build()
+        .expect("client")
+        .get(format!("http://{address}/openapi.json"))
+        .send()
         .await
         .expect("served");
     assert_eq!(reply.status().as_u16(), 200);
@@ -234,7 +238,11 @@ async fn connections_beyond_the_limits_are_refused_with_the_envelope() {
     );
     drop(held.pop());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let reply = reqwest::get(format!("http://{per_client}/openapi.json"))
+    let reply = tickwatch::net::http_client_builder()
+        .build()
+        .expect("client")
+        .get(format!("http://{per_client}/openapi.json"))
+        .send()
         .await
         .expect("a place came free");
     assert_eq!(reply.status().as_u16(), 200);

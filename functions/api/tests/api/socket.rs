@@ -24,7 +24,9 @@ async fn serve(app: &TestApp) -> String {
 async fn reads_and_writes_work_over_a_real_socket() {
     let app = TestApp::spawn().await;
     let base = serve(&app).await;
-    let http = reqwest::Client::new();
+    let http = tickwatch::net::http_client_builder()
+        .build()
+        .expect("client");
 
     let put = http
         .put(format!("{base}/v1/symbols/ETH"))
