@@ -26,6 +26,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 pub use deadpool_postgres::Object as Client;
+pub use iam::IamTokenError;
 
 use crate::config::DatabaseSettings;
 
@@ -61,7 +62,7 @@ pub enum DbError {
     #[error("database TLS setup failed: {0}")]
     Tls(#[source] TlsError),
     #[error("IAM auth token could not be signed: {0}")]
-    IamToken(String),
+    IamToken(#[source] IamTokenError),
     #[error("a stored row is invalid: {0}")]
     CorruptRow(String),
 }
