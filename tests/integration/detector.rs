@@ -181,6 +181,14 @@ async fn a_scheduled_run_scores_every_closed_candle_and_a_rerun_changes_nothing(
 
     let second = scheduled(&test_db, 5_000, now).await;
     assert_eq!((second.candles_scanned, second.scores_written), (0, 0));
+    // Nothing closed since: the run says so, and when the candle being built closes.
+    assert_eq!((first.series_current, second.series_current), (0, 1));
+    assert_eq!(first.why_nothing_scanned(), None);
+    assert!(second.why_nothing_scanned().is_some());
+    assert_eq!(
+        second.next_candle_closes,
+        Some(Interval::OneHour.bucket_start(now) + TimeDelta::hours(1))
+    );
     assert_eq!((second.events_opened, second.events_updated), (0, 0));
     assert_eq!(
         rows("SELECT open_time, scored_at FROM candle_scores ORDER BY 1").await,
@@ -190,6 +198,14 @@ async fn a_scheduled_run_scores_every_closed_candle_and_a_rerun_changes_nothing(
         rows("SELECT id, updated_at FROM anomalies ORDER BY 1").await,
         updated_at
     );
+    // An hour later the candle that was being built has closed, and it is judged.
+    let later = now + TimeDelta::hours(1);
+    let closed = history("BTC", 1, later);
+    candles::upsert(&client, &closed, UpsertMode::Replace)
+        .await
+        .expect("candle");
+    let third = scheduled(&test_db, 5_000, later).await;
+    assert_eq!((third.candles_scanned, third.series_current), (1, 0));
 }
 
 /// Candles arrive in random chunks (some of them late, behind what was already scanned), the

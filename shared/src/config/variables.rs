@@ -354,7 +354,7 @@ pub const VARIABLES: &[Variable] = &[
         "DETECTOR_EVENTS_THRESHOLD",
         &[Detector],
         Optional,
-        "events: consensus score at which a candle is anomalous (default 0.5, about once in six months)",
+        "events: consensus score at which a candle is anomalous (default 0.525, about once in eight months)",
     ),
     var(
         "DETECTOR_EVENTS_MERGE_WITHIN",

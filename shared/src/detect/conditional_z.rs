@@ -4,30 +4,15 @@
 //! and a wild week share. A return across a gap is judged against the current σ widened by the
 //! series' own gap factor.
 
-use serde::{Deserialize, Serialize};
-
-use super::config::Params;
+use super::config::{Params, switch_params};
 use super::{Detector, Group, InvalidParams, Reading, Series, volatility};
 use crate::model::Method;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConditionalZParams {
-    pub enabled: bool,
-}
-
-impl Default for ConditionalZParams {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
-}
-
-impl Params for ConditionalZParams {
-    const METHOD: Method = Method::ConditionalZ;
-    fn validate(&self) -> Result<(), InvalidParams> {
-        Ok(())
-    }
-}
+switch_params!(
+    /// The conditional z-score has nothing to set but whether it runs.
+    ConditionalZParams,
+    Method::ConditionalZ
+);
 
 #[derive(Debug, Clone)]
 pub struct ConditionalZ {

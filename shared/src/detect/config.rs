@@ -66,6 +66,33 @@ pub(crate) trait Params: Serialize + DeserializeOwned + Default + Clone {
     fn validate(&self) -> Result<(), InvalidParams>;
 }
 
+/// The parameters of a method with nothing to set but whether it runs: one definition for all of
+/// them, so they parse, merge and validate alike (`{"enabled": false}`, nothing else).
+macro_rules! switch_params {
+    ($(#[$doc:meta])* $name:ident, $method:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            pub enabled: bool,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self { enabled: true }
+            }
+        }
+
+        impl $crate::detect::config::Params for $name {
+            const METHOD: $crate::model::Method = $method;
+            fn validate(&self) -> Result<(), $crate::detect::InvalidParams> {
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use switch_params;
+
 /// A section of parameters that is not a method (calibration, events).
 pub(crate) trait Section: Serialize + DeserializeOwned + Default + Clone {
     const NAME: &'static str;

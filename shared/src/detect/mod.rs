@@ -39,9 +39,10 @@
 //!    renormalised over the groups present): a weighted union bound for "some group this
 //!    extreme", tightened when several groups agree, and valid when groups move together.
 //!
-//! 4. **Score** ([`recurrence`]). `p` per candle becomes a recurrence time `interval / p` and
-//!    the score maps it to [0, 1] on a log scale: 0 for once a day or more often, 1 for once a
-//!    century. Severity follows the recurrence: `low` rarer than weekly, `medium` monthly,
+//! 4. **Score** ([`recurrence`]). `p` per candle becomes a recurrence time `t / p`, with `t`
+//!    the calendar time one candle stands for over the calibration window (an interval for a
+//!    24/7 market, more for a stock that closes at night and at weekends), and the score maps
+//!    it to [0, 1] on a log scale: 0 for once a day or more often, 1 for once a century. Severity follows the recurrence: `low` rarer than weekly, `medium` monthly,
 //!    `high` yearly, `critical` once a decade.
 //!
 //! 5. **Events** ([`events`]). An anomaly is a run of candles whose score passes the threshold

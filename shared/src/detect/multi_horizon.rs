@@ -16,33 +16,18 @@
 //! Horizons 2, 3 and 6 candles: short enough that the move is still one event, spaced so each
 //! adds what the shorter ones miss. They were chosen before measuring and not tuned.
 
-use serde::{Deserialize, Serialize};
-
-use super::config::Params;
+use super::config::{Params, switch_params};
 use super::{Detector, Group, InvalidParams, Reading, Series, volatility};
 use crate::model::Method;
 
 /// The horizons, in candles.
 pub const HORIZONS: [usize; 3] = [2, 3, 6];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MultiHorizonParams {
-    pub enabled: bool,
-}
-
-impl Default for MultiHorizonParams {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
-}
-
-impl Params for MultiHorizonParams {
-    const METHOD: Method = Method::MultiHorizon;
-    fn validate(&self) -> Result<(), InvalidParams> {
-        Ok(())
-    }
-}
+switch_params!(
+    /// The multi-horizon return has nothing to set but whether it runs.
+    MultiHorizonParams,
+    Method::MultiHorizon
+);
 
 #[derive(Debug, Clone)]
 pub struct MultiHorizon {

@@ -2,30 +2,15 @@
 //! statistic, the one a person would check by hand; calibration decides how unusual a given
 //! change is for this series (5 % is noise for a small coin and a crash for an index).
 
-use serde::{Deserialize, Serialize};
-
-use super::config::Params;
+use super::config::{Params, switch_params};
 use super::{Detector, Group, InvalidParams, Reading, Series};
 use crate::model::Method;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PctChangeParams {
-    pub enabled: bool,
-}
-
-impl Default for PctChangeParams {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
-}
-
-impl Params for PctChangeParams {
-    const METHOD: Method = Method::PctChange;
-    fn validate(&self) -> Result<(), InvalidParams> {
-        Ok(())
-    }
-}
+switch_params!(
+    /// The percentage change has nothing to set but whether it runs.
+    PctChangeParams,
+    Method::PctChange
+);
 
 #[derive(Debug, Clone)]
 pub struct PctChange {

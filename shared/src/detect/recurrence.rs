@@ -17,6 +17,14 @@
 //!
 //! So the same score means the same rarity on 1-minute and daily candles: a 1-minute candle
 //! needs a far smaller `p` than a daily one to be a once-a-year event.
+//!
+//! **Calendar time, not candle time.** The scorer uses the time a candle stands for in the
+//! series' own calendar ([`score_over`]): the time the trailing calibration window spans over
+//! the candles in it. `p` is a share of those candles, so `T = span / candles / p` is how
+//! often such a candle comes along in real time. A 24/7 coin's hourly candles stand for an
+//! hour each; a stock's hourly candles, seven a day on five days a week, stand for almost
+//! five hours each, and its daily candles for 1.4 days. With `interval / p` the stock spent
+//! its alert budget (per symbol per *week*) at a fraction of the coin's rate.
 
 use crate::model::{Interval, Severity};
 
@@ -43,9 +51,15 @@ pub fn score_of_days(days: f64) -> f64 {
     (days.max(1.0).log10() / SCALE_DECADES).clamp(0.0, 1.0)
 }
 
-/// The score of a tail probability on `interval` candles.
+/// The score of a tail probability on `interval` candles, each standing for one interval.
 pub fn score(p: f64, interval: Interval) -> f64 {
     score_of_days(recurrence_days(p, interval))
+}
+
+/// The score of a tail probability on candles that each stand for `candle_seconds` of
+/// calendar time (never less than an interval).
+pub fn score_over(p: f64, candle_seconds: f64) -> f64 {
+    score_of_days(candle_seconds / DAY_SECONDS / p.max(f64::MIN_POSITIVE))
 }
 
 /// The score at which each severity starts.
@@ -97,5 +111,20 @@ mod tests {
             Some(Severity::Critical)
         );
         assert_eq!(severity(score(1.0, Interval::OneDay)), None);
+    }
+
+    #[test]
+    fn a_candle_that_stands_for_more_calendar_time_is_rarer() {
+        let p = 1e-3;
+        let hour = Interval::OneHour.seconds() as f64;
+        assert_eq!(score_over(p, hour), score(p, Interval::OneHour));
+        // A stock's hourly candle, 35 to a 168-hour week: 4.8 hours of calendar each.
+        let stock = score_over(p, hour * 168.0 / 35.0);
+        let expected = score_of_days(4.8 / 24.0 / p);
+        assert!(
+            (stock - expected).abs() < 1e-12,
+            "{stock} against {expected}"
+        );
+        assert!(stock > score(p, Interval::OneHour));
     }
 }

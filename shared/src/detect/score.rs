@@ -114,9 +114,9 @@ impl Scorer {
     /// Scores the candles of `series` from index `from` on; earlier candles are history. The
     /// score of candle `i` depends only on candles `i - lookback() ..= i`.
     pub fn score(&self, series: &Series<'_>, from: usize) -> Vec<CandleScore> {
-        let Some(interval) = series.interval else {
+        if series.interval.is_none() {
             return Vec::new();
-        };
+        }
         let calibrated = self.calibrated(series);
         (from..series.len())
             .map(|i| {
@@ -133,7 +133,8 @@ impl Scorer {
                     })
                     .collect();
                 let p = combine(&by_group(readings.iter().map(|r| (r.group, r.p))));
-                let score = p.map(|p| recurrence::score(p, interval));
+                let candle_seconds = self.candle_seconds(series, i);
+                let score = p.map(|p| recurrence::score_over(p, candle_seconds));
                 let severity = score.and_then(recurrence::severity);
                 let facts = if severity.is_some() {
                     self.facts(series, i)
@@ -150,6 +151,12 @@ impl Scorer {
                 }
             })
             .collect()
+    }
+
+    /// The calendar time candle `i` stands for, over the calibration window: `p` is a share
+    /// of that window's candles, so this is what turns it into a recurrence time.
+    pub fn candle_seconds(&self, series: &Series<'_>, i: usize) -> f64 {
+        series.seconds_per_candle(i, self.calibration.window)
     }
 
     fn facts(&self, series: &Series<'_>, i: usize) -> Value {

@@ -101,6 +101,19 @@ impl<'a> Series<'a> {
         self.candles.is_empty()
     }
 
+    /// The calendar time candle `i` stands for: the time the `window` candles before it span,
+    /// per candle (one interval at the start of a series, and never less). A 24/7 series'
+    /// candles stand for one interval each; a stock's, closed at night and at weekends, for
+    /// more. Depends only on candles `i - window ..= i`.
+    pub fn seconds_per_candle(&self, i: usize, window: usize) -> f64 {
+        let step = self.interval.map_or(1, |i| i.seconds()) as f64;
+        let w = window.min(i);
+        if w == 0 {
+            return step;
+        }
+        ((self.open_seconds[i] - self.open_seconds[i - w]) as f64 / w as f64).max(step)
+    }
+
     /// Whether candle `i` follows a gap (a weekend, a night, a missing candle).
     pub fn after_gap(&self, i: usize) -> bool {
         self.elapsed.get(i).is_some_and(|e| *e > 1.0)

@@ -330,3 +330,36 @@ fn values_in_details_are_rounded_to_ten_digits() {
     assert_eq!(round(0.123_456_789_012_3), 0.123_456_789_0);
     assert_eq!(round(0.0), 0.0);
 }
+
+#[test]
+fn a_candle_stands_for_the_calendar_time_of_its_window() {
+    // Seven hourly candles a day on weekdays only: 35 a week, each standing for 4.8 hours.
+    let mut candles = Vec::new();
+    for day in 0..70 {
+        let weekday = (day % 7) < 5;
+        for hour in 0..7 {
+            if weekday {
+                candles.push(flat_candle(day * 24 + 9 + hour, 100.0, None));
+            }
+        }
+    }
+    let series = Series::new(&candles);
+    let hour = 3_600.0;
+    assert_eq!(series.seconds_per_candle(0, 350), hour, "nothing before it");
+    assert_eq!(series.seconds_per_candle(1, 350), hour);
+    // 35 candles back is the same hour a week earlier: 168 hours over 35 candles.
+    let last = series.len() - 1;
+    assert_eq!(series.seconds_per_candle(last, 35), 168.0 * hour / 35.0);
+    // A 24/7 series' candles stand for one interval each.
+    let round_the_clock: Vec<Candle> = (0..100).map(|h| flat_candle(h, 1.0, None)).collect();
+    assert_eq!(
+        Series::new(&round_the_clock).seconds_per_candle(99, 50),
+        hour
+    );
+    // The scorer turns a share of its window into a recurrence over that calendar.
+    let scorer = scorer();
+    assert_eq!(
+        scorer.candle_seconds(&series, last),
+        series.seconds_per_candle(last, DetectorConfig::default().calibration.window)
+    );
+}

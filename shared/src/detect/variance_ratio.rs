@@ -10,33 +10,18 @@
 //! variances is not one return's whim, short enough to catch a burst while it lasts. Chosen
 //! before measuring, not tuned.
 
-use serde::{Deserialize, Serialize};
-
-use super::config::Params;
+use super::config::{Params, switch_params};
 use super::{Detector, Group, InvalidParams, Reading, Series, volatility};
 use crate::model::Method;
 
 /// Returns in the realised variance (one of them, the largest, is left out).
 pub const WINDOW: usize = 6;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct VarianceRatioParams {
-    pub enabled: bool,
-}
-
-impl Default for VarianceRatioParams {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
-}
-
-impl Params for VarianceRatioParams {
-    const METHOD: Method = Method::VarianceRatio;
-    fn validate(&self) -> Result<(), InvalidParams> {
-        Ok(())
-    }
-}
+switch_params!(
+    /// The variance ratio has nothing to set but whether it runs.
+    VarianceRatioParams,
+    Method::VarianceRatio
+);
 
 #[derive(Debug, Clone)]
 pub struct VarianceRatio {

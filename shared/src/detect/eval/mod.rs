@@ -7,8 +7,12 @@
 //! event threshold: a single method's score is its own calibrated `p` on the recurrence scale,
 //! the consensus score is what the detector stores, and the baseline's is the two-sided normal
 //! tail of the return's z-score against the previous [`BASELINE_WINDOW`] returns (the windowed
-//! Gaussian of the NAB, on log returns). The first [`WARM_UP`] candles of every series are the
-//! NAB's probationary period: detections there are not counted.
+//! Gaussian of the NAB, on log returns). A second baseline, [`nab_windowed_gaussian`], is the
+//! NAB's own reference detector as published: the raw value (here the close), an expanding
+//! window of up to [`NAB_WINDOW`] values that then slides in steps of [`NAB_STEP`], population
+//! spread, one-sided normal tail. Both are reported, each in its own row. The first
+//! [`WARM_UP`] candles of every series are the NAB's probationary period: detections there are
+//! not counted.
 
 pub mod generator;
 pub mod nab;
@@ -26,6 +30,12 @@ use crate::model::Method;
 
 /// Returns in the baseline's window.
 pub const BASELINE_WINDOW: usize = 1_000;
+/// Values in the NAB windowed-Gaussian detector's window (its published setting).
+pub const NAB_WINDOW: usize = 6_400;
+/// Values the NAB windowed-Gaussian detector's full window slides by at once.
+pub const NAB_STEP: usize = 100;
+/// The spread the NAB detector uses when its window has none.
+const NAB_MIN_STD: f64 = 1e-6;
 
 /// Seeds the defaults were chosen on.
 pub const TUNING_SEEDS: Range<u64> = 0..12;
@@ -79,6 +89,56 @@ pub fn baseline(series: &Series<'_>) -> Vec<Option<f64>> {
             p
         })
         .collect()
+}
+
+/// The NAB's windowed-Gaussian reference detector on the close, as the NAB defines it: each
+/// value is judged against the mean and population standard deviation of the values before it
+/// (all of them until there are [`NAB_WINDOW`], then a window that moves on by [`NAB_STEP`]
+/// values at a time, so it is refreshed every `NAB_STEP` candles), and its anomaly score is one
+/// minus the upper normal tail of `|z|`; the tail itself is returned here as `p`. The first
+/// value is not judged. A spread of 0 counts as [`NAB_MIN_STD`].
+pub fn nab_windowed_gaussian(values: &[f64]) -> Vec<Option<f64>> {
+    let mut out = Vec::with_capacity(values.len());
+    let mut window: Vec<f64> = Vec::new();
+    let mut pending: Vec<f64> = Vec::new();
+    let (mut mean, mut std) = (0.0, 1.0);
+    // While the window grows, Welford's update keeps the moments without summing it again.
+    let (mut count, mut running_mean, mut m2) = (0.0, 0.0, 0.0);
+    let moments = |window: &[f64]| {
+        let n = window.len() as f64;
+        let mean = window.iter().sum::<f64>() / n;
+        let var = window.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        (mean, var.sqrt())
+    };
+    for &value in values {
+        out.push((!window.is_empty() && value.is_finite()).then(|| {
+            let z = (value - mean).abs() / std;
+            0.5 * erfc(z / std::f64::consts::SQRT_2)
+        }));
+        if !value.is_finite() {
+            continue;
+        }
+        if window.len() < NAB_WINDOW {
+            window.push(value);
+            count += 1.0;
+            let delta = value - running_mean;
+            running_mean += delta / count;
+            m2 += delta * (value - running_mean);
+            mean = running_mean;
+            std = (m2 / count).max(0.0).sqrt();
+        } else {
+            pending.push(value);
+            if pending.len() == NAB_STEP {
+                window.drain(..NAB_STEP);
+                window.append(&mut pending);
+                (mean, std) = moments(&window);
+            }
+        }
+        if std == 0.0 {
+            std = NAB_MIN_STD;
+        }
+    }
+    out
 }
 
 /// One row of the table.
@@ -139,6 +199,20 @@ pub struct Report {
     pub threshold: f64,
     pub series: usize,
     pub candles: usize,
+    /// The big moves (≥ 6σ, one candle) the consensus missed, for the breakdown.
+    pub misses: Vec<Miss>,
+}
+
+/// A big move the consensus missed, and what came closest to catching it.
+#[derive(Debug, Clone)]
+pub struct Miss {
+    pub market: Market,
+    pub kind: Injection,
+    pub sigmas: f64,
+    /// The highest consensus score inside the label's window.
+    pub consensus_peak: f64,
+    /// The method with the highest score of its own inside the window, and that score.
+    pub closest: Option<(Method, f64)>,
 }
 
 impl Report {
@@ -192,14 +266,60 @@ impl Report {
                 let _ = writeln!(out, "  {:<17} {found:>4} / {all:<4}", kind.name());
             }
         }
+        out.push_str(&self.misses_table());
+        out
+    }
+
+    /// The big moves the consensus missed, counted by market and kind, by how big they were,
+    /// by how close the consensus came and by the method that came closest.
+    pub fn misses_table(&self) -> String {
+        use std::collections::BTreeMap;
+        let mut out = String::new();
+        if self.misses.is_empty() {
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "\n≥ 6σ moves the consensus missed: {}",
+            self.misses.len()
+        );
+        let mut count = |title: &str, key: &dyn Fn(&Miss) -> String| {
+            let mut by: BTreeMap<String, usize> = BTreeMap::new();
+            for miss in &self.misses {
+                *by.entry(key(miss)).or_default() += 1;
+            }
+            let cells: Vec<String> = by.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(out, "  {title:<22} {}", cells.join(", "));
+        };
+        count("by market and kind", &|m| {
+            format!("{}/{}", m.market.name(), m.kind.name())
+        });
+        count("by size", &|m| {
+            format!("{:>2}σ", (m.sigmas / 2.0).floor() as u32 * 2)
+        });
+        count("by consensus peak", &|m| {
+            format!("{:.1}", (m.consensus_peak * 10.0).floor() / 10.0)
+        });
+        count("by closest method", &|m| {
+            m.closest.map_or("none".to_owned(), |(method, score)| {
+                let reached = if score >= self.threshold { "+" } else { "" };
+                format!("{}{reached}", method.as_str())
+            })
+        });
         out
     }
 }
 
 /// The row name of the consensus.
 pub const CONSENSUS: &str = "consensus";
+/// The row name of the consensus counted by its events: only the first candle of each event
+/// (runs of flagged candles fewer than `merge_within` calm candles apart are one event) is a
+/// detection, as only it raises an alert.
+pub const CONSENSUS_EVENTS: &str = "consensus events";
 /// The row name of the baseline.
 pub const BASELINE: &str = "windowed gaussian";
+/// The row name of the NAB's own windowed-Gaussian detector.
+pub const BASELINE_NAB: &str = "wgauss (NAB)";
 
 /// Runs the suite `series` with `config` at its event threshold.
 pub fn evaluate(series: &[LabelledSeries], config: &DetectorConfig) -> Report {
@@ -220,7 +340,9 @@ pub fn evaluate_at(
     let fresh = || {
         let mut rows: Vec<Row> = methods.iter().map(|m| Row::new(m.as_str())).collect();
         rows.push(Row::new(CONSENSUS));
+        rows.push(Row::new(CONSENSUS_EVENTS));
         rows.push(Row::new(BASELINE));
+        rows.push(Row::new(BASELINE_NAB));
         rows
     };
     let mut reports: Vec<Report> = thresholds
@@ -230,6 +352,7 @@ pub fn evaluate_at(
             threshold,
             series: series.len(),
             candles: 0,
+            misses: Vec::new(),
         })
         .collect();
     for s in series {
@@ -238,7 +361,7 @@ pub fn evaluate_at(
         let scores = scorer.score(&prepared, 0);
         let gaussian = baseline(&prepared);
         // Per row, each candle's score on the recurrence scale.
-        let mut row_scores: Vec<Vec<Option<f64>>> = methods
+        let row_scores: Vec<Vec<Option<f64>>> = methods
             .iter()
             .map(|m| {
                 scores
@@ -247,28 +370,97 @@ pub fn evaluate_at(
                     .collect()
             })
             .collect();
-        row_scores.push(scores.iter().map(|c| c.p).collect());
-        row_scores.push(gaussian);
-        let row_scores: Vec<Vec<Option<f64>>> = row_scores
+        // The methods and the consensus on the detector's calendar scale, as it stores them.
+        let candle_seconds: Vec<f64> = (0..prepared.len())
+            .map(|i| scorer.candle_seconds(&prepared, i))
+            .collect();
+        let mut row_scores: Vec<Vec<Option<f64>>> = row_scores
             .into_iter()
             .map(|ps| {
                 ps.into_iter()
-                    .map(|p| p.map(|p| recurrence::score(p, interval)))
+                    .zip(&candle_seconds)
+                    .map(|(p, seconds)| p.map(|p| recurrence::score_over(p, *seconds)))
                     .collect()
             })
             .collect();
+        row_scores.push(scores.iter().map(|c| c.score).collect());
+        // The baselines keep their own operating point: one interval per candle.
+        for ps in [gaussian, nab_windowed_gaussian(&prepared.close)] {
+            row_scores.push(
+                ps.into_iter()
+                    .map(|p| p.map(|p| recurrence::score(p, interval)))
+                    .collect(),
+            );
+        }
+        let spans: Vec<(usize, usize)> = s.labels.iter().map(|l| (l.start, l.end)).collect();
+        let windows = nab::windows(s.candles.len(), &spans);
+        let consensus = methods.len();
         for report in &mut reports {
             report.candles += s.candles.len();
-            for (row, values) in report.rows.iter_mut().zip(&row_scores) {
-                let detections: Vec<bool> = values
+            let flagged = |values: &[Option<f64>]| -> Vec<bool> {
+                values
                     .iter()
                     .map(|v| v.is_some_and(|v| v >= report.threshold))
-                    .collect();
-                tally(row, s, &detections, config.events.merge_within);
+                    .collect()
+            };
+            // Rows: the methods, the consensus, its events, then the baselines.
+            let merge = config.events.merge_within;
+            for (r, row) in report.rows.iter_mut().enumerate() {
+                let detections = match r.cmp(&(consensus + 1)) {
+                    std::cmp::Ordering::Less => flagged(&row_scores[r]),
+                    std::cmp::Ordering::Equal => {
+                        event_onsets(&flagged(&row_scores[consensus]), merge)
+                    }
+                    std::cmp::Ordering::Greater => flagged(&row_scores[r - 1]),
+                };
+                tally(row, s, &detections, merge);
+            }
+            for (label, window) in s.labels.iter().zip(&windows) {
+                let peak = |values: &[Option<f64>]| {
+                    values[window.start..=window.end]
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .fold(0.0, f64::max)
+                };
+                let consensus_peak = peak(&row_scores[consensus]);
+                if !label.kind.is_big_move() || consensus_peak >= report.threshold {
+                    continue;
+                }
+                let closest = methods
+                    .iter()
+                    .zip(&row_scores)
+                    .map(|(m, values)| (*m, peak(values)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1));
+                report.misses.push(Miss {
+                    market: s.market,
+                    kind: label.kind,
+                    sigmas: label.sigmas,
+                    consensus_peak,
+                    closest,
+                });
             }
         }
     }
     reports
+}
+
+/// The first candle of each event in `flagged`: runs closer than `merge_within` calm candles
+/// are one event, as [`super::events::derive`] stores them.
+pub fn event_onsets(flagged: &[bool], merge_within: usize) -> Vec<bool> {
+    let mut last: Option<usize> = None;
+    flagged
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if !*f {
+                return false;
+            }
+            let onset = last.is_none_or(|l| i - l > merge_within + 1);
+            last = Some(i);
+            onset
+        })
+        .collect()
 }
 
 /// Adds what `detections` did on `s` to `row`.
@@ -375,6 +567,48 @@ mod tests {
         assert!((erfc(6.0 / std::f64::consts::SQRT_2) - 1.973_175e-9).abs() / 1.973_175e-9 < 1e-5);
     }
 
+    #[test]
+    fn an_event_is_counted_once_at_its_first_candle() {
+        let f = [
+            false, true, true, false, false, true, false, false, false, false, true,
+        ];
+        let onsets = event_onsets(&f, 2);
+        let at: Vec<usize> = (0..f.len()).filter(|i| onsets[*i]).collect();
+        // 1, 2 and 5 are at most two calm candles apart: one event; 10 starts another.
+        assert_eq!(at, vec![1, 10]);
+        assert_eq!(event_onsets(&f, 0).iter().filter(|o| **o).count(), 3);
+    }
+
+    #[test]
+    fn the_nab_baseline_grows_its_window_then_slides_it_in_steps() {
+        let p = nab_windowed_gaussian(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(p[0], None, "nothing to judge the first value against");
+        // One value: no spread, so the floor of 1e-6 makes the second value extreme.
+        assert!(p[1].expect("judged") < 1e-300);
+        // Against [1, 2]: mean 1.5, population σ 0.5, z = 3, Q(3) = 1.349898e-3.
+        assert!((p[2].expect("judged") - 1.349_898e-3).abs() < 1e-8);
+        // Against [1, 2, 3]: mean 2, σ = √(2/3), z = 2.449490, Q(z) = 7.152939e-3.
+        assert!((p[3].expect("judged") - 7.152_939e-3).abs() < 1e-8);
+
+        // A full window of zeros, then tens: the window only moves after a whole step.
+        let mut values = vec![0.0; NAB_WINDOW];
+        values.extend([10.0; NAB_STEP + 1]);
+        let p = nab_windowed_gaussian(&values);
+        assert!(
+            p[NAB_WINDOW + NAB_STEP - 1].expect("judged") < 1e-300,
+            "still all zeros"
+        );
+        // Now 6300 zeros and 100 tens: mean 0.15625, σ = √(1.5625 − 0.15625²) = 1.240195.
+        let z = (10.0 - 0.15625) / (1.5625f64 - 0.15625 * 0.15625).sqrt();
+        let expected = 0.5 * erfc(z / std::f64::consts::SQRT_2);
+        let got = p[NAB_WINDOW + NAB_STEP].expect("judged");
+        assert!(
+            (got / expected - 1.0).abs() < 1e-9,
+            "{got} against {expected}"
+        );
+        assert!(z > 7.9 && z < 8.0);
+    }
+
     /// The regression guard `make test` runs: a small held-out set, thresholds that can fail.
     #[test]
     fn the_consensus_beats_every_method_and_the_baseline_on_a_small_held_out_set() {
@@ -392,16 +626,29 @@ mod tests {
             );
         }
         // The issue aims at twice the baseline's score and 95 % recall of 6σ moves; what the
-        // default reaches on the held-out seeds is in the README (on this small set: 1.31×
-        // the baseline, 0.83 of the 6σ moves, recall 0.74, 0.05 alerts a week). The guard
-        // holds the line below that with some room for a small sample.
+        // default reaches on the held-out seeds is in the README (on this small set: 1.36×
+        // the baseline, 0.87 of the 6σ moves, recall 0.80, 0.06 alerts a week, and 69.5
+        // against 65.8 counted by events). The guard sits just below those figures, so a
+        // change that loses one more 6σ move or a few points of score fails it.
         assert!(
-            score >= 1.15 * baseline.nab.normalised(0),
-            "the consensus is not 15 % ahead of the baseline:\n{table}"
+            score >= 1.3 * baseline.nab.normalised(0),
+            "the consensus is not 30 % ahead of the baseline:\n{table}"
         );
-        assert!(consensus.big_move_recall() >= 0.75, "{table}");
-        assert!(consensus.nab.recall() >= 0.65, "{table}");
-        assert!(consensus.alerts_per_week() <= 0.25, "{table}");
+        assert!(consensus.big_move_recall() >= 0.85, "{table}");
+        assert!(consensus.nab.recall() >= 0.78, "{table}");
+        assert!(consensus.alerts_per_week() <= 0.1, "{table}");
+        let events = report.row(CONSENSUS_EVENTS).expect("events row");
+        assert!(
+            events.nab.normalised(0) >= score,
+            "one alert per event scores below one per candle:\n{table}"
+        );
+        assert_eq!(events.nab.recall(), consensus.nab.recall(), "{table}");
+        assert!(
+            report
+                .row(BASELINE_NAB)
+                .is_some_and(|r| r.flat_findings == 0),
+            "{table}"
+        );
         assert_eq!(consensus.flat_findings, 0, "{table}");
     }
 }

@@ -35,6 +35,13 @@ pub async fn handle(
         failures = report.failures.len(),
         "detector run finished"
     );
+    if let Some(why) = report.why_nothing_scanned() {
+        tracing::info!(
+            series_current = report.series_current,
+            next_candle_closes = ?report.next_candle_closes,
+            "no candle judged: {why}"
+        );
+    }
     let mut result =
         serde_json::to_value(&report).map_err(|e| RunError::InvalidEvent(e.to_string()))?;
     let events = due_events(&resources.db).await;

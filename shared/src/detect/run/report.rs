@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::metrics::Metrics;
@@ -19,6 +20,14 @@ pub struct SeriesFailure {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
     pub series_scanned: u64,
+    /// Series with no candle to judge: every closed candle was scored before. A candle is
+    /// judged only once its interval has closed, so a run inside the interval of the last
+    /// one finds nothing new — by design, not a stall.
+    pub series_current: u64,
+    /// When the earliest of those series' candles now being built closes: the first time a
+    /// scheduled run has something new to judge for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_candle_closes: Option<DateTime<Utc>>,
     pub candles_scanned: u64,
     /// Candles recomputed because a candle at or before the watermark changed.
     pub candles_rescanned: u64,
@@ -33,6 +42,21 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Counts a series that had nothing new, whose candle being built closes at `closes`.
+    pub(super) fn nothing_new(&mut self, closes: DateTime<Utc>) {
+        self.series_current += 1;
+        self.next_candle_closes = Some(self.next_candle_closes.map_or(closes, |c| c.min(closes)));
+    }
+
+    /// Why a run judged no candle, for the log: `None` when it judged some or had no series.
+    pub fn why_nothing_scanned(&self) -> Option<&'static str> {
+        (self.candles_scanned == 0 && self.series_current > 0).then_some(
+            "every closed candle was already scored: a candle is judged only once its interval \
+             has closed (one still being built would be judged half-formed), so runs more \
+             frequent than the interval find nothing new until next_candle_closes",
+        )
+    }
+
     /// Adds this run's counters to `metrics` (published once per invocation by the caller):
     /// only the two the dashboard reads — candles scanned and new anomaly events — since every
     /// custom metric costs 0.30 USD a month; the rest goes to the log.
@@ -45,6 +69,7 @@ impl RunReport {
             .collect();
         tracing::info!(
             series_scanned = self.series_scanned,
+            series_current = self.series_current,
             series_failed = self.failures.len(),
             candles_rescanned = self.candles_rescanned,
             scores_written = self.scores_written,

@@ -84,6 +84,7 @@ pub(super) async fn scan_series(
     };
     let mut client = db.client().await?;
     let mut previous_start = None;
+    let mut first_page = true;
     loop {
         let tx = client.transaction().await?;
         detection::lock_series(&tx, symbol, interval).await?;
@@ -103,6 +104,9 @@ pub(super) async fn scan_series(
         let fresh =
             detection::candles_from(&tx, symbol, interval, start, until, page_size as i64).await?;
         let (Some(first), Some(last)) = (fresh.first(), fresh.last()) else {
+            if matches!(range, Range::New) && first_page {
+                report.nothing_new(interval.bucket_start(now) + interval.duration());
+            }
             if let (Range::New, Some(s)) = (range, state)
                 && s.rescan_from.is_some()
             {
@@ -169,6 +173,7 @@ pub(super) async fn scan_series(
         }
         tx.commit().await?;
         report.candles_scanned += page_len as u64;
+        first_page = false;
         if recomputing {
             let known = old_watermark.map_or(0, |w| {
                 candles[judged_from..]
