@@ -194,9 +194,24 @@ impl Metrics {
     }
 }
 
+/// Why a publish failed, with the writer's or the SDK's error kept as the source.
 #[derive(Debug, thiserror::Error)]
-#[error("metrics could not be published: {0}")]
-pub struct MetricsError(String);
+pub enum MetricsError {
+    #[error("metrics could not be published: EMF lines could not be written: {0}")]
+    Emf(#[source] std::io::Error),
+    /// `PutMetricData` failed (boxed: the SDK's error is large, and a publish that worked
+    /// should not pay for it).
+    #[cfg(feature = "aws-cloudwatch")]
+    #[error("metrics could not be published: {}", aws_sdk_cloudwatch::error::DisplayErrorContext(.0.as_ref()))]
+    CloudWatch(
+        #[source]
+        Box<
+            aws_sdk_cloudwatch::error::SdkError<
+                aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError,
+            >,
+        >,
+    ),
+}
 
 /// Where [`Metrics`] go at the end of an invocation.
 #[derive(Debug, Clone)]
@@ -304,8 +319,7 @@ impl MetricsSink {
             Self::Disabled => Ok(0),
             Self::Emf { namespace, out } => {
                 let lines = metrics.to_emf(namespace, chrono::Utc::now().timestamp_millis());
-                out.write_lines(&lines)
-                    .map_err(|e| MetricsError(format!("EMF lines could not be written: {e}")))?;
+                out.write_lines(&lines).map_err(MetricsError::Emf)?;
                 Ok(metrics.counts.len() + metrics.values.len())
             }
             Self::Log { namespace } => {
@@ -336,11 +350,7 @@ impl MetricsSink {
                         .set_metric_data(Some(chunk.to_vec()))
                         .send()
                         .await
-                        .map_err(|e| {
-                            MetricsError(
-                                aws_sdk_cloudwatch::error::DisplayErrorContext(e).to_string(),
-                            )
-                        })?;
+                        .map_err(|e| MetricsError::CloudWatch(Box::new(e)))?;
                 }
                 Ok(sent)
             }

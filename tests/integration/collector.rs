@@ -8,18 +8,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tickwatch::collect::{Collector, CollectorEvent, OutcomeStatus};
-use tickwatch::config::{ApiKey, CollectorSettings};
+use tickwatch::config::{CollectorSettings, SourceKey};
 use tickwatch::db::candles;
 use tickwatch::db::symbols;
-use tickwatch::model::{AssetClass, Interval, Provider, Symbol, WatchedSymbol};
+use tickwatch::model::{Interval, Provider};
 use tickwatch::providers::http::build_client;
-use tickwatch_tests::TestDb;
+use tickwatch_tests::{TestDb, hours_ago, sym, watch, watch_every, watch_synthetic};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-pub(crate) fn sym(s: &str) -> Symbol {
-    Symbol::parse(s).expect("valid symbol")
-}
 
 /// Settings that point every source at `server`, with fast retries so failure tests are quick.
 pub(crate) fn settings_for(server: &MockServer) -> CollectorSettings {
@@ -29,7 +25,7 @@ pub(crate) fn settings_for(server: &MockServer) -> CollectorSettings {
     settings.coinbase.base_url = server.uri();
     settings.kraken.base_url = server.uri();
     settings.alphavantage.base_url = server.uri();
-    settings.alphavantage.api_key = ApiKey::Plain("test-key".to_owned().into());
+    settings.alphavantage.api_key = SourceKey::Plain("test-key".to_owned().into());
     for source in [
         &mut settings.coingecko,
         &mut settings.binance,
@@ -52,37 +48,6 @@ pub(crate) fn collector_with(test_db: &TestDb, settings: CollectorSettings) -> C
 
 pub(crate) fn collector(test_db: &TestDb, server: &MockServer) -> Collector {
     collector_with(test_db, settings_for(server))
-}
-
-/// Puts a symbol on the watch list.
-pub(crate) async fn watch(
-    test_db: &TestDb,
-    symbol: &str,
-    provider: Provider,
-    provider_id: &str,
-    interval: Interval,
-) {
-    let entry = WatchedSymbol {
-        symbol: sym(symbol),
-        asset_class: if provider == Provider::AlphaVantage {
-            AssetClass::Stock
-        } else {
-            AssetClass::Crypto
-        },
-        provider,
-        provider_id: provider_id.to_owned(),
-        interval,
-        enabled: true,
-        detector_overrides: json!({}),
-    };
-    symbols::upsert(&test_db.raw().await, &entry)
-        .await
-        .expect("watch");
-}
-
-/// The open time of the hourly candle `hours_ago` hours before the current one.
-pub(crate) fn hour(hours_ago: i64) -> DateTime<Utc> {
-    Interval::OneHour.bucket_start(Utc::now()) - TimeDelta::hours(hours_ago)
 }
 
 /// One Binance kline row, exactly as `/api/v3/klines` sends it.
@@ -154,19 +119,12 @@ fn dec(s: &str) -> Decimal {
 async fn binance_klines_are_stored_exactly_with_their_volume() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::Binance,
-        "BTCUSDT",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::Binance, "BTCUSDT").await;
     klines_mock(
         "BTCUSDT",
         json!([
             kline(
-                hour(1),
+                hours_ago(1),
                 "64000.10000000",
                 "64500.00000000",
                 "63900.00000000",
@@ -174,7 +132,7 @@ async fn binance_klines_are_stored_exactly_with_their_volume() {
                 "12.50000000"
             ),
             kline(
-                hour(0),
+                hours_ago(0),
                 "64250.12000000",
                 "64300.00000000",
                 "64200.00000000",
@@ -195,7 +153,7 @@ async fn binance_klines_are_stored_exactly_with_their_volume() {
     let outcome = report.outcome(&sym("BTC")).expect("an outcome");
     assert_eq!((outcome.status, outcome.stored), (OutcomeStatus::Stored, 2));
     let rows = stored(&test_db, "BTC", Interval::OneHour).await;
-    assert_eq!(rows[0].open_time, hour(1));
+    assert_eq!(rows[0].open_time, hours_ago(1));
     assert_eq!(rows[0].close, dec("64250.12"));
     assert_eq!(rows[0].volume, Some(dec("12.5")));
     assert_eq!(rows[1].source, Provider::Binance);
@@ -205,22 +163,8 @@ async fn binance_klines_are_stored_exactly_with_their_volume() {
 async fn coingecko_asks_for_every_coin_in_one_call_and_builds_ohlc_by_polling() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::CoinGecko,
-        "bitcoin",
-        Interval::OneHour,
-    )
-    .await;
-    watch(
-        &test_db,
-        "SHIB",
-        Provider::CoinGecko,
-        "shiba-inu",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::CoinGecko, "bitcoin").await;
+    watch(&test_db, "SHIB", Provider::CoinGecko, "shiba-inu").await;
     let collector = collector(&test_db, &server);
     let now = Utc::now().timestamp();
     for (btc, shib) in [
@@ -268,7 +212,7 @@ async fn coingecko_asks_for_every_coin_in_one_call_and_builds_ohlc_by_polling() 
 async fn alpha_vantage_daily_bars_are_stored_by_trading_day() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
+    watch_every(
         &test_db,
         "IBM",
         Provider::AlphaVantage,
@@ -316,14 +260,7 @@ async fn alpha_vantage_daily_bars_are_stored_by_trading_day() {
 async fn the_synthetic_source_gives_the_same_candles_on_every_poll() {
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::FiveMinutes,
-    )
-    .await;
+    watch_synthetic(&test_db, "SYN", Interval::FiveMinutes).await;
     let collector = collector(&test_db, &server);
     let first = collector.collect(&[sym("SYN")]).await.expect("first");
     assert_eq!(first.stored, 2, "the previous and the current bucket");
@@ -344,16 +281,9 @@ async fn the_synthetic_source_gives_the_same_candles_on_every_poll() {
 async fn a_backfill_pages_through_history_and_running_it_again_changes_nothing() {
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "SYN", Provider::Synthetic, "syn").await;
     let collector = collector(&test_db, &server);
-    let to = hour(0);
+    let to = hours_ago(0);
     let from = to - TimeDelta::hours(2_500);
 
     let first = collector
@@ -380,15 +310,8 @@ async fn a_backfill_pages_through_history_and_running_it_again_changes_nothing()
 async fn a_binance_backfill_follows_pages_of_a_thousand_klines() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "ETH",
-        Provider::Binance,
-        "ETHUSDT",
-        Interval::OneHour,
-    )
-    .await;
-    let from = hour(1_500);
+    watch(&test_db, "ETH", Provider::Binance, "ETHUSDT").await;
+    let from = hours_ago(1_500);
     let page = |start: DateTime<Utc>, n: i64| {
         Value::Array(
             (0..n)
@@ -419,7 +342,7 @@ async fn a_binance_backfill_follows_pages_of_a_thousand_klines() {
         .await;
 
     let report = collector(&test_db, &server)
-        .backfill(&[sym("ETH")], from, hour(0))
+        .backfill(&[sym("ETH")], from, hours_ago(0))
         .await
         .expect("stored");
 
@@ -443,22 +366,8 @@ async fn unknown_symbols_are_reported_and_fail_the_run_when_nothing_else_is_aske
 async fn the_scheduled_event_collects_every_enabled_due_symbol_and_reports_metrics() {
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneHour,
-    )
-    .await;
-    watch(
-        &test_db,
-        "OFF",
-        Provider::Synthetic,
-        "off",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "SYN", Provider::Synthetic, "syn").await;
+    watch(&test_db, "OFF", Provider::Synthetic, "off").await;
     let mut off = symbols::get(&test_db.raw().await, &sym("OFF"))
         .await
         .expect("get")
@@ -493,27 +402,13 @@ async fn the_scheduled_event_collects_every_enabled_due_symbol_and_reports_metri
 async fn rejections_and_source_errors_are_counted_in_the_metrics() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::Binance,
-        "BTCUSDT",
-        Interval::OneHour,
-    )
-    .await;
-    watch(
-        &test_db,
-        "ETH",
-        Provider::Binance,
-        "ETHUSDT",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::Binance, "BTCUSDT").await;
+    watch(&test_db, "ETH", Provider::Binance, "ETHUSDT").await;
     klines_mock(
         "BTCUSDT",
         json!([
-            kline(hour(1), "10", "11", "9", "10", "1"),
-            kline(hour(0), "-1", "11", "9", "10", "1")
+            kline(hours_ago(1), "10", "11", "9", "10", "1"),
+            kline(hours_ago(0), "-1", "11", "9", "10", "1")
         ]),
     )
     .mount(&server)
@@ -582,14 +477,7 @@ fn every_collector_sample_event_parses() {
 async fn one_invocation_publishes_its_metrics_to_cloudwatch_with_low_cardinality_dimensions() {
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "SYN", Provider::Synthetic, "syn").await;
     let namespace = format!("TickwatchTest{}", uuid_suffix());
     let aws = tickwatch_tests::local_aws().await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&aws);

@@ -6,34 +6,20 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use tickwatch::model::{Interval, Provider};
-use tickwatch_tests::{TestDb, admin};
+use tickwatch_tests::{TestDb, admin, sym, watch, watch_synthetic};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use tickwatch::providers::SyntheticSource;
 
-use crate::collector::{collector_with, count_rows, settings_for, stored, sym, watch};
+use crate::collector::{collector_with, count_rows, settings_for, stored};
 
 #[tokio::test]
 async fn the_database_stopping_mid_backfill_loses_no_batch_in_part_and_the_next_run_fills_in() {
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneMinute,
-    )
-    .await;
-    watch(
-        &test_db,
-        "ALT",
-        Provider::Synthetic,
-        "alt",
-        Interval::OneMinute,
-    )
-    .await;
+    watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
+    watch_synthetic(&test_db, "ALT", Interval::OneMinute).await;
     let batch = 250;
     let mut settings = settings_for(&server);
     settings.batch_size = batch;
@@ -165,23 +151,9 @@ async fn two_collectors_at_once_store_no_duplicates_and_lose_no_updates() {
     let coins = ["bitcoin", "ethereum", "solana", "cardano", "ripple"];
     let symbols = ["BTC", "ETH", "SOL", "ADA", "XRP"];
     for (symbol, coin) in symbols.iter().zip(coins) {
-        watch(
-            &test_db,
-            symbol,
-            Provider::CoinGecko,
-            coin,
-            Interval::OneHour,
-        )
-        .await;
+        watch(&test_db, symbol, Provider::CoinGecko, coin).await;
     }
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneMinute,
-    )
-    .await;
+    watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
     // Two sources that disagree: one sees every coin at 100 + i, the other at 50 + i.
     let now = Utc::now().timestamp();
     let serve = |base: f64| {

@@ -10,11 +10,11 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tickwatch::collect::OutcomeError;
 use tickwatch::model::{Interval, Provider};
-use tickwatch_tests::TestDb;
+use tickwatch_tests::{TestDb, sym, watch_every};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::collector::{collector, stored, sym, watch};
+use crate::collector::{collector, stored};
 
 fn minute(ago: i64) -> DateTime<Utc> {
     Interval::OneMinute.bucket_start(Utc::now()) - TimeDelta::minutes(ago)
@@ -59,7 +59,7 @@ fn dec(s: &str) -> Decimal {
 
 async fn watched(provider: Provider, id: &str) -> TestDb {
     let test_db = TestDb::migrated().await;
-    watch(&test_db, "BTC", provider, id, Interval::OneMinute).await;
+    watch_every(&test_db, "BTC", provider, id, Interval::OneMinute).await;
     test_db
 }
 
@@ -287,7 +287,7 @@ async fn every_failure_of_either_exchange_is_classified_and_retried_only_where_i
 async fn a_bad_price_costs_only_its_candle_and_a_4h_series_is_refused_by_coinbase() {
     let server = MockServer::start().await;
     let test_db = watched(Provider::Kraken, "XBTUSD").await;
-    watch(
+    watch_every(
         &test_db,
         "ETH",
         Provider::Coinbase,

@@ -7,24 +7,17 @@ use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use tickwatch::collect::{CollectError, OutcomeError, OutcomeStatus};
 use tickwatch::model::{Interval, Provider};
-use tickwatch_tests::TestDb;
+use tickwatch_tests::{TestDb, hours_ago, sym, watch, watch_every};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::collector::{collector, hour, kline, klines_mock, stored, sym, watch};
+use crate::collector::{collector, kline, klines_mock, stored};
 
 /// Collects BTC from Binance at `server` and returns its outcome's error (the run fails, since
 /// BTC is the only symbol).
 async fn btc_error(server: &MockServer) -> (OutcomeError, CollectError) {
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::Binance,
-        "BTCUSDT",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::Binance, "BTCUSDT").await;
     let error = collector(&test_db, server)
         .collect(&[sym("BTC")])
         .await
@@ -41,14 +34,7 @@ async fn btc_error(server: &MockServer) -> (OutcomeError, CollectError) {
 async fn a_429_then_success_is_retried_after_the_wait_and_stored() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::Binance,
-        "BTCUSDT",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::Binance, "BTCUSDT").await;
     Mock::given(method("GET"))
         .and(path("/api/v3/klines"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
@@ -58,7 +44,7 @@ async fn a_429_then_success_is_retried_after_the_wait_and_stored() {
         .await;
     klines_mock(
         "BTCUSDT",
-        json!([kline(hour(0), "10", "11", "9", "10.5", "1")]),
+        json!([kline(hours_ago(0), "10", "11", "9", "10.5", "1")]),
     )
     .expect(1)
     .mount(&server)
@@ -281,7 +267,7 @@ async fn each_alpha_vantage_message_body_is_classified_and_never_read_as_empty_d
         ),
     ];
     for (symbol, body, _, _) in &cases {
-        watch(
+        watch_every(
             &test_db,
             symbol,
             Provider::AlphaVantage,
@@ -326,25 +312,18 @@ async fn bad_prices_high_below_low_and_future_times_are_rejected_and_counted_whi
  {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::Binance,
-        "BTCUSDT",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::Binance, "BTCUSDT").await;
     klines_mock(
         "BTCUSDT",
         json!([
-            kline(hour(6), "10", "11", "9", "10.5", "1"),
-            kline(hour(5), "-10", "11", "9", "10.5", "1"),
-            kline(hour(4), "10", "11", "9", "NaN", "1"),
-            kline(hour(3), "10", "11", "0", "10.5", "1"),
-            kline(hour(2), "10", "9", "11", "10", "1"),
-            kline(hour(1), "10", "11", "9", "10.5", "-3"),
-            kline(hour(-3), "10", "11", "9", "10.5", "1"),
-            kline(hour(0), "10.5", "12", "10", "11", "2"),
+            kline(hours_ago(6), "10", "11", "9", "10.5", "1"),
+            kline(hours_ago(5), "-10", "11", "9", "10.5", "1"),
+            kline(hours_ago(4), "10", "11", "9", "NaN", "1"),
+            kline(hours_ago(3), "10", "11", "0", "10.5", "1"),
+            kline(hours_ago(2), "10", "9", "11", "10", "1"),
+            kline(hours_ago(1), "10", "11", "9", "10.5", "-3"),
+            kline(hours_ago(-3), "10", "11", "9", "10.5", "1"),
+            kline(hours_ago(0), "10.5", "12", "10", "11", "2"),
         ]),
     )
     .mount(&server)
@@ -375,7 +354,7 @@ async fn bad_prices_high_below_low_and_future_times_are_rejected_and_counted_whi
     let rows = stored(&test_db, "BTC", Interval::OneHour).await;
     assert_eq!(
         rows.iter().map(|c| c.open_time).collect::<Vec<_>>(),
-        [hour(6), hour(0)]
+        [hours_ago(6), hours_ago(0)]
     );
 }
 
@@ -383,38 +362,10 @@ async fn bad_prices_high_below_low_and_future_times_are_rejected_and_counted_whi
 async fn a_coingecko_quote_from_the_future_or_without_a_price_is_rejected() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::CoinGecko,
-        "bitcoin",
-        Interval::OneHour,
-    )
-    .await;
-    watch(
-        &test_db,
-        "ETH",
-        Provider::CoinGecko,
-        "ethereum",
-        Interval::OneHour,
-    )
-    .await;
-    watch(
-        &test_db,
-        "DOGE",
-        Provider::CoinGecko,
-        "dogecoin",
-        Interval::OneHour,
-    )
-    .await;
-    watch(
-        &test_db,
-        "GONE",
-        Provider::CoinGecko,
-        "delisted-coin",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::CoinGecko, "bitcoin").await;
+    watch(&test_db, "ETH", Provider::CoinGecko, "ethereum").await;
+    watch(&test_db, "DOGE", Provider::CoinGecko, "dogecoin").await;
+    watch(&test_db, "GONE", Provider::CoinGecko, "delisted-coin").await;
     let now = Utc::now().timestamp();
     Mock::given(method("GET"))
         .and(path("/api/v3/simple/price"))
@@ -451,20 +402,13 @@ async fn a_coingecko_quote_from_the_future_or_without_a_price_is_rejected() {
 async fn repeated_open_times_inside_one_response_are_refused_and_counted() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::Binance,
-        "BTCUSDT",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::Binance, "BTCUSDT").await;
     klines_mock(
         "BTCUSDT",
         json!([
-            kline(hour(1), "10", "11", "9", "10.5", "1"),
-            kline(hour(1), "10", "12", "9", "11.5", "2"),
-            kline(hour(0), "11.5", "12", "11", "11.75", "1"),
+            kline(hours_ago(1), "10", "11", "9", "10.5", "1"),
+            kline(hours_ago(1), "10", "12", "9", "11.5", "2"),
+            kline(hours_ago(0), "11.5", "12", "11", "11.75", "1"),
         ]),
     )
     .mount(&server)
@@ -484,37 +428,16 @@ async fn repeated_open_times_inside_one_response_are_refused_and_counted() {
         1,
         "the two disagreeing klines of hour 1 are both refused"
     );
-    assert_eq!(rows[0].open_time, hour(0));
+    assert_eq!(rows[0].open_time, hours_ago(0));
 }
 
 #[tokio::test]
 async fn one_failing_source_never_costs_the_others_their_data() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::Binance,
-        "BTCUSDT",
-        Interval::OneHour,
-    )
-    .await;
-    watch(
-        &test_db,
-        "ETH",
-        Provider::CoinGecko,
-        "ethereum",
-        Interval::OneHour,
-    )
-    .await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::Binance, "BTCUSDT").await;
+    watch(&test_db, "ETH", Provider::CoinGecko, "ethereum").await;
+    watch(&test_db, "SYN", Provider::Synthetic, "syn").await;
     Mock::given(method("GET"))
         .and(path("/api/v3/klines"))
         .respond_with(ResponseTemplate::new(500))
@@ -545,15 +468,8 @@ async fn one_failing_source_never_costs_the_others_their_data() {
 async fn a_coingecko_backfill_folds_price_points_into_candles_without_rolling_volumes() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "BTC",
-        Provider::CoinGecko,
-        "bitcoin",
-        Interval::OneHour,
-    )
-    .await;
-    let from = hour(3);
+    watch(&test_db, "BTC", Provider::CoinGecko, "bitcoin").await;
+    let from = hours_ago(3);
     let at = |minutes: i64| (from + TimeDelta::minutes(minutes)).timestamp_millis();
     Mock::given(method("GET"))
         .and(path("/api/v3/coins/bitcoin/market_chart/range"))
@@ -568,7 +484,7 @@ async fn a_coingecko_backfill_folds_price_points_into_candles_without_rolling_vo
         .await;
 
     collector(&test_db, &server)
-        .backfill(&[sym("BTC")], from, hour(1))
+        .backfill(&[sym("BTC")], from, hours_ago(1))
         .await
         .expect("stored");
 
@@ -591,7 +507,7 @@ async fn a_coingecko_backfill_folds_price_points_into_candles_without_rolling_vo
 async fn a_coingecko_backfill_refuses_hourly_points_for_a_five_minute_series() {
     let server = MockServer::start().await;
     let test_db = TestDb::migrated().await;
-    watch(
+    watch_every(
         &test_db,
         "BTC",
         Provider::CoinGecko,
@@ -600,7 +516,7 @@ async fn a_coingecko_backfill_refuses_hourly_points_for_a_five_minute_series() {
     )
     .await;
     // What CoinGecko answers for a range older than a day: one point an hour.
-    let from = hour(30);
+    let from = hours_ago(30);
     let at = |hours: i64| (from + TimeDelta::hours(hours)).timestamp_millis();
     Mock::given(method("GET"))
         .and(path("/api/v3/coins/bitcoin/market_chart/range"))
@@ -613,7 +529,7 @@ async fn a_coingecko_backfill_refuses_hourly_points_for_a_five_minute_series() {
         .await;
 
     let error = collector(&test_db, &server)
-        .backfill(&[sym("BTC")], from, hour(6))
+        .backfill(&[sym("BTC")], from, hours_ago(6))
         .await
         .expect_err("nothing could be stored");
 

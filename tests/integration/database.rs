@@ -4,26 +4,9 @@ use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, detector_state, symbols};
 use tickwatch::detect::events::Event;
 use tickwatch::model::{
-    AnomalyKind, AssetClass, Candle, CandleInput, CandleSource, Interval, Method, Provider,
-    Severity, Symbol, WatchedSymbol,
+    AnomalyKind, Candle, CandleInput, CandleSource, Interval, Method, Provider, Severity,
 };
-use tickwatch_tests::TestDb;
-
-fn sym(s: &str) -> Symbol {
-    Symbol::parse(s).expect("valid symbol")
-}
-
-fn watched(symbol: &str) -> WatchedSymbol {
-    WatchedSymbol {
-        symbol: sym(symbol),
-        asset_class: AssetClass::Crypto,
-        provider: Provider::Synthetic,
-        provider_id: symbol.to_lowercase(),
-        interval: Interval::OneHour,
-        enabled: true,
-        detector_overrides: serde_json::json!({}),
-    }
-}
+use tickwatch_tests::{TestDb, sym, watched};
 
 fn candle(symbol: &str, hour: u32, close: Decimal) -> Candle {
     let open_time = Utc

@@ -13,23 +13,14 @@ use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, detector_state, symbols};
 use tickwatch::detect::run::{Detection, Request, RunReport, run};
 use tickwatch::detect::{DetectorConfig, Scorer, Series};
-use tickwatch::model::{AssetClass, Candle, Interval, Provider, Symbol, WatchedSymbol};
+use tickwatch::model::{Candle, Interval, WatchedSymbol};
 use tickwatch::providers::synthetic::{SyntheticParams, generate};
-use tickwatch_tests::TestDb;
-
-fn sym(s: &str) -> Symbol {
-    Symbol::parse(s).expect("valid symbol")
-}
+use tickwatch_tests::{TestDb, sym};
 
 pub(crate) fn watched(symbol: &str, overrides: serde_json::Value) -> WatchedSymbol {
     WatchedSymbol {
-        symbol: sym(symbol),
-        asset_class: AssetClass::Crypto,
-        provider: Provider::Synthetic,
-        provider_id: symbol.to_lowercase(),
-        interval: Interval::OneHour,
-        enabled: true,
         detector_overrides: overrides,
+        ..tickwatch_tests::watched(symbol)
     }
 }
 

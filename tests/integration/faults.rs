@@ -16,11 +16,11 @@ use tickwatch::detect::run::{Detection, Request, RunError};
 use tickwatch::model::{Interval, Provider};
 use tickwatch::providers::SyntheticSource;
 use tickwatch::providers::http::build_client;
-use tickwatch_tests::{Cluster, TestDb};
+use tickwatch_tests::{Cluster, TestDb, hours_ago, sym, watch, watched};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::collector::{hour, kline, settings_for, sym};
+use crate::collector::{kline, settings_for};
 
 /// Short deadlines, so that the suite is quick: a statement may run 500 ms, a silent server is
 /// given up after 1.5 s, a connection must open within 1 s.
@@ -191,13 +191,8 @@ fn collector_on(db: &Db) -> Collector {
 
 async fn watch_on(db: &Db, symbol: &str, interval: Interval) {
     let entry = tickwatch::model::WatchedSymbol {
-        symbol: sym(symbol),
-        asset_class: tickwatch::model::AssetClass::Crypto,
-        provider: Provider::Synthetic,
-        provider_id: symbol.to_lowercase(),
         interval,
-        enabled: true,
-        detector_overrides: json!({}),
+        ..watched(symbol)
     };
     tickwatch::db::symbols::upsert(&db.client().await.expect("session"), &entry)
         .await
@@ -421,21 +416,14 @@ async fn stored_hours(test_db: &TestDb) -> Vec<(DateTime<Utc>, String)> {
 #[tokio::test]
 async fn a_source_failing_every_way_loses_nothing_and_duplicates_nothing_once_it_recovers() {
     let test_db = TestDb::migrated().await;
-    crate::collector::watch(
-        &test_db,
-        "BTC",
-        Provider::Binance,
-        "BTCUSDT",
-        Interval::OneHour,
-    )
-    .await;
+    watch(&test_db, "BTC", Provider::Binance, "BTCUSDT").await;
     let klines = |last_close: &str| {
         json!([
-            kline(hour(4), "10", "12", "9", "11", "1"),
-            kline(hour(3), "11", "12", "10", "11.5", "1"),
-            kline(hour(2), "11.5", "13", "11", "12", "1"),
-            kline(hour(1), "12", "13", "11", "12.5", "1"),
-            kline(hour(0), "12.5", "14", "12", last_close, "1"),
+            kline(hours_ago(4), "10", "12", "9", "11", "1"),
+            kline(hours_ago(3), "11", "12", "10", "11.5", "1"),
+            kline(hours_ago(2), "11.5", "13", "11", "12", "1"),
+            kline(hours_ago(1), "12", "13", "11", "12.5", "1"),
+            kline(hours_ago(0), "12.5", "14", "12", last_close, "1"),
         ])
     };
     let server = MockServer::start().await;
@@ -498,6 +486,15 @@ async fn a_source_failing_every_way_loses_nothing_and_duplicates_nothing_once_it
     }
     let rows = stored_hours(&test_db).await;
     let times: Vec<_> = rows.iter().map(|(t, _)| *t).collect();
-    assert_eq!(times, [hour(4), hour(3), hour(2), hour(1), hour(0)]);
+    assert_eq!(
+        times,
+        [
+            hours_ago(4),
+            hours_ago(3),
+            hours_ago(2),
+            hours_ago(1),
+            hours_ago(0)
+        ]
+    );
     assert_eq!(rows[4].1, "13.5");
 }

@@ -15,11 +15,11 @@ use tickwatch::collect::{
 };
 use tickwatch::model::{Interval, Provider};
 use tickwatch::providers::SyntheticSource;
-use tickwatch_tests::{TestDb, local_aws};
+use tickwatch_tests::{TestDb, local_aws, sym, watch_every, watch_synthetic};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::collector::{collector_with, settings_for, stored, sym, watch};
+use crate::collector::{collector_with, settings_for, stored};
 
 /// A minute a while ago, so every simulated run lies in the past and no candle is "future".
 fn start() -> DateTime<Utc> {
@@ -70,14 +70,7 @@ async fn after_the_database_was_down_for_five_buckets_the_next_run_fills_every_h
     // Arrange: one synthetic 1m series with an hour of history, collected once a minute.
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneMinute,
-    )
-    .await;
+    watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
     let t0 = start();
     let collector = collector_with(&test_db, settings_for(&server));
     collector
@@ -250,15 +243,8 @@ async fn in_the_cloud_shape_a_missed_schedule_a_throttled_source_and_failed_runs
     // fetcher sending to a queue on the local AWS server, the writer draining it.
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneMinute,
-    )
-    .await;
-    watch(
+    watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
+    watch_every(
         &test_db,
         "BTC",
         Provider::Binance,

@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use tickwatch::collect::{CandleBatch, Merge, Planner, plan, writer};
 use tickwatch::detect::run::RunReport;
 use tickwatch::metrics::Metrics;
-use tickwatch::model::{Interval, Method, Provider};
+use tickwatch::model::{Interval, Method};
 use tickwatch::providers::SyntheticSource;
-use tickwatch_tests::TestDb;
+use tickwatch_tests::{TestDb, sym, watch_synthetic};
 use wiremock::MockServer;
 
-use crate::collector::{collector, settings_for, sym, watch};
+use crate::collector::{collector, settings_for};
 
 /// `Name = { Key = "value", ... }` lines of the `custom_metrics` map.
 fn terraform_metrics() -> BTreeSet<(String, BTreeMap<String, String>)> {
@@ -91,14 +91,7 @@ fn read_emf(lines: &[String]) -> BTreeSet<(String, BTreeMap<String, String>)> {
 async fn every_metric_the_terraform_reads_is_emitted_with_exactly_its_dimensions() {
     let test_db = TestDb::migrated().await;
     let server = MockServer::start().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneMinute,
-    )
-    .await;
+    watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
     let now = Utc::now();
     let mut emitted = BTreeSet::new();
 
@@ -169,14 +162,7 @@ async fn every_metric_the_terraform_reads_is_emitted_with_exactly_its_dimensions
 #[tokio::test]
 async fn a_writer_batch_with_a_malformed_message_and_a_database_outage_loses_nothing() {
     let test_db = TestDb::migrated().await;
-    watch(
-        &test_db,
-        "SYN",
-        Provider::Synthetic,
-        "syn",
-        Interval::OneMinute,
-    )
-    .await;
+    watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
     let now = Utc::now();
     let start = Interval::OneMinute.bucket_start(now) - TimeDelta::minutes(10);
     let candles = SyntheticSource::new(1).candles(

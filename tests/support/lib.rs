@@ -1,12 +1,14 @@
-//! Test support: a fresh PostgreSQL database per test, and SDK configuration pointing at the
-//! local AWS-compatible server. The services themselves are started by `scripts/test.sh`
+//! Test support: a fresh PostgreSQL database per test, builders for the rows tests seed, and
+//! SDK configuration pointing at the local AWS-compatible server. The services themselves are started by `scripts/test.sh`
 //! (`make test`), which exports their addresses.
 
 mod cluster;
+mod fixtures;
 
 use std::sync::Once;
 
 pub use cluster::Cluster;
+pub use fixtures::{hours_ago, sym, watch, watch_every, watch_synthetic, watched, watched_on};
 
 use tickwatch::config::{DatabaseSettings, Env};
 use tickwatch::db::Db;

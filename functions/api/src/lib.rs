@@ -44,7 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{name}", get(web::assets))
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(health::openapi))
+        .route("/openapi.json", get(openapi::serve))
         .route("/v1/symbols", get(symbols::list))
         .route(
             "/v1/symbols/{symbol}",

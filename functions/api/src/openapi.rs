@@ -4,6 +4,8 @@
 
 use std::sync::LazyLock;
 
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -19,7 +21,7 @@ use crate::routes::{anomalies, collect, corrections, health, import, prices, sco
     paths(
         health::health,
         health::metrics,
-        health::openapi,
+        serve,
         symbols::list,
         symbols::put,
         symbols::delete,
@@ -71,6 +73,13 @@ impl Modify for BearerAuth {
             );
         }
     }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "openapi",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)))]
+pub async fn serve() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/json")], json())
 }
 
 /// The document as a value.

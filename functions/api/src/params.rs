@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use tickwatch::db::candles::{EARLIEST, LATEST};
+use tickwatch::detect::AverageKind;
 use tickwatch::model::{Interval, Symbol};
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
@@ -260,25 +261,6 @@ impl<S: Send + Sync> FromRequestParts<S> for FormatParam {
     }
 }
 
-/// Which moving average.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum AverageKind {
-    /// The mean of the last `window` closes.
-    #[default]
-    Simple,
-    /// Weights `2 / (window + 1)` on the newest close, seeded with the first window's mean.
-    Exponential,
-}
-
-impl AverageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Simple => "sma",
-            Self::Exponential => "ema",
-        }
-    }
-}
-
 /// `window` and `kind`: which moving average, over how many candles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -298,8 +280,8 @@ impl<S: Send + Sync> FromRequestParts<S> for AverageParams {
         let query = QueryPairs::of(parts);
         let window = integer("window", query.get("window")?, 20, 2, 200)?;
         let kind = match query.get("kind")? {
-            None | Some("sma") => AverageKind::Simple,
-            Some("ema") => AverageKind::Exponential,
+            None | Some("sma") => AverageKind::Sma,
+            Some("ema") => AverageKind::Ema,
             Some(_) => {
                 return Err(ApiError::bad_request(
                     "invalid_parameter",

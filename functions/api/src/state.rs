@@ -8,7 +8,8 @@ use tickwatch::collect::Collector;
 use tickwatch::db::{Client, Db};
 use tickwatch::metrics::MetricsSink;
 
-use crate::auth::ApiKey;
+use tickwatch::auth::ApiKey;
+
 use crate::error::ApiError;
 
 /// The state behind [`crate::app`].

@@ -22,7 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .await
                 .map_err(|e: RunError| {
                     tracing::error!(error = %e, retryable = e.is_retryable(), "detector run failed");
-                    lambda_runtime::Error::from(e.to_string())
+                    lambda_runtime::Error::from(e)
                 })
         },
     ))

@@ -56,23 +56,35 @@ pub struct CandleBatch {
 }
 
 /// Why a message body is not a batch.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a candle batch: {0}")]
-pub struct BatchError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// Not the JSON of a batch; the parser's error is the source.
+    #[error("not a candle batch: {0}")]
+    Json(#[source] serde_json::Error),
+    /// A candle of another series than the batch names.
+    #[error(
+        "not a candle batch: a {} {} candle in a batch of {} {}",
+        .stray.0, .stray.1, .batch.0, .batch.1
+    )]
+    StrayCandle {
+        stray: (Symbol, Interval),
+        batch: (Symbol, Interval),
+    },
+}
 
 impl CandleBatch {
     /// Reads a message body.
     pub fn decode(body: &str) -> Result<Self, BatchError> {
-        let batch: Self = serde_json::from_str(body).map_err(|e| BatchError(e.to_string()))?;
+        let batch: Self = serde_json::from_str(body).map_err(BatchError::Json)?;
         if let Some(stray) = batch
             .candles
             .iter()
             .find(|c| c.symbol != batch.symbol || c.interval != batch.interval)
         {
-            return Err(BatchError(format!(
-                "a {} {} candle in a batch of {} {}",
-                stray.symbol, stray.interval, batch.symbol, batch.interval
-            )));
+            return Err(BatchError::StrayCandle {
+                stray: (stray.symbol.clone(), stray.interval),
+                batch: (batch.symbol.clone(), batch.interval),
+            });
         }
         Ok(batch)
     }

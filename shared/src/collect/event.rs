@@ -30,10 +30,54 @@ pub enum CollectorEvent {
     },
 }
 
-/// Why an event was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid collector event: {0}")]
-pub struct EventError(pub String);
+/// Why an event was refused: one variant per check, the parser's own error kept as the
+/// source where there is one. Every message starts "invalid collector event".
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("invalid collector event: expected a JSON object")]
+    NotAnObject,
+    /// A manual payload with a known action whose fields did not parse.
+    #[error("invalid collector event: {action}: {source}")]
+    Payload {
+        /// The `action` as sent (JSON).
+        action: serde_json::Value,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "invalid collector event: unknown action {action}; expected \"scheduled\", \"collect\" or \"backfill\""
+    )]
+    UnknownAction { action: serde_json::Value },
+    #[error("invalid collector event: \"symbols\" must name at least one symbol")]
+    NoSymbols,
+    #[error(
+        "invalid collector event: \"symbols\" names {count} symbols; at most {MAX_SYMBOLS} per event"
+    )]
+    TooManySymbols { count: usize },
+    #[error(
+        "invalid collector event: backfill: \"from\" ({from}) must be before \"to\" ({to}, capped at now)"
+    )]
+    EmptyRange {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
+    #[error(
+        "invalid collector event: backfill: the range spans {days} days; at most {} per event",
+        MAX_BACKFILL.num_days()
+    )]
+    RangeTooLong { days: i64 },
+    /// `source` is `aws.events`, but the envelope did not parse.
+    #[error("invalid collector event: scheduled event: {0}")]
+    ScheduledEnvelope(#[source] serde_json::Error),
+    #[error("invalid collector event: aws.events detail-type {0:?}; expected \"Scheduled Event\"")]
+    NotScheduled(String),
+    #[error("invalid collector event: scheduled event: no \"time\"")]
+    NoTime,
+    #[error(
+        "invalid collector event: expected an EventBridge Scheduled Event (source \"aws.events\") or a payload with \"action\": \"collect\" or \"backfill\""
+    )]
+    Unrecognised,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,15 +131,12 @@ impl TryFrom<String> for Moment {
 
 fn check_symbols(mut symbols: Vec<Symbol>) -> Result<Vec<Symbol>, EventError> {
     if symbols.is_empty() {
-        return Err(EventError(
-            "\"symbols\" must name at least one symbol".into(),
-        ));
+        return Err(EventError::NoSymbols);
     }
     if symbols.len() > MAX_SYMBOLS {
-        return Err(EventError(format!(
-            "\"symbols\" names {} symbols; at most {MAX_SYMBOLS} per event",
-            symbols.len()
-        )));
+        return Err(EventError::TooManySymbols {
+            count: symbols.len(),
+        });
     }
     let mut seen = std::collections::HashSet::new();
     symbols.retain(|s| seen.insert(s.clone()));
@@ -131,11 +172,12 @@ impl CollectorEvent {
 
     /// Parses an invocation payload. `now` bounds a backfill's end.
     pub fn parse(payload: serde_json::Value, now: DateTime<Utc>) -> Result<Self, EventError> {
-        let object = payload
-            .as_object()
-            .ok_or_else(|| EventError("expected a JSON object".into()))?;
+        let object = payload.as_object().ok_or(EventError::NotAnObject)?;
         if let Some(action) = object.get("action").cloned() {
-            let detail = |e: serde_json::Error| EventError(format!("{action}: {e}"));
+            let detail = |source| EventError::Payload {
+                action: action.clone(),
+                source,
+            };
             return match action.as_str() {
                 Some("scheduled") => {
                     let p: ScheduledPayload = serde_json::from_value(payload).map_err(detail)?;
@@ -151,16 +193,12 @@ impl CollectorEvent {
                     let p: BackfillPayload = serde_json::from_value(payload).map_err(detail)?;
                     let (from, to) = (p.from.0, p.to.0.min(now));
                     if from >= to {
-                        return Err(EventError(format!(
-                            "backfill: \"from\" ({from}) must be before \"to\" ({to}, capped at now)"
-                        )));
+                        return Err(EventError::EmptyRange { from, to });
                     }
                     if to - from > MAX_BACKFILL {
-                        return Err(EventError(format!(
-                            "backfill: the range spans {} days; at most {} per event",
-                            (to - from).num_days(),
-                            MAX_BACKFILL.num_days()
-                        )));
+                        return Err(EventError::RangeTooLong {
+                            days: (to - from).num_days(),
+                        });
                     }
                     Ok(Self::Backfill {
                         symbols: check_symbols(p.symbols)?,
@@ -168,31 +206,20 @@ impl CollectorEvent {
                         to,
                     })
                 }
-                _ => Err(EventError(format!(
-                    "unknown action {action}; expected \"scheduled\", \"collect\" or \"backfill\""
-                ))),
+                _ => Err(EventError::UnknownAction { action }),
             };
         }
         let is_scheduled = object.get("source").and_then(|s| s.as_str()) == Some("aws.events");
         if is_scheduled {
-            let event: EventBridgeEvent = serde_json::from_value(payload)
-                .map_err(|e| EventError(format!("scheduled event: {e}")))?;
+            let event: EventBridgeEvent =
+                serde_json::from_value(payload).map_err(EventError::ScheduledEnvelope)?;
             if event.detail_type != "Scheduled Event" {
-                return Err(EventError(format!(
-                    "aws.events detail-type {:?}; expected \"Scheduled Event\"",
-                    event.detail_type
-                )));
+                return Err(EventError::NotScheduled(event.detail_type));
             }
-            let time = event
-                .time
-                .ok_or_else(|| EventError("scheduled event: no \"time\"".into()))?;
+            let time = event.time.ok_or(EventError::NoTime)?;
             return Ok(Self::Scheduled { time });
         }
-        Err(EventError(
-            "expected an EventBridge Scheduled Event (source \"aws.events\") or a payload with \
-             \"action\": \"collect\" or \"backfill\""
-                .into(),
-        ))
+        Err(EventError::Unrecognised)
     }
 }
 
@@ -259,7 +286,7 @@ mod tests {
                 to: now(),
             },
         ] {
-            assert_eq!(parse(event.to_payload()), Ok(event));
+            assert_eq!(parse(event.to_payload()).expect("reads back"), event);
         }
     }
 

@@ -14,7 +14,7 @@ use futures::future::join_all;
 
 use super::batch::CandleBatch;
 use super::plan::{CollectPlan, SeriesWork, TimeRange};
-use super::report::{CollectReport, OutcomeError, SourceCall, SymbolOutcome};
+use super::report::{CollectReport, OutcomeCode, OutcomeError, SourceCall, SymbolOutcome};
 use super::sink::{BatchSink, Delivery, SinkError};
 use crate::config::CollectorSettings;
 use crate::model::{Candle, CandleError, Provider, Symbol};
@@ -276,7 +276,7 @@ pub(crate) fn unknown_symbol(symbol: Symbol) -> SymbolOutcome {
     let message = format!("{symbol} is not on the watch list");
     let mut outcome = SymbolOutcome::new(symbol, None, None);
     outcome.fail(OutcomeError {
-        code: "unknown_symbol".to_owned(),
+        code: OutcomeCode::UnknownSymbol,
         message,
         retryable: false,
         retry_after_seconds: None,
@@ -286,7 +286,7 @@ pub(crate) fn unknown_symbol(symbol: Symbol) -> SymbolOutcome {
 
 fn source_error(error: &SourceError) -> OutcomeError {
     OutcomeError {
-        code: error.code().to_owned(),
+        code: OutcomeCode::Source(error.code()),
         message: error.to_string(),
         retryable: error.is_retryable(),
         retry_after_seconds: error.retry_after().map(|d| d.as_secs()),
@@ -295,7 +295,7 @@ fn source_error(error: &SourceError) -> OutcomeError {
 
 fn sink_error(error: &SinkError) -> OutcomeError {
     OutcomeError {
-        code: error.code().to_owned(),
+        code: error.outcome_code(),
         message: error.to_string(),
         // A statement refused for its content will be refused again; an unreachable or
         // restarting database, or a queue that hiccupped, may be back.

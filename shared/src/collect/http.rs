@@ -7,7 +7,7 @@
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::{Value, json};
 
-use super::{CollectError, CollectReport, Collector};
+use super::{CollectError, CollectReport, Collector, OutcomeCode};
 use crate::auth::ApiKey;
 use crate::model::Symbol;
 
@@ -104,7 +104,7 @@ pub async fn handle(
             Some(report),
         ),
         Err(CollectError::NothingStored { report, .. })
-            if report.error_code(&symbol) == Some("unknown_symbol") =>
+            if report.failure(&symbol) == Some(OutcomeCode::UnknownSymbol) =>
         {
             (
                 error(

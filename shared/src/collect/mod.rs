@@ -43,7 +43,7 @@ pub use batch::{BatchError, CandleBatch, MAX_MESSAGE_BYTES, Merge};
 pub use event::{CollectorEvent, EventError, MAX_BACKFILL, MAX_SYMBOLS};
 pub use fetch::Fetcher;
 pub use plan::{CollectPlan, GapCounts, Planner, SeriesWork, TimeRange};
-pub use report::{CollectReport, OutcomeError, OutcomeStatus, RunKind, SymbolOutcome};
+pub use report::{CollectReport, OutcomeCode, OutcomeError, OutcomeStatus, RunKind, SymbolOutcome};
 pub use schedule::is_due;
 pub use sink::{BatchSink, Delivery, SinkError, StoreSink};
 #[cfg(feature = "aws-remote")]

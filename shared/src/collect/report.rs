@@ -41,14 +41,57 @@ pub enum OutcomeStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OutcomeError {
     /// Stable code: a source error's code (`timeout`, `rate_limited`, `quota_exhausted`, …),
-    /// `database`, or `unknown_symbol`.
-    pub code: String,
+    /// `database`, `queue`, or `unknown_symbol`.
+    #[schema(value_type = String, example = "timeout")]
+    pub code: OutcomeCode,
     pub message: String,
     /// Whether running again later can help without anyone changing anything.
     pub retryable: bool,
     /// Seconds the source asked us to wait, when it said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+}
+
+/// Which stage failed a symbol, so callers decide by variant; serialised as its stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeCode {
+    /// The price source failed; the code is the source error's (`timeout`, `rate_limited`, …).
+    Source(&'static str),
+    /// The database failed while storing.
+    Database,
+    /// The candle queue refused the batch.
+    Queue,
+    /// The symbol is not on the watch list.
+    UnknownSymbol,
+}
+
+impl OutcomeCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Source(code) => code,
+            Self::Database => "database",
+            Self::Queue => "queue",
+            Self::UnknownSymbol => "unknown_symbol",
+        }
+    }
+}
+
+impl std::fmt::Display for OutcomeCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for OutcomeCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for OutcomeCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// One symbol's result.
@@ -212,9 +255,23 @@ impl CollectReport {
 
     /// The error code of `symbol`'s outcome, when it failed (e.g. `unknown_symbol`).
     pub fn error_code(&self, symbol: &Symbol) -> Option<&str> {
+        self.failure(symbol).map(OutcomeCode::as_str)
+    }
+
+    /// Which stage failed `symbol`, when it failed.
+    pub fn failure(&self, symbol: &Symbol) -> Option<OutcomeCode> {
         self.outcome(symbol)
             .and_then(|o| o.error.as_ref())
-            .map(|e| e.code.as_str())
+            .map(|e| e.code)
+    }
+
+    /// Whether the database failed any symbol.
+    pub fn database_failed(&self) -> bool {
+        self.outcomes.iter().any(|o| {
+            o.error
+                .as_ref()
+                .is_some_and(|e| e.code == OutcomeCode::Database)
+        })
     }
 
     /// True when there was work and none of it reached the database.
@@ -242,9 +299,9 @@ impl CollectReport {
             .outcomes
             .iter()
             .filter(|o| {
-                o.error.as_ref().is_some_and(|e| {
-                    !matches!(e.code.as_str(), "database" | "queue" | "unknown_symbol")
-                })
+                o.error
+                    .as_ref()
+                    .is_some_and(|e| matches!(e.code, OutcomeCode::Source(_)))
             })
             .count();
         metrics.count("SourceErrors", source_errors as f64, &[]);

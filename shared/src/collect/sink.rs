@@ -8,6 +8,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::batch::CandleBatch;
+use super::report::OutcomeCode;
 use super::store::{StoreError, Stored, store_batch};
 use crate::db::{Db, DbError};
 
@@ -43,10 +44,11 @@ impl SinkError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    /// The stage that failed, as a symbol's outcome reports it.
+    pub fn outcome_code(&self) -> OutcomeCode {
         match self {
-            Self::Database(_) | Self::Store(_) => "database",
-            Self::Queue(_) => "queue",
+            Self::Database(_) | Self::Store(_) => OutcomeCode::Database,
+            Self::Queue(_) => OutcomeCode::Queue,
         }
     }
 }

@@ -7,9 +7,10 @@ use secrecy::SecretString;
 
 use super::{ConfigError, Env, millis};
 
-/// How a source's API key is provided.
+/// How a price source's own API key is provided. (Not to be confused with
+/// [`crate::auth::ApiKey`], the key that authorizes writes to this service.)
 #[derive(Debug, Clone, Default)]
-pub enum ApiKey {
+pub enum SourceKey {
     /// No key: the source's keyless tier.
     #[default]
     None,
@@ -19,7 +20,7 @@ pub enum ApiKey {
     Secret { variable: &'static str, arn: String },
 }
 
-impl ApiKey {
+impl SourceKey {
     fn from_env(
         env: &Env,
         key_var: &'static str,
@@ -55,7 +56,7 @@ impl ApiKey {
 pub struct SourceSettings {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080/api/v3` in tests.
     pub base_url: String,
-    pub api_key: ApiKey,
+    pub api_key: SourceKey,
     /// Requests per minute this process may send; the source's published limit by default.
     pub rate_per_minute: u32,
 }
@@ -123,7 +124,7 @@ impl CollectorSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let source = |base_var: &'static str,
                       default_base: &str,
-                      key: ApiKey,
+                      key: SourceKey,
                       rate_var: &'static str,
                       default_rate: u32|
          -> Result<SourceSettings, ConfigError> {
@@ -153,35 +154,35 @@ impl CollectorSettings {
         let coingecko = source(
             "COINGECKO_BASE_URL",
             "https://api.coingecko.com/api/v3",
-            ApiKey::from_env(env, "COINGECKO_API_KEY", "COINGECKO_SECRET_ARN")?,
+            SourceKey::from_env(env, "COINGECKO_API_KEY", "COINGECKO_SECRET_ARN")?,
             "COINGECKO_RATE_PER_MINUTE",
             Self::COINGECKO_RATE,
         )?;
         let alphavantage = source(
             "ALPHAVANTAGE_BASE_URL",
             "https://www.alphavantage.co",
-            ApiKey::from_env(env, "ALPHAVANTAGE_API_KEY", "ALPHAVANTAGE_SECRET_ARN")?,
+            SourceKey::from_env(env, "ALPHAVANTAGE_API_KEY", "ALPHAVANTAGE_SECRET_ARN")?,
             "ALPHAVANTAGE_RATE_PER_MINUTE",
             Self::ALPHAVANTAGE_RATE,
         )?;
         let binance = source(
             "BINANCE_BASE_URL",
             "https://api.binance.com",
-            ApiKey::None,
+            SourceKey::None,
             "BINANCE_RATE_PER_MINUTE",
             Self::BINANCE_RATE,
         )?;
         let coinbase = source(
             "COINBASE_BASE_URL",
             "https://api.exchange.coinbase.com",
-            ApiKey::None,
+            SourceKey::None,
             "COINBASE_RATE_PER_MINUTE",
             Self::COINBASE_RATE,
         )?;
         let kraken = source(
             "KRAKEN_BASE_URL",
             "https://api.kraken.com",
-            ApiKey::None,
+            SourceKey::None,
             "KRAKEN_RATE_PER_MINUTE",
             Self::KRAKEN_RATE,
         )?;
@@ -267,7 +268,7 @@ impl CollectorSettings {
         aws: Option<&crate::aws::Aws>,
     ) -> Result<Self, ConfigError> {
         for source in [&mut self.coingecko, &mut self.alphavantage] {
-            if let ApiKey::Secret { variable, arn } = &source.api_key {
+            if let SourceKey::Secret { variable, arn } = &source.api_key {
                 source.api_key = read_source_key(aws, variable, arn).await?;
             }
         }
@@ -283,7 +284,7 @@ async fn read_source_key(
     aws: Option<&crate::aws::Aws>,
     variable: &'static str,
     arn: &str,
-) -> Result<ApiKey, ConfigError> {
+) -> Result<SourceKey, ConfigError> {
     let aws = aws.ok_or(ConfigError::Missing {
         name: variable,
         hint: "reading the key's secret needs AWS configuration",
@@ -291,10 +292,10 @@ async fn read_source_key(
     let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
     Ok(
         match super::read_secret_string(&client, variable, arn).await {
-            Ok(key) => ApiKey::Plain(key),
+            Ok(key) => SourceKey::Plain(key),
             Err(error) => {
                 tracing::warn!(%error, "the source key could not be read; the source runs without a key");
-                ApiKey::None
+                SourceKey::None
             }
         },
     )
@@ -307,7 +308,7 @@ async fn read_source_key(
     _aws: Option<&crate::aws::Aws>,
     variable: &'static str,
     _arn: &str,
-) -> Result<ApiKey, ConfigError> {
+) -> Result<SourceKey, ConfigError> {
     Err(ConfigError::NotBuiltIn {
         name: variable,
         feature: "aws-secrets",
@@ -319,7 +320,7 @@ async fn read_source_key(
 fn unreachable_defaults() -> CollectorSettings {
     let source = |base: &str, rate| SourceSettings {
         base_url: base.to_owned(),
-        api_key: ApiKey::None,
+        api_key: SourceKey::None,
         rate_per_minute: rate,
     };
     CollectorSettings {
@@ -347,7 +348,7 @@ mod tests {
         assert_eq!(s.http.timeout, Duration::from_secs(5));
         assert_eq!(s.http.attempts, 3);
         assert_eq!(s.alphavantage.rate_per_minute, 5);
-        assert!(matches!(s.coingecko.api_key, ApiKey::None));
+        assert!(matches!(s.coingecko.api_key, SourceKey::None));
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod variables;
 
 use std::time::Duration;
 
-pub use collector::{ApiKey, CollectorSettings, HttpSettings, SourceSettings};
+pub use collector::{CollectorSettings, HttpSettings, SourceKey, SourceSettings};
 pub use database::{Credentials, DatabaseSettings, TlsMode};
 pub use env::Env;
 pub use secret::DatabaseSecret;

@@ -20,6 +20,21 @@ use secrecy::SecretString;
 use super::DbError;
 use crate::config::Env;
 
+/// Why no token could be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum IamTokenError {
+    #[error(
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them for the function's role)"
+    )]
+    NoCredentials,
+    /// The signing parameters were incomplete.
+    #[error("{0}")]
+    Parameters(#[source] v4::signing_params::BuildError),
+    /// The signer refused the request.
+    #[error("{0}")]
+    Signing(#[source] aws_sigv4::http_request::SigningError),
+}
+
 /// The service name RDS IAM tokens are signed for.
 const SERVICE: &str = "rds-db";
 /// RDS accepts tokens for at most 15 minutes.
@@ -57,10 +72,7 @@ impl IamSigner {
             env.get("AWS_ACCESS_KEY_ID"),
             env.get("AWS_SECRET_ACCESS_KEY"),
         ) else {
-            return Err(DbError::IamToken(
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them for the function's role)"
-                    .to_owned(),
-            ));
+            return Err(DbError::IamToken(IamTokenError::NoCredentials));
         };
         let credentials = Credentials::new(
             key_id,
@@ -85,7 +97,7 @@ impl IamSigner {
     /// A token signed at `now`: `host:port/?Action=connect&DBUser=…&X-Amz-…`, the form the
     /// PostgreSQL password field takes.
     pub fn token(&self, now: SystemTime) -> Result<SecretString, DbError> {
-        let fail = |e: &dyn std::fmt::Display| DbError::IamToken(e.to_string());
+        let signing = |e| DbError::IamToken(IamTokenError::Signing(e));
         let mut settings = SigningSettings::default();
         settings.expires_in = Some(VALID_FOR);
         settings.signature_location = SignatureLocation::QueryParams;
@@ -96,7 +108,7 @@ impl IamSigner {
             .time(now)
             .settings(settings)
             .build()
-            .map_err(|e| fail(&e))?;
+            .map_err(|e| DbError::IamToken(IamTokenError::Parameters(e)))?;
         let endpoint = format!("{}:{}", self.host, self.port);
         let operation = form_urlencoded::Serializer::new(String::new())
             .append_pair("Action", "connect")
@@ -109,10 +121,9 @@ impl IamSigner {
             std::iter::empty(),
             SignableBody::empty(),
         )
-        .map_err(|e| fail(&e))?;
-        let (instructions, _signature) = sign(request, &params.into())
-            .map_err(|e| fail(&e))?
-            .into_parts();
+        .map_err(signing)?;
+        let (instructions, _signature) =
+            sign(request, &params.into()).map_err(signing)?.into_parts();
         // The signature's parameters after the operation's, as the signer returns them.
         let mut query = form_urlencoded::Serializer::new(operation);
         for (name, value) in instructions.params() {

@@ -38,7 +38,7 @@ pub(crate) async fn run(client: &mut Client, patience: &Patience) -> Result<usiz
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
         .await;
-    let report = outcome.map_err(|e| DbError::Migration(e.to_string()))?;
+    let report = outcome.map_err(|e| DbError::Migration(Box::new(e)))?;
     unlocked?;
     Ok(report.applied_migrations().len())
 }

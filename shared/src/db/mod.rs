@@ -27,6 +27,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 pub use deadpool_postgres::Object as Client;
+pub use iam::IamTokenError;
 
 use crate::config::DatabaseSettings;
 
@@ -58,13 +59,29 @@ pub enum DbError {
     #[error("the database did not answer within {} ms; the connection was given up", .patience.as_millis())]
     NoAnswer { patience: Duration },
     #[error("database migration failed: {0}")]
-    Migration(String),
+    Migration(#[source] Box<refinery::Error>),
     #[error("database TLS setup failed: {0}")]
-    Tls(String),
+    Tls(#[source] TlsError),
     #[error("IAM auth token could not be signed: {0}")]
-    IamToken(String),
+    IamToken(#[source] IamTokenError),
     #[error("a stored row is invalid: {0}")]
     CorruptRow(String),
+}
+
+/// Why the TLS configuration for database connections could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The crypto provider supports none of the protocol versions asked for.
+    #[error("{0}")]
+    Protocol(#[source] rustls::Error),
+    #[error("DB_TLS_CA_FILE {}: {source}", .path.display())]
+    CaFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("DB_TLS_CA_FILE {} holds no usable certificate", .path.display())]
+    NoUsableCertificate { path: std::path::PathBuf },
 }
 
 impl DbError {

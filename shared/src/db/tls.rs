@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::DbError;
+use super::{DbError, TlsError};
 use crate::config::{DatabaseSettings, TlsMode};
 
 /// Builds the connector for `settings.tls`; `None` means plain TCP.
@@ -21,7 +21,7 @@ pub(crate) fn connector(settings: &DatabaseSettings) -> Result<Option<MakeRustls
     let provider = crate::net::crypto_provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| DbError::Tls(e.to_string()))?;
+        .map_err(|e| DbError::Tls(TlsError::Protocol(e)))?;
     let config = match settings.tls {
         TlsMode::Disable => return Ok(None),
         TlsMode::Require => builder
@@ -34,15 +34,17 @@ pub(crate) fn connector(settings: &DatabaseSettings) -> Result<Option<MakeRustls
                     let mut roots = RootCertStore::empty();
                     let certs = CertificateDer::pem_file_iter(path)
                         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-                        .map_err(|e| {
-                            DbError::Tls(format!("DB_TLS_CA_FILE {}: {e}", path.display()))
+                        .map_err(|source| {
+                            DbError::Tls(TlsError::CaFile {
+                                path: path.clone(),
+                                source,
+                            })
                         })?;
                     let (added, _ignored) = roots.add_parsable_certificates(certs);
                     if added == 0 {
-                        return Err(DbError::Tls(format!(
-                            "DB_TLS_CA_FILE {} holds no usable certificate",
-                            path.display()
-                        )));
+                        return Err(DbError::Tls(TlsError::NoUsableCertificate {
+                            path: path.clone(),
+                        }));
                     }
                     Arc::new(roots)
                 }

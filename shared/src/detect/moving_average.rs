@@ -19,8 +19,20 @@ use crate::model::Method;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AverageKind {
+    /// The mean of the last `window` closes.
     Sma,
+    /// Weights `2 / (window + 1)` on the newest close.
     Ema,
+}
+
+impl AverageKind {
+    /// The name used in configuration and in the API's `kind` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sma => "sma",
+            Self::Ema => "ema",
+        }
+    }
 }
 
 /// The spread of the deviations is taken over this many averaging windows.

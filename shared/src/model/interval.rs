@@ -17,9 +17,13 @@ pub enum Interval {
     OneDay,
 }
 
+/// A width no source or detector supports. It keeps what was given (cut to 32 characters),
+/// not a sentence about it: the message is made when it is shown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown interval {0:?}; expected one of 1m, 5m, 15m, 1h, 4h, 1d")]
-pub struct IntervalError(pub String);
+#[error("unknown interval {given:?}; expected one of 1m, 5m, 15m, 1h, 4h, 1d")]
+pub struct IntervalError {
+    pub given: String,
+}
 
 impl Interval {
     pub const ALL: [Interval; 6] = [
@@ -39,7 +43,11 @@ impl Interval {
             "1h" => Self::OneHour,
             "4h" => Self::FourHours,
             "1d" => Self::OneDay,
-            other => return Err(IntervalError(other.chars().take(32).collect())),
+            other => {
+                return Err(IntervalError {
+                    given: other.chars().take(32).collect(),
+                });
+            }
         })
     }
 

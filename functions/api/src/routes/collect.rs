@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use tickwatch::collect::{CollectError, CollectReport};
+use tickwatch::collect::{CollectError, CollectReport, OutcomeCode};
 use tickwatch::metrics::Metrics;
 
 use crate::auth::WriteKey;
@@ -41,7 +41,7 @@ pub async fn collect(
     state.migrated().await?;
     let result = collector.collect(std::slice::from_ref(&symbol)).await;
     if let Err(error) = &result
-        && error.report().and_then(|r| r.error_code(&symbol)) == Some("unknown_symbol")
+        && error.report().and_then(|r| r.failure(&symbol)) == Some(OutcomeCode::UnknownSymbol)
     {
         return Err(ApiError::unknown_symbol(&symbol));
     }
@@ -68,12 +68,7 @@ pub async fn collect(
             let details = error
                 .report()
                 .and_then(|report| serde_json::to_value(&report.outcomes).ok());
-            let database_down = error.report().is_some_and(|report| {
-                report
-                    .outcomes
-                    .iter()
-                    .any(|o| o.error.as_ref().is_some_and(|e| e.code == "database"))
-            });
+            let database_down = error.report().is_some_and(CollectReport::database_failed);
             let api_error = if database_down {
                 ApiError::database_unavailable(error.into())
             } else {

@@ -1,5 +1,5 @@
-//! Operational routes: `/health` for load balancers and alarms, `/metrics` for Prometheus,
-//! `/openapi.json` for clients.
+//! Operational routes: `/health` for load balancers and alarms, `/metrics` for Prometheus.
+//! (`/openapi.json` is served by [`crate::openapi`], beside the document it lists.)
 
 use std::fmt::Write as _;
 
@@ -128,11 +128,4 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         out,
     ))
-}
-
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)))]
-pub async fn openapi() -> impl IntoResponse {
-    ([(CONTENT_TYPE, "application/json")], crate::openapi::json())
 }

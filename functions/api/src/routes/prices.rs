@@ -10,14 +10,15 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use tickwatch::db::candles;
+use tickwatch::detect::AverageKind;
 use tickwatch::detect::rolling::{Ema, Sma};
 use tickwatch::model::Candle;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::params::{
-    AverageKind, AverageParams, CandleCursor, Format, FormatParam, IntervalParam, Limit, Page,
-    SymbolPath, TimeRange,
+    AverageParams, CandleCursor, Format, FormatParam, IntervalParam, Limit, Page, SymbolPath,
+    TimeRange,
 };
 use crate::state::AppState;
 
@@ -198,8 +199,8 @@ fn average(oldest_first: &[Candle], window: usize, kind: AverageKind) -> Vec<Poi
         Exponential(Ema),
     }
     let mut rolling = match kind {
-        AverageKind::Simple => Rolling::Simple(Sma::new(window)),
-        AverageKind::Exponential => Rolling::Exponential(Ema::new(window)),
+        AverageKind::Sma => Rolling::Simple(Sma::new(window)),
+        AverageKind::Ema => Rolling::Exponential(Ema::new(window)),
     };
     oldest_first
         .iter()

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use tickwatch::collect::Collector;
 use tickwatch::config::{CollectorSettings, Env};
-use tickwatch::db::symbols;
-use tickwatch::model::{AssetClass, Interval, Provider, WatchedSymbol};
+use tickwatch::model::{Interval, Provider, WatchedSymbol};
 use tickwatch::providers::http::build_client;
 
-use crate::helpers::{TestApp, sym};
+use tickwatch_tests::watched_on;
+
+use crate::helpers::TestApp;
 
 async fn with_collector(binance_url: &str) -> TestApp {
     let mut app = TestApp::spawn().await;
@@ -31,21 +32,12 @@ async fn with_collector(binance_url: &str) -> TestApp {
 }
 
 async fn watch(app: &TestApp, symbol: &str, provider: Provider, interval: Interval) {
-    let client = app.db.raw().await;
-    symbols::upsert(
-        &client,
-        &WatchedSymbol {
-            symbol: sym(symbol),
-            asset_class: AssetClass::Crypto,
-            provider,
-            provider_id: format!("{symbol}USDT"),
+    app.db
+        .watch(&WatchedSymbol {
             interval,
-            enabled: true,
-            detector_overrides: serde_json::json!({}),
-        },
-    )
-    .await
-    .expect("watch");
+            ..watched_on(symbol, provider, &format!("{symbol}USDT"))
+        })
+        .await;
 }
 
 #[tokio::test]

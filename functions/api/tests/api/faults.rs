@@ -11,11 +11,10 @@ use http_body_util::BodyExt;
 use rust_decimal::Decimal;
 use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{COOL_DOWN, symbols};
-use tickwatch::model::{AssetClass, Interval, Provider, WatchedSymbol};
 use tickwatch_tests::Cluster;
 use tower::ServiceExt;
 
-use crate::helpers::{candle, hour, sym};
+use crate::helpers::{candle, hour};
 
 /// A statement may run 500 ms; a silent server is given up after 1.5 s.
 const PATIENCE: Duration = Duration::from_millis(1500);
@@ -40,20 +39,9 @@ impl FaultApp {
         .await;
         db.migrate().await.expect("migrations apply");
         let client = db.client().await.expect("a session");
-        symbols::upsert(
-            &client,
-            &WatchedSymbol {
-                symbol: sym("BTC"),
-                asset_class: AssetClass::Crypto,
-                provider: Provider::Synthetic,
-                provider_id: "btc".to_owned(),
-                interval: Interval::OneHour,
-                enabled: true,
-                detector_overrides: serde_json::json!({}),
-            },
-        )
-        .await
-        .expect("watch");
+        symbols::upsert(&client, &tickwatch_tests::watched("BTC"))
+            .await
+            .expect("watch");
         let rows: Vec<_> = (0..3)
             .map(|h| candle("BTC", hour(h), Decimal::from(100 + h)))
             .collect();

@@ -9,16 +9,16 @@ use http_body_util::BodyExt;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use tickwatch::config::Env;
+use tickwatch::db::anomalies;
 use tickwatch::db::candles::{self, UpsertMode};
-use tickwatch::db::{anomalies, symbols};
 use tickwatch::detect::events::Event;
 use tickwatch::detect::run::{self as detector, Detection};
 use tickwatch::model::{
-    AnomalyKind, AssetClass, Candle, CandleInput, Interval, Method as DetectMethod, Provider,
-    Severity, Symbol, WatchedSymbol,
+    AnomalyKind, Candle, CandleInput, Interval, Method as DetectMethod, Provider, Severity, Symbol,
 };
 use tickwatch::providers::synthetic::{SyntheticParams, generate};
-use tickwatch_tests::TestDb;
+pub use tickwatch_tests::sym;
+use tickwatch_tests::{TestDb, watched};
 use tower::ServiceExt;
 
 pub const KEY: &str = "test-key-0123456789abcdef";
@@ -66,10 +66,6 @@ impl Reply {
         );
         message
     }
-}
-
-pub fn sym(s: &str) -> Symbol {
-    Symbol::parse(s).expect("valid symbol")
 }
 
 /// 2026-01-01T00:00Z plus `hours`.
@@ -215,21 +211,8 @@ impl TestApp {
     /// A watched hourly series of `hours` synthetic candles ending now, with injected anomalies,
     /// scored by the real detector (with windows small enough for a short series).
     pub async fn detected_series(&self, symbol: &str, hours: usize, seed: u64, now: DateTime<Utc>) {
+        self.db.watch(&watched(symbol)).await;
         let client = self.db.raw().await;
-        symbols::upsert(
-            &client,
-            &WatchedSymbol {
-                symbol: sym(symbol),
-                asset_class: AssetClass::Crypto,
-                provider: Provider::Synthetic,
-                provider_id: symbol.to_lowercase(),
-                interval: Interval::OneHour,
-                enabled: true,
-                detector_overrides: serde_json::json!({}),
-            },
-        )
-        .await
-        .expect("watch");
         let start = Interval::OneHour.bucket_start(now) - TimeDelta::hours(hours as i64);
         let series = generate(
             &sym(symbol),
@@ -262,21 +245,7 @@ impl TestApp {
     }
 
     pub async fn watch(&self, symbol: &str) {
-        let client = self.db.raw().await;
-        symbols::upsert(
-            &client,
-            &WatchedSymbol {
-                symbol: sym(symbol),
-                asset_class: AssetClass::Crypto,
-                provider: Provider::Synthetic,
-                provider_id: symbol.to_lowercase(),
-                interval: Interval::OneHour,
-                enabled: true,
-                detector_overrides: serde_json::json!({}),
-            },
-        )
-        .await
-        .expect("watch");
+        self.db.watch(&watched(symbol)).await;
     }
 
     /// Hourly candles at hours `0..count` with closes 100, 101, …
