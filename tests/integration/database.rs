@@ -4,9 +4,27 @@ use tickwatch::db::candles::{self, UpsertMode};
 use tickwatch::db::{anomalies, detector_state, symbols};
 use tickwatch::detect::events::Event;
 use tickwatch::model::{
-    AnomalyKind, Candle, CandleInput, CandleSource, Interval, Method, Provider, Severity,
+    AnomalyKind, Candle, CandleInput, CandleSource, Interval, Method, Provider, Severity, Symbol,
 };
 use tickwatch_tests::{TestDb, sym, watched};
+
+/// Every stored candle of one series, oldest first: what a test reads back after writing.
+async fn stored_series(
+    client: &impl deadpool_postgres::GenericClient,
+    symbol: &Symbol,
+    interval: Interval,
+) -> Vec<Candle> {
+    candles::range_ascending(
+        client,
+        symbol,
+        interval,
+        candles::EARLIEST,
+        candles::LATEST,
+        100_000,
+    )
+    .await
+    .expect("read the series back")
+}
 
 fn candle(symbol: &str, hour: u32, close: Decimal) -> Candle {
     let open_time = Utc
@@ -102,16 +120,7 @@ async fn disagreeing_copies_inside_one_batch_are_all_refused_and_exact_repeats_s
         .await
         .expect("upsert");
     assert_eq!((outcome.written, outcome.duplicates), (1, 3));
-    let stored = candles::range_ascending(
-        &client,
-        &sym("BTC"),
-        Interval::OneHour,
-        candles::EARLIEST,
-        candles::LATEST,
-        10,
-    )
-    .await
-    .expect("read");
+    let stored = stored_series(&client, &sym("BTC"), Interval::OneHour).await;
     let closes: Vec<_> = stored.iter().map(|c| c.close).collect();
     assert_eq!(
         closes,
@@ -529,16 +538,7 @@ async fn a_large_batch_goes_through_copy_and_stays_idempotent_and_exact() {
         .await
         .expect("third");
     assert_eq!(third.written, expected_changes);
-    let stored = candles::range_ascending(
-        &client,
-        &sym("BTC"),
-        Interval::OneMinute,
-        candles::EARLIEST,
-        candles::LATEST,
-        10_000,
-    )
-    .await
-    .expect("read back");
+    let stored = stored_series(&client, &sym("BTC"), Interval::OneMinute).await;
     assert_eq!(stored, changed, "every column comes back exactly");
 }
 
@@ -575,18 +575,7 @@ async fn a_large_batch_of_quotes_merges_like_a_small_one() {
     }
     let read = |symbol: &'static str| {
         let client = &client;
-        async move {
-            candles::range_ascending(
-                client,
-                &sym(symbol),
-                Interval::OneMinute,
-                candles::EARLIEST,
-                candles::LATEST,
-                10_000,
-            )
-            .await
-            .expect("read back")
-        }
+        async move { stored_series(client, &sym(symbol), Interval::OneMinute).await }
     };
     let (through_copy, as_arrays) = (read("BTC").await, read("ETH").await);
     assert_eq!(through_copy.len(), count);
@@ -689,16 +678,7 @@ async fn on_both_upsert_paths_corrections_stick_and_repeated_keys_are_refused() 
                 "{symbol} {mode:?}: all but the correction and the repeated key are written"
             );
         }
-        let stored = candles::range_ascending(
-            &client,
-            &sym(symbol),
-            Interval::OneMinute,
-            candles::EARLIEST,
-            candles::LATEST,
-            10_000,
-        )
-        .await
-        .expect("read back");
+        let stored = stored_series(&client, &sym(symbol), Interval::OneMinute).await;
         assert_eq!(stored.len(), count, "{symbol}: nothing lost, nothing added");
         assert_eq!(stored[5], corrected, "{symbol}: the correction stuck");
         assert_eq!(
@@ -845,16 +825,7 @@ async fn assert_the_correction_survived_the_race(
     feed: &[Candle],
     corrected: &Candle,
 ) {
-    let stored = candles::range_ascending(
-        client,
-        &corrected.symbol,
-        corrected.interval,
-        candles::EARLIEST,
-        candles::LATEST,
-        10_000,
-    )
-    .await
-    .expect("read back");
+    let stored = stored_series(client, &corrected.symbol, corrected.interval).await;
     let expected: Vec<Candle> = feed
         .iter()
         .map(|c| {
@@ -995,16 +966,7 @@ async fn a_large_batch_into_an_empty_span_is_appended_with_the_same_bookkeeping(
         .await
         .expect("the gap");
     assert_eq!(outcome.written, gap.len() as u64);
-    let stored = candles::range_ascending(
-        &client,
-        &sym("BTC"),
-        Interval::OneMinute,
-        candles::EARLIEST,
-        candles::LATEST,
-        10_000,
-    )
-    .await
-    .expect("read back");
+    let stored = stored_series(&client, &sym("BTC"), Interval::OneMinute).await;
     assert_eq!(stored, feed);
     counts_match_a_real_count(&client).await;
     let announced: Vec<i32> = client
