@@ -6,7 +6,7 @@ use tickwatch::detect::events::Event;
 use tickwatch::model::{
     AnomalyKind, Candle, CandleInput, CandleSource, Interval, Method, Provider, Severity, Symbol,
 };
-use tickwatch_tests::{TestDb, sym, watched};
+use tickwatch_tests::{TestDb, sym, watch_synthetic, watched};
 
 /// Every stored candle of one series, oldest first: what a test reads back after writing.
 async fn stored_series(
@@ -990,4 +990,38 @@ async fn a_large_batch_into_an_empty_span_is_appended_with_the_same_bookkeeping(
         .map(|r| (r.get(0), r.get(1)))
         .expect("detector state");
     assert_eq!((rescan_from, writes), (feed[0].open_time, 3));
+}
+
+/// A COPY through the extended protocol sends two Syncs (one with the statement, one after
+/// CopyDone) and gets one ReadyForQuery, since the server ignores a Sync in copy-in mode. A
+/// watchdog that counted both would think an answer still owed, give the idle session up once
+/// its patience ran out, and put the whole database into its cool-down.
+#[tokio::test]
+async fn a_session_that_appended_by_copy_stays_open_and_healthy_once_idle() {
+    let test_db = TestDb::migrated().await;
+    watch_synthetic(&test_db, "BTC", Interval::OneMinute).await;
+    let db = tickwatch_tests::connect(
+        &test_db.url,
+        &[("DB_STATEMENT_TIMEOUT_MS", "500"), ("DB_POOL_SIZE", "2")],
+    )
+    .await;
+    let client = db.client().await.expect("a session");
+    let pid = backend_pid(&client).await;
+    let feed = minute_candles("BTC", candles::COPY_FROM * 2, |i| Decimal::from(100 + i));
+    let outcome = candles::upsert(&client, &feed, UpsertMode::Replace)
+        .await
+        .expect("appended");
+    assert_eq!(outcome.written, feed.len() as u64);
+    drop(client);
+    // Longer than the watchdog's patience (the statement timeout plus its margin).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let again = db
+        .client()
+        .await
+        .expect("no cool-down: the database never stopped answering");
+    assert_eq!(
+        backend_pid(&again).await,
+        pid,
+        "the same session, never given up"
+    );
 }

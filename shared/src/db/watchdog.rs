@@ -239,7 +239,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watchdog<S> {
                 if !new.is_empty() {
                     let mut answered = 0;
                     this.received.feed(new, |kind| {
-                        if kind == b'Z' {
+                        // CopyInResponse: the server ignores every Sync it receives in copy-in
+                        // mode, including the one sent with the COPY statement itself (the
+                        // extended protocol's Bind/Execute/Sync), so that Sync is never
+                        // answered; the one after CopyDone or CopyFail is.
+                        if kind == b'Z' || kind == b'G' {
                             answered += 1;
                         }
                     });
