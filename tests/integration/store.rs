@@ -36,6 +36,31 @@ fn synthetic(symbol: &str, span: TimeRange) -> Vec<Candle> {
     )
 }
 
+/// A batch of SYN 1m candles answering `span`, as the fetch stage hands it over.
+fn batch_of(candles: Vec<Candle>, span: TimeRange) -> CandleBatch {
+    CandleBatch {
+        symbol: sym("SYN"),
+        interval: Interval::OneMinute,
+        merge: Merge::Replace,
+        covers: Some(span),
+        candles,
+    }
+}
+
+/// The stored SYN 1m candles of `span`, oldest first.
+async fn stored_span(client: &tickwatch::db::Client, span: TimeRange) -> Vec<Candle> {
+    candles::range_ascending(
+        client,
+        &sym("SYN"),
+        Interval::OneMinute,
+        span.from,
+        span.to,
+        10_000,
+    )
+    .await
+    .expect("read back")
+}
+
 async fn announced(test_db: &TestDb, symbol: &str) -> Vec<i32> {
     test_db
         .raw()
@@ -73,16 +98,7 @@ async fn a_backfill_gathers_pages_into_batches_of_the_batch_size_each_written_by
         [2_000, 2_000, 1_000],
         "pages of 1000 gathered into statements of at most 2000 rows"
     );
-    let stored = candles::range_ascending(
-        &test_db.raw().await,
-        &sym("SYN"),
-        Interval::OneMinute,
-        span.from,
-        span.to,
-        10_000,
-    )
-    .await
-    .expect("read back");
+    let stored = stored_span(&test_db.raw().await, span).await;
     assert_eq!(stored, synthetic("SYN", span), "every candle, exactly");
     let client = test_db.raw().await;
     counts_match_a_real_count(&client).await;
@@ -120,13 +136,7 @@ async fn a_failure_part_way_through_a_batch_loses_nothing_and_storing_it_again_c
     watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
     let span = whole_pages(1);
     let feed = synthetic("SYN", span);
-    let batch = CandleBatch {
-        symbol: sym("SYN"),
-        interval: Interval::OneMinute,
-        merge: Merge::Replace,
-        covers: Some(span),
-        candles: feed.clone(),
-    };
+    let batch = batch_of(feed.clone(), span);
     // The server goes away in the third statement of four (statements of 300 rows).
     let client = test_db.raw().await;
     client
@@ -176,16 +186,7 @@ async fn a_failure_part_way_through_a_batch_loses_nothing_and_storing_it_again_c
     };
     assert_eq!((stored.stored, stored.unchanged), (400, 600));
     assert_eq!(stored.still_missing, Some(0));
-    let back = candles::range_ascending(
-        &client,
-        &sym("SYN"),
-        Interval::OneMinute,
-        span.from,
-        span.to,
-        10_000,
-    )
-    .await
-    .expect("read back");
+    let back = stored_span(&client, span).await;
     assert_eq!(back, feed, "nothing lost, nothing twice");
     counts_match_a_real_count(&client).await;
     assert_eq!(
@@ -214,13 +215,7 @@ async fn rejected_candles_are_counted_by_reason_and_the_rest_of_a_large_batch_is
     let mut future = sent[60].clone();
     future.open_time = Interval::OneMinute.bucket_start(Utc::now() + TimeDelta::days(2));
     sent.push(future);
-    let batch = CandleBatch {
-        symbol: sym("SYN"),
-        interval: Interval::OneMinute,
-        merge: Merge::Replace,
-        covers: Some(span),
-        candles: sent,
-    };
+    let batch = batch_of(sent, span);
     let stored = store_batch(&test_db.db, batch, Utc::now(), 5_000)
         .await
         .expect("stored");
