@@ -13,7 +13,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{CopyInSink, Row, Statement};
 
 use super::DbError;
-use crate::model::{Candle, CandleSource, Interval, Symbol};
+use crate::model::{Candle, CandleSource, EARLIEST, Interval, LATEST, Symbol};
 
 /// How an incoming candle meets one already stored for the same bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,18 +456,6 @@ pub async fn latest_watched(
         value: read.value.into_iter().next(),
     }))
 }
-
-/// The earliest instant the API lets a query reach (0001-01-01, inside both PostgreSQL's and
-/// chrono's ranges), used when a caller leaves a bound open.
-pub const EARLIEST: DateTime<Utc> = match DateTime::from_timestamp(-62_135_596_800, 0) {
-    Some(t) => t,
-    None => panic!("0001-01-01 is representable"),
-};
-/// The latest instant the API lets a query reach (9999-12-31T23:59:59Z); see [`EARLIEST`].
-pub const LATEST: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_799, 0) {
-    Some(t) => t,
-    None => panic!("9999-12-31 is representable"),
-};
 
 /// Candles of a watched symbol with `from <= open_time < before`, newest first, at most
 /// `limit`. Keyset pagination: the next page passes the last open time as `before`.
