@@ -45,7 +45,7 @@ pub use fetch::Fetcher;
 pub use plan::{CollectPlan, GapCounts, Planner, SeriesWork, TimeRange};
 pub use report::{CollectReport, OutcomeCode, OutcomeError, OutcomeStatus, RunKind, SymbolOutcome};
 pub use schedule::is_due;
-pub use sink::{BatchSink, Delivery, SinkError, StoreSink};
+pub use sink::{BatchSink, Delivery, QueueError, SinkError, StoreSink};
 #[cfg(feature = "aws-remote")]
 pub use sqs::SqsSink;
 pub use store::{StoreError, Stored, store_batch};
@@ -65,8 +65,8 @@ pub enum CollectError {
     #[error("the watch list could not be read: {0}")]
     WatchList(#[source] DbError),
     /// The planner function could not be asked, or did not answer with a plan.
-    #[error("no plan: {reason}")]
-    Planner { reason: String, retryable: bool },
+    #[error("no plan: {0}")]
+    Planner(#[from] PlannerError),
     /// There was work, and none of it got through.
     #[error("nothing could be stored ({} of {} symbols failed; {}): {}",
         .report.failed, .report.outcomes.len(),
@@ -76,6 +76,44 @@ pub enum CollectError {
         report: Box<CollectReport>,
         retryable: bool,
     },
+}
+
+/// Why the planner function gave no plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlannerError {
+    /// The request could not be encoded; the same event never will be.
+    #[error("the request could not be encoded: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// The function could not be invoked (throttled, unreachable): a retry may help.
+    #[error("invoking {function}: {source}")]
+    Invoke {
+        function: String,
+        #[source]
+        source: crate::error::CallError,
+    },
+    /// The planner ran and failed (its database is away, most likely); `document` is the
+    /// runtime's error document, cut short. A retry of the whole run may find it back.
+    #[error("{function} failed ({kind}): {document}")]
+    Failed {
+        function: String,
+        kind: String,
+        document: String,
+    },
+    /// The planner answered with something that is not a plan; asking again will not help.
+    #[error("{function} answered with no plan ({source}): {body}")]
+    NoPlan {
+        function: String,
+        #[source]
+        source: serde_json::Error,
+        body: String,
+    },
+}
+
+impl PlannerError {
+    /// Whether asking the planner again can help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Invoke { .. } | Self::Failed { .. })
+    }
 }
 
 fn first_error(report: &CollectReport) -> String {
@@ -96,7 +134,8 @@ impl CollectError {
         match self {
             Self::Event(_) => false,
             Self::WatchList(e) => e.is_unavailable(),
-            Self::Planner { retryable, .. } | Self::NothingStored { retryable, .. } => *retryable,
+            Self::Planner(e) => e.is_retryable(),
+            Self::NothingStored { retryable, .. } => *retryable,
         }
     }
 

@@ -42,8 +42,7 @@ pub async fn handle(
             "no candle judged: {why}"
         );
     }
-    let mut result =
-        serde_json::to_value(&report).map_err(|e| RunError::InvalidEvent(e.to_string()))?;
+    let mut result = serde_json::to_value(&report).map_err(RunError::Report)?;
     let events = due_events(&resources.db).await;
     result["events"] = serde_json::to_value(&events).unwrap_or_default();
     Ok(result)
