@@ -12,7 +12,6 @@ use tickwatch::config::{CollectorSettings, SourceKey};
 use tickwatch::db::candles;
 use tickwatch::db::symbols;
 use tickwatch::model::{Interval, Provider};
-use tickwatch::providers::http::build_client;
 use tickwatch_tests::{TestDb, hours_ago, sym, watch, watch_every, watch_synthetic};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -42,8 +41,10 @@ pub(crate) fn settings_for(server: &MockServer) -> CollectorSettings {
 }
 
 pub(crate) fn collector_with(test_db: &TestDb, settings: CollectorSettings) -> Collector {
-    let client = build_client(&settings.http).expect("an HTTP client");
-    Collector::new(test_db.db.clone(), settings, client)
+    Collector::builder(settings)
+        .database(test_db.db.clone())
+        .build()
+        .expect("a collector")
 }
 
 pub(crate) fn collector(test_db: &TestDb, server: &MockServer) -> Collector {

@@ -19,6 +19,8 @@
 //! retry can help.
 
 mod batch;
+mod builder;
+mod entry;
 mod event;
 mod fetch;
 pub mod http;
@@ -40,6 +42,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 pub use batch::{BatchError, CandleBatch, MAX_MESSAGE_BYTES, Merge};
+pub use builder::{BuildError, CollectorBuilder};
+pub use entry::{CollectorFunction, PlannerFunction, WriterFunction};
 pub use event::{CollectorEvent, EventError, MAX_BACKFILL, MAX_SYMBOLS};
 pub use fetch::Fetcher;
 pub use plan::{CollectPlan, GapCounts, Planner, SeriesWork, TimeRange};
@@ -51,7 +55,7 @@ pub use sqs::SqsSink;
 pub use store::{StoreError, Stored, store_batch};
 
 use crate::config::CollectorSettings;
-use crate::db::{Db, DbError};
+use crate::db::DbError;
 use crate::metrics::Metrics;
 use crate::model::Symbol;
 
@@ -64,6 +68,9 @@ pub enum CollectError {
     /// The watch list could not be read.
     #[error("the watch list could not be read: {0}")]
     WatchList(#[source] DbError),
+    /// The planner's database could not be brought up to the current schema.
+    #[error("the database could not be migrated: {0}")]
+    Migration(#[source] DbError),
     /// The planner function could not be asked, or did not answer with a plan.
     #[error("no plan: {0}")]
     Planner(#[from] PlannerError),
@@ -133,7 +140,7 @@ impl CollectError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Event(_) => false,
-            Self::WatchList(e) => e.is_unavailable(),
+            Self::WatchList(e) | Self::Migration(e) => e.is_unavailable(),
             Self::Planner(e) => e.is_retryable(),
             Self::NothingStored { retryable, .. } => *retryable,
         }
@@ -185,31 +192,9 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// All three stages in this process, against `db`. `client` is the process's one HTTP
-    /// client (see [`crate::providers::http::build_client`]).
-    pub fn new(db: Db, settings: CollectorSettings, client: reqwest::Client) -> Self {
-        Self {
-            planner: Arc::new(Planner::new(db.clone(), settings.clone())),
-            sink: Arc::new(StoreSink::new(db, settings.batch_size)),
-            fetcher: Fetcher::new(&settings, client),
-            settings,
-        }
-    }
-
-    /// The fetch stage here, planning and storing elsewhere (the cloud's collector function:
-    /// the planner function and the candle queue).
-    pub fn remote(
-        settings: CollectorSettings,
-        client: reqwest::Client,
-        planner: Arc<dyn PlanSource>,
-        sink: Arc<dyn BatchSink>,
-    ) -> Self {
-        Self {
-            planner,
-            sink,
-            fetcher: Fetcher::new(&settings, client),
-            settings,
-        }
+    /// Starts building a collector on `settings`; see [`CollectorBuilder`].
+    pub fn builder(settings: CollectorSettings) -> CollectorBuilder {
+        CollectorBuilder::new(settings)
     }
 
     pub fn settings(&self) -> &CollectorSettings {

@@ -18,7 +18,7 @@ mod settings;
 
 use chrono::{DateTime, Utc};
 
-pub use handler::{due_events, handle};
+pub use handler::{due_events, handle, handle_request};
 pub use report::{RunReport, SeriesFailure};
 pub use request::{MAX_SYMBOLS, Request, RequestError};
 pub use settings::Detection;
