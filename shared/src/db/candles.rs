@@ -559,36 +559,3 @@ pub async fn delete(
         .await?
         > 0)
 }
-
-/// The newest candle time of every enabled series on the watch list (`None`: none stored yet).
-/// One index probe per series, so it stays cheap however long the history is.
-pub async fn newest_per_watched_series(
-    client: &impl GenericClient,
-) -> Result<Vec<(Symbol, Interval, Option<DateTime<Utc>>)>, DbError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT s.symbol, s.interval, c.open_time
-             FROM symbols s
-             LEFT JOIN LATERAL (
-                 SELECT open_time FROM candles
-                 WHERE candles.symbol = s.symbol AND candles.interval = s.interval
-                 ORDER BY open_time DESC LIMIT 1
-             ) c ON true
-             WHERE s.enabled
-             ORDER BY s.symbol",
-        )
-        .await?;
-    let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("symbols: {e}"));
-    client
-        .query(&statement, &[])
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
-                Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
-                row.try_get("open_time")?,
-            ))
-        })
-        .collect()
-}
