@@ -76,21 +76,15 @@ impl CollectorFunction {
             if let Some(report) = report {
                 report.record(&mut metrics);
             }
-            self.publish(metrics).await;
+            self.metrics.publish_or_warn(metrics).await;
             return Ok(response);
         }
         let (result, metrics) = self.collector.invoke(FUNCTION, payload).await;
-        self.publish(metrics).await;
+        self.metrics.publish_or_warn(metrics).await;
         let report = result.inspect_err(|error| {
             tracing::error!(request_id, retryable = error.is_retryable(), %error, "collection failed");
         })?;
         Ok(serde_json::to_value(report).unwrap_or(Value::Null))
-    }
-
-    async fn publish(&self, metrics: Metrics) {
-        if let Err(error) = self.metrics.publish(metrics).await {
-            tracing::warn!(%error, "metrics were not published");
-        }
     }
 }
 
@@ -154,9 +148,7 @@ impl PlannerFunction {
             .await
             .map_err(CollectError::Migration)?;
         let (result, metrics) = plan::handle(&self.planner, Self::NAME, payload).await;
-        if let Err(error) = self.resources.metrics.publish(metrics).await {
-            tracing::warn!(%error, "metrics were not published");
-        }
+        self.resources.metrics.publish_or_warn(metrics).await;
         result.inspect_err(|error| {
             tracing::error!(request_id, retryable = error.is_retryable(), %error, "planning failed");
         })
@@ -194,9 +186,7 @@ impl WriterFunction {
             writer::handle(&self.resources.db, event, Utc::now(), self.batch_size).await;
         let mut metrics = Metrics::new(Self::NAME);
         report.record(&mut metrics);
-        if let Err(error) = self.resources.metrics.publish(metrics).await {
-            tracing::warn!(%error, "metrics were not published");
-        }
+        self.resources.metrics.publish_or_warn(metrics).await;
         response
     }
 }
