@@ -4,8 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::dec;
 use tickwatch::collect::{
-    BatchSink, CandleBatch, Collector, Delivery, Merge, SinkError, StoreSink, TimeRange,
-    store_batch,
+    BatchSink, CandleBatch, Delivery, Merge, SinkError, StoreSink, TimeRange, store_batch,
 };
 use tickwatch::config::CollectorSettings;
 use tickwatch::db::{candles, gaps};
@@ -14,6 +13,7 @@ use tickwatch::providers::SyntheticSource;
 use tickwatch::providers::synthetic_source::BLOCK;
 use tickwatch_tests::{TestDb, sym, watch_synthetic};
 
+use crate::collector::collector_with;
 use crate::database::counts_match_a_real_count;
 
 /// `blocks` whole synthetic pages of 1m history, ending a while before now.
@@ -82,10 +82,7 @@ async fn a_backfill_gathers_pages_into_batches_of_the_batch_size_each_written_by
     watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
     let mut settings = CollectorSettings::defaults();
     settings.batch_size = 2_000;
-    let client = tickwatch::net::http_client_builder()
-        .build()
-        .expect("an HTTP client");
-    let collector = Collector::new(test_db.db.clone(), settings, client);
+    let collector = collector_with(&test_db, settings);
     let span = whole_pages(5);
 
     let report = collector
