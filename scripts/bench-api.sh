@@ -101,8 +101,14 @@ statement() {
         -e "s/\$4/'9999-12-31T23:59:59Z'/" -e "s/\$5/$1/" shared/sql/history.sql
 }
 
-# The api's CPU time so far (user + system), in clock ticks.
-api_cpu_ticks() { awk '{print $14 + $15}' "/proc/$API_PID/stat"; }
+# The api's CPU time so far (user + system), in clock ticks. API_PID is the background
+# subshell that started it; the api is that subshell's child, or the subshell itself where bash
+# ran the command in place.
+api_cpu_ticks() {
+    local pid
+    pid="$(pgrep -P "$API_PID" | head -1)"
+    awk '{print $14 + $15}' "/proc/${pid:-$API_PID}/stat"
+}
 
 # run_wrk URL [CONNECTIONS]: "req/s p50 p99 cpu" after a warm-up of the same shape, where cpu
 # is the api's own CPU time per request in microseconds: unlike req/s and latency, which the
