@@ -12,6 +12,7 @@ pub mod deadline;
 mod encode;
 pub mod error;
 mod extract;
+pub mod function;
 pub mod limits;
 pub mod openapi;
 pub mod params;
