@@ -9,16 +9,27 @@ use super::{Interval, Symbol};
 named_enum!(
     /// The detection method that fired. One module per method in `detect`.
     Method, "method" {
+        /// Percentage change of the close from the previous close.
         PctChange => "pct_change",
+        /// Rolling z-score of log returns against the window before the candle.
         ZScore => "zscore",
+        /// Distance of the log return from the median, in interquartile ranges.
         Iqr => "iqr",
+        /// A return in units of the series' current (RiskMetrics) volatility.
         ConditionalZ => "conditional_z",
+        /// A move spread over a few candles that no single return shows.
         MultiHorizon => "multi_horizon",
+        /// A burst of volatility: recent realised variance against the usual.
         VarianceRatio => "variance_ratio",
+        /// Isolation forest over return, range and volume features: an unusual mix.
         IsolationForest => "isolation_forest",
+        /// Distance of the log close from its moving average: a level that left its range.
         MovingAverage => "moving_average",
+        /// Log volume far above the median of the window before it.
         VolumeSpike => "volume_spike",
+        /// The close against its Bollinger bands.
         Technical => "technical",
+        /// A run of untraded candles (close unchanged, no range) longer than the series makes likely.
         StaleFeed => "stale_feed",
     }
 );
@@ -26,14 +37,23 @@ named_enum!(
 named_enum!(
     /// What the anomaly looks like to a person watching the market.
     AnomalyKind, "kind" {
+        /// A price jump up.
         Spike => "spike",
+        /// A price fall.
         Drop => "drop",
+        /// Volume far above the usual, whatever the price did.
         VolumeSpike => "volume_spike",
+        /// Price stretched far above its recent level; no current detector produces it.
         Overbought => "overbought",
+        /// Price stretched far below its recent level; no current detector produces it.
         Oversold => "oversold",
+        /// The close left its Bollinger bands; no current detector produces it.
         BandBreach => "band_breach",
+        /// Many candles moving far more than usual, none of them extreme alone.
         VolatilityBurst => "volatility_burst",
+        /// An unusual combination of features (isolation forest) with no single clear reading.
         Outlier => "outlier",
+        /// The feed stopped moving: prices flat for longer than the series makes likely.
         StaleFeed => "stale_feed",
     }
 );
@@ -42,9 +62,13 @@ named_enum!(
     /// How rare an anomaly is: `low` rarer than weekly, `medium` monthly, `high` yearly,
     /// `critical` once a decade (see `detect::recurrence`).
     Severity, "severity" {
+        /// Expected to recur about weekly or more rarely.
         Low => "low",
+        /// About monthly or more rarely.
         Medium => "medium",
+        /// About yearly or more rarely.
         High => "high",
+        /// About once a decade or more rarely.
         Critical => "critical",
     }
 );
@@ -58,13 +82,17 @@ pub struct Score(f64);
 /// Why an anomaly could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AnomalyError {
+    /// The score was NaN, infinite or outside 0–1; the detector that made it is at fault.
     #[error("score {0} is not a finite number in 0..=1")]
     ScoreOutOfRange(f64),
+    /// `details` was JSON but not an object; the detector that built it is at fault.
     #[error("details must be a JSON object")]
     DetailsNotAnObject,
 }
 
 impl Score {
+    /// A score exactly as given; fails with [`AnomalyError::ScoreOutOfRange`] unless it is a
+    /// finite number in 0–1 (use [`Score::saturating`] to clamp instead).
     pub fn new(value: f64) -> Result<Self, AnomalyError> {
         if value.is_finite() && (0.0..=1.0).contains(&value) {
             Ok(Self(value))
@@ -83,6 +111,7 @@ impl Score {
         }
     }
 
+    /// The score as a plain number in 0–1.
     pub fn value(self) -> f64 {
         self.0
     }
@@ -106,8 +135,10 @@ impl From<Score> for f64 {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "BTC"))]
+    /// Ticker of the series, e.g. `BTC`.
     pub symbol: Symbol,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1h"))]
+    /// Candle width of the series the anomaly was found in.
     pub interval: Interval,
     /// Open time of the first candle of the run.
     pub start_time: DateTime<Utc>,
@@ -120,6 +151,7 @@ pub struct Anomaly {
     /// The peak's consensus score.
     #[cfg_attr(feature = "openapi", schema(value_type = f64, minimum = 0.0, maximum = 1.0))]
     pub score: Score,
+    /// How rare the peak is, derived from `score`; a rise announces the anomaly again.
     pub severity: Severity,
     /// What the peak looks like: a spike, a drop, a volume spike, a stale feed, an outlier.
     pub kind: AnomalyKind,

@@ -38,6 +38,7 @@ impl CandleSource {
     /// The name stored in `candles.source`: the provider's name, or `correction`.
     pub const CORRECTION: &'static str = "correction";
 
+    /// The name stored in `candles.source` and shown by the API.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Feed(provider) => provider.as_str(),
@@ -45,6 +46,7 @@ impl CandleSource {
         }
     }
 
+    /// Reads a stored `candles.source` back; an unknown name is a row no build of ours wrote.
     pub fn parse(input: &str) -> Result<Self, UnknownName> {
         if input == Self::CORRECTION {
             return Ok(Self::Correction);
@@ -52,6 +54,7 @@ impl CandleSource {
         Provider::parse(input).map(Self::Feed)
     }
 
+    /// Whether a person set this candle, so the feed must leave it alone.
     pub fn is_correction(self) -> bool {
         self == Self::Correction
     }
@@ -111,16 +114,24 @@ impl utoipa::ToSchema for CandleSource {}
 /// Candle fields as a source delivered them, before validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandleInput {
+    /// Our ticker the source delivered it for.
     pub symbol: Symbol,
+    /// The width the source was asked for; `open_time` must be aligned to it.
     pub interval: Interval,
+    /// Start of the bucket in UTC; checked against `EARLIEST_OPEN_TIME` and `FUTURE_TOLERANCE`.
     pub open_time: DateTime<Utc>,
+    /// First trade price of the bucket, in the quote currency (USD; USDT on Binance).
     pub open: Decimal,
+    /// Highest price of the bucket; must be at least `low` and every other price.
     pub high: Decimal,
+    /// Lowest price of the bucket; must be positive.
     pub low: Decimal,
+    /// Last price of the bucket, or the latest quote while the bucket is still open.
     pub close: Decimal,
     /// Traded volume within this candle only; `None` where the source has none (a 24 h rolling
     /// figure is not a candle volume and must not be passed here).
     pub volume: Option<Decimal>,
+    /// The source it came from; a collected candle can never claim to be a correction.
     pub source: Provider,
 }
 
@@ -130,20 +141,30 @@ pub struct CandleInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candle {
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "BTC"))]
+    /// Upper-case ticker as watched, e.g. `BTC`; with `interval` and `open_time` the candle's key.
     pub symbol: Symbol,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1h"))]
+    /// Candle width; `open_time` is a multiple of it since the epoch.
     pub interval: Interval,
+    /// Start of the bucket in UTC, inclusive; the bucket ends one interval later, exclusive.
     pub open_time: DateTime<Utc>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "64250.12"))]
+    /// First price of the bucket, in the quote currency (USD; USDT on Binance).
     pub open: Decimal,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "64500.00"))]
+    /// Highest price of the bucket; never below `low`, `open` or `close`.
     pub high: Decimal,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "64010.55"))]
+    /// Lowest price of the bucket; always positive.
     pub low: Decimal,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "64333.90"))]
+    /// Last price of the bucket; still moving while the bucket is open.
     pub close: Decimal,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "12.5"))]
+    /// Volume traded within this bucket, in units of the asset (coins, shares); `None` when the
+    /// source has no per-candle volume.
     pub volume: Option<Decimal>,
+    /// Who wrote the values: a feed, or a person's correction that the feed must not overwrite.
     pub source: CandleSource,
 }
 
@@ -151,44 +172,73 @@ pub struct Candle {
 /// for counting rejections in metrics and logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CandleError {
+    /// A price was NaN or infinite, as some payloads send for a halted market.
     #[error("price is not a finite number")]
     NonFinitePrice,
+    /// A price was zero or negative.
     #[error("{field} price {value} is not positive")]
-    NonPositivePrice { field: &'static str, value: Decimal },
+    NonPositivePrice {
+        /// Which price: `open`, `high`, `low` or `close`.
+        field: &'static str,
+        /// The offending price.
+        value: Decimal,
+    },
+    /// `high` is below `low`: the candle is self-contradicting.
     #[error("high {high} is below low {low}")]
-    HighBelowLow { high: Decimal, low: Decimal },
+    HighBelowLow {
+        /// The candle's high.
+        high: Decimal,
+        /// The candle's low, above its high.
+        low: Decimal,
+    },
+    /// `open` or `close` lies outside the candle's low–high range.
     #[error("{field} {value} lies outside the low–high range {low}..{high}")]
     OutsideRange {
+        /// `open` or `close`.
         field: &'static str,
+        /// The price outside the range.
         value: Decimal,
+        /// The candle's low.
         low: Decimal,
+        /// The candle's high.
         high: Decimal,
     },
+    /// The volume is below zero.
     #[error("volume {0} is negative")]
     NegativeVolume(Decimal),
+    /// The candle opens more than `FUTURE_TOLERANCE` after now: a clock or unit mistake.
     #[error("open time {open_time} is in the future (now {now})")]
     FutureTimestamp {
+        /// The candle's open time.
         open_time: DateTime<Utc>,
+        /// The clock the check used; the tolerance is added to it.
         now: DateTime<Utc>,
     },
+    /// The candle opens before the Unix epoch: seconds read as milliseconds, or a typo.
     #[error("open time {0} is before 1970-01-01T00:00:00Z, the earliest a candle may open")]
     TooOld(DateTime<Utc>),
+    /// Two candles of one batch share an open time, so neither can be trusted over the other.
     #[error(
         "another candle in the same batch opens at {0} too; a batch may hold one candle per open time"
     )]
     DuplicateOpenTime(DateTime<Utc>),
+    /// A collected candle claimed to be a correction, which only the API may write.
     #[error(
         "the candle at {0} claims to be a correction; corrections are written through the API, not collected"
     )]
     NotFromASource(DateTime<Utc>),
+    /// The open time is not a multiple of the interval since the epoch.
     #[error("open time {open_time} is not aligned to the {interval} interval")]
     Misaligned {
+        /// The candle's open time.
         open_time: DateTime<Utc>,
+        /// The width it should be aligned to.
         interval: Interval,
     },
 }
 
 impl CandleError {
+    /// The stable snake_case code of the rule broken, for counting rejections by reason.
     pub fn reason(&self) -> &'static str {
         match self {
             Self::NonFinitePrice => "non_finite_price",
@@ -328,6 +378,7 @@ impl TryFrom<Candle> for CandleInput {
 pub struct DuplicateRejection {
     /// Position of the refused candle in the batch, from 0.
     pub index: usize,
+    /// Which rule it broke: always `CandleError::DuplicateOpenTime`.
     pub error: CandleError,
 }
 
@@ -336,6 +387,7 @@ pub struct DuplicateRejection {
 pub struct Deduplicated {
     /// The candles that may be stored, in their original order.
     pub kept: Vec<Candle>,
+    /// The candles refused, each with its position in the batch.
     pub rejected: Vec<DuplicateRejection>,
 }
 
@@ -361,7 +413,9 @@ pub fn reject_duplicates(batch: Vec<Candle>) -> Deduplicated {
 /// A batch split by [`partition_repeats`]: items with their positions, each in batch order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Partitioned<T> {
+    /// Items that may be stored (unique ones, and the first of exact repeats), with positions.
     pub kept: Vec<(usize, T)>,
+    /// Every item refused: later exact repeats, and all copies that disagree.
     pub refused: Vec<(usize, T)>,
 }
 

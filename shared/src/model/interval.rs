@@ -9,11 +9,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "&'static str")]
 pub enum Interval {
+    /// `1m`: the finest width supported.
     OneMinute,
+    /// `5m`.
     FiveMinutes,
+    /// `15m`.
     FifteenMinutes,
+    /// `1h`.
     OneHour,
+    /// `4h`: Coinbase has no such width and answers `UnsupportedInterval`.
     FourHours,
+    /// `1d`: a UTC day, 00:00 to 24:00; Alpha Vantage's trading day lands on its date.
     OneDay,
 }
 
@@ -22,10 +28,12 @@ pub enum Interval {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown interval {given:?}; expected one of 1m, 5m, 15m, 1h, 4h, 1d")]
 pub struct IntervalError {
+    /// The text given, cut to 32 characters so a hostile input cannot flood a log line.
     pub given: String,
 }
 
 impl Interval {
+    /// Every width, finest first.
     pub const ALL: [Interval; 6] = [
         Interval::OneMinute,
         Interval::FiveMinutes,
@@ -35,6 +43,7 @@ impl Interval {
         Interval::OneDay,
     ];
 
+    /// Reads the short name used in the API, the watch list and SQL (`1m` … `1d`).
     pub fn parse(input: &str) -> Result<Self, IntervalError> {
         Ok(match input {
             "1m" => Self::OneMinute,
@@ -51,6 +60,7 @@ impl Interval {
         })
     }
 
+    /// The short name, e.g. `1h`; what `parse` reads back.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OneMinute => "1m",
@@ -62,6 +72,7 @@ impl Interval {
         }
     }
 
+    /// The width in seconds; buckets are multiples of it since the epoch.
     pub fn seconds(self) -> i64 {
         match self {
             Self::OneMinute => 60,
@@ -73,6 +84,7 @@ impl Interval {
         }
     }
 
+    /// The width as a `chrono` duration, for time arithmetic.
     pub fn duration(self) -> TimeDelta {
         TimeDelta::seconds(self.seconds())
     }

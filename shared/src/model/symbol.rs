@@ -19,12 +19,16 @@ pub struct Symbol(String);
 /// Why a string is not a [`Symbol`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SymbolError {
+    /// Nothing was given.
     #[error("symbol is empty")]
     Empty,
+    /// More than `MAX_SYMBOL_LEN` characters.
     #[error("symbol is longer than {MAX_SYMBOL_LEN} characters")]
     TooLong,
+    /// A character other than an ASCII letter, digit, `.` or `-` (the offending one).
     #[error("symbol contains {0:?}; only letters, digits, '.' and '-' are allowed")]
     InvalidCharacter(char),
+    /// A `.` or `-` at either end, or two in a row.
     #[error("symbol must start and end with a letter or digit and not repeat '.' or '-'")]
     BadSeparator,
 }
@@ -58,6 +62,7 @@ impl Symbol {
         Ok(Self(input.to_ascii_uppercase()))
     }
 
+    /// The normalised, upper-case ticker, e.g. `BRK.B`.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -8,25 +8,32 @@ use super::{Interval, Symbol};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} {value:?}; expected one of {expected}")]
 pub struct UnknownName {
+    /// What was being named, e.g. `provider`; starts the message.
     pub kind: &'static str,
+    /// The name given, cut to 32 characters so a hostile input cannot flood a log line.
     pub value: String,
+    /// The known names, space-separated.
     pub expected: &'static str,
 }
 
 macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident, $kind:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         // Each variant (de)serialises as its stored name, so JSON, SQL and logs agree.
-        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
 
         impl $name {
+            /// Every value, in declaration order (for listings, schemas and tests).
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The stored name, the same in JSON, SQL and logs.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
 
+            /// Reads a stored name back; anything else is an [`UnknownName`](crate::model::UnknownName)
+            /// that lists the names expected.
             pub fn parse(input: &str) -> Result<Self, $crate::model::UnknownName> {
                 match input {
                     $($text => Ok($name::$variant),)+
@@ -73,7 +80,9 @@ pub(crate) use named_enum;
 named_enum!(
     /// What kind of market a symbol trades in; it decides which sources make sense.
     AssetClass, "asset class" {
+        /// Traded around the clock; served by the crypto exchanges and CoinGecko.
         Crypto => "crypto",
+        /// Traded in exchange hours; served by Alpha Vantage.
         Stock => "stock",
     }
 );
@@ -81,11 +90,17 @@ named_enum!(
 named_enum!(
     /// Where a symbol's prices come from.
     Provider, "provider" {
+        /// CoinGecko quotes and history for coins; keyless, with an optional demo key.
         CoinGecko => "coingecko",
+        /// Binance spot klines; keyless, blocked (HTTP 451) in some regions, the US among them.
         Binance => "binance",
+        /// Coinbase Exchange candles; keyless, served to US regions.
         Coinbase => "coinbase",
+        /// Kraken OHLC; keyless, only the 720 newest candles of an interval.
         Kraken => "kraken",
+        /// Alpha Vantage daily and intraday stock series; needs an API key.
         AlphaVantage => "alphavantage",
+        /// The seeded simulator: no network, for local runs, tests and benchmarks.
         Synthetic => "synthetic",
     }
 );
@@ -95,14 +110,19 @@ named_enum!(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WatchedSymbol {
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "BTC"))]
+    /// Upper-case ticker, e.g. `BTC`; with `interval` the key of the series.
     pub symbol: Symbol,
+    /// Crypto or stock; must suit the provider.
     pub asset_class: AssetClass,
+    /// The one source this series is collected from.
     pub provider: Provider,
     /// The source's own name for the instrument: `bitcoin` on CoinGecko, `BTCUSDT` on Binance,
     /// `BTC-USD` on Coinbase, `XBTUSD` on Kraken. The provider names the exchange.
     pub provider_id: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1h"))]
+    /// Candle width collected and analysed for this series.
     pub interval: Interval,
+    /// `false` takes the series out of scheduled work; what is stored stays readable.
     pub enabled: bool,
     /// Per-symbol detector thresholds that override the environment's defaults.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]

@@ -28,6 +28,8 @@ use super::{
 use crate::config::SourceSettings;
 use crate::model::{CandleError, CandleInput, Interval, Provider};
 
+/// The Alpha Vantage source (stocks); needs a key (`ALPHAVANTAGE_API_KEY` or its secret) and
+/// allows five calls a minute on a free key.
 #[derive(Debug)]
 pub struct AlphaVantage {
     http: HttpClient,
@@ -80,6 +82,7 @@ pub fn classify_message(body: &serde_json::Map<String, serde_json::Value>) -> Op
 }
 
 impl AlphaVantage {
+    /// Builds the source; without a key every fetch fails with `MissingKey`, not this call.
     pub fn new(http: HttpClient, settings: &SourceSettings) -> Self {
         Self {
             http,

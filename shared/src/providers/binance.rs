@@ -25,6 +25,7 @@ pub const PAGE_LIMIT: usize = 1_000;
 /// heals by itself.
 pub const LATEST_LIMIT: usize = 5;
 
+/// The Binance spot source (keyless).
 #[derive(Debug)]
 pub struct Binance {
     http: HttpClient,
@@ -40,6 +41,7 @@ struct ApiError {
 }
 
 impl Binance {
+    /// Builds the source from its base URL and request rate; `settings.api_key` is ignored.
     pub fn new(http: HttpClient, settings: &SourceSettings) -> Self {
         Self {
             http,

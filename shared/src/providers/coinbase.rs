@@ -23,6 +23,7 @@ pub const PAGE_LIMIT: i64 = 300;
 /// Candles per latest poll: the current one and a few before it, so a missed run heals.
 pub const LATEST_BUCKETS: i64 = 5;
 
+/// The Coinbase Exchange source (keyless); the choice for US regions.
 #[derive(Debug)]
 pub struct Coinbase {
     http: HttpClient,
@@ -44,6 +45,7 @@ fn granularity(interval: Interval) -> Option<i64> {
 }
 
 impl Coinbase {
+    /// Builds the source from its base URL and request rate; `settings.api_key` is ignored.
     pub fn new(http: HttpClient, settings: &SourceSettings) -> Self {
         Self {
             http,

@@ -36,6 +36,7 @@ const IDS_PER_CALL: usize = 250;
 /// The header a CoinGecko demo key travels in.
 const KEY_HEADER: &str = "x-cg-demo-api-key";
 
+/// The CoinGecko source: one batched quote call for all coins, history by range.
 #[derive(Debug)]
 pub struct CoinGecko {
     http: HttpClient,
@@ -56,6 +57,7 @@ struct MarketChart {
 }
 
 impl CoinGecko {
+    /// Builds the source; the key, when set, is sent in the demo-key header of every call.
     pub fn new(http: HttpClient, settings: &SourceSettings) -> Self {
         Self {
             http,

@@ -60,12 +60,16 @@ impl Pacer {
 /// a log line through `Debug`.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// Full URL without the query string.
     pub url: String,
+    /// Query parameters, percent-encoded when sent; values may be logged.
     pub query: Vec<(&'static str, String)>,
+    /// Headers such as API keys; kept secret so they never reach a log line.
     pub headers: Vec<(&'static str, SecretString)>,
 }
 
 impl Request {
+    /// A request for `url` with no query and no headers.
     pub fn new(url: String) -> Self {
         Self {
             url,
@@ -74,11 +78,13 @@ impl Request {
         }
     }
 
+    /// Adds one query parameter.
     pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.query.push((name, value.into()));
         self
     }
 
+    /// Adds one header whose value must not be logged.
     pub fn header(mut self, name: &'static str, value: SecretString) -> Self {
         self.headers.push((name, value));
         self
@@ -100,10 +106,12 @@ enum Attempt {
 }
 
 impl HttpClient {
+    /// Wraps a client built once per cold start (rustls, timeouts) with the retry policy.
     pub fn new(client: reqwest::Client, settings: HttpSettings) -> Self {
         Self { client, settings }
     }
 
+    /// The timeout, attempts and waits this client applies.
     pub fn settings(&self) -> &HttpSettings {
         &self.settings
     }

@@ -27,6 +27,7 @@ pub const DEPTH: i64 = 720;
 /// Candles per latest poll.
 pub const LATEST_BUCKETS: i64 = 5;
 
+/// The Kraken OHLC source (keyless); holds only the 720 newest candles per interval.
 #[derive(Debug)]
 pub struct Kraken {
     http: HttpClient,
@@ -42,6 +43,7 @@ struct Envelope {
 }
 
 impl Kraken {
+    /// Builds the source from its base URL and request rate; `settings.api_key` is ignored.
     pub fn new(http: HttpClient, settings: &SourceSettings) -> Self {
         Self {
             http,

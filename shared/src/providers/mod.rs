@@ -27,8 +27,12 @@ pub use synthetic_source::SyntheticSource;
 /// One series a source is asked for: our symbol, the source's own name for it, the width.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesRequest {
+    /// Our upper-case ticker, the key the fetched candles are stored under.
     pub symbol: Symbol,
+    /// The provider's own id for the instrument (`bitcoin`, `BTCUSDT`, `XBTUSD`), from the
+    /// watch list.
     pub provider_id: String,
+    /// Candle width asked for; a source without that width answers `UnsupportedInterval`.
     pub interval: Interval,
 }
 
@@ -55,7 +59,9 @@ pub enum Shape {
 /// One page of history, and where the next page starts (`None`: the range is done).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
+    /// The candles of this page, as the source delivered them.
     pub fetched: Fetched,
+    /// Open time to ask for next; `None` when the source has nothing after this page.
     pub next: Option<DateTime<Utc>>,
 }
 
@@ -92,71 +98,117 @@ pub trait PriceSource: Send + Sync + std::fmt::Debug {
 /// later can help; [`SourceError::code`] is a stable, low-cardinality name for reports.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
+    /// No answer within the HTTP timeout on any attempt; retryable.
     #[error("{source_name} did not answer within the timeout ({attempts} attempts)")]
     Timeout {
+        /// Which source failed; every variant names it first in its message.
         source_name: Provider,
+        /// Attempts made, the first included, before giving up.
         attempts: u32,
     },
+    /// The connection failed (DNS, refused, TLS, reset); retryable.
     #[error("{source_name} could not be reached ({attempts} attempts): {reason}")]
     Transport {
+        /// Which source failed.
         source_name: Provider,
+        /// Attempts made, the first included.
         attempts: u32,
+        /// The transport error's text, for the log.
         reason: String,
     },
+    /// The source answered 5xx on every attempt; retryable.
     #[error("{source_name} answered HTTP {status} ({attempts} attempts): {snippet}")]
     ServerError {
+        /// Which source failed.
         source_name: Provider,
+        /// The last 5xx status seen.
         status: u16,
+        /// Attempts made, the first included.
         attempts: u32,
+        /// The start of the body, trimmed, so an HTML error page stays readable in a log line.
         snippet: String,
     },
+    /// HTTP 429 that persisted or asked for too long a wait, or Binance's 418 ban; retryable
+    /// later.
     #[error("{source_name} is rate limiting us (HTTP {status}){}", retry_after_text(*.retry_after))]
     RateLimited {
+        /// Which source limits us.
         source_name: Provider,
+        /// The status that said so: 429 or 418.
         status: u16,
+        /// How long the source asked us to wait (`Retry-After`), when it said.
         retry_after: Option<Duration>,
     },
+    /// HTTP 451: the source serves no one in this region; not retryable from here.
     #[error("{source_name} refuses requests from this region (HTTP 451)")]
-    RegionBlocked { source_name: Provider },
+    RegionBlocked {
+        /// Which source refuses.
+        source_name: Provider,
+    },
+    /// A 4xx other than 418/429/451 (bad key, forbidden, not found); not retryable.
     #[error("{source_name} rejected the request (HTTP {status}): {snippet}")]
     Rejected {
+        /// Which source refused.
         source_name: Provider,
+        /// The 4xx status.
         status: u16,
+        /// The start of the body, trimmed.
         snippet: String,
     },
+    /// HTTP 200 whose body is not the expected JSON (HTML, truncated, wrong shape); not retryable.
     #[error("{source_name} sent a payload that could not be read: {reason}")]
     Malformed {
+        /// Which source sent it.
         source_name: Provider,
+        /// What could not be read, e.g. a missing field or "an HTML page".
         reason: String,
     },
+    /// The source's in-body pacing notice (a 200 that says "slow down"); retryable later.
     #[error("{source_name} asks us to slow down: {message}")]
     Pacing {
+        /// Which source asks.
         source_name: Provider,
+        /// The notice as the source worded it.
         message: String,
     },
+    /// The source's quota for the day is spent; retryable after its reset.
     #[error("{source_name} daily quota is used up: {message}")]
     QuotaExhausted {
+        /// Which source's quota.
         source_name: Provider,
+        /// The notice as the source worded it.
         message: String,
     },
+    /// The source says in the body that our parameters are invalid; not retryable unchanged.
     #[error("{source_name} says the request is invalid: {message}")]
     BadRequest {
+        /// Which source refused.
         source_name: Provider,
+        /// The source's own explanation.
         message: String,
     },
+    /// The watch list's provider id is no instrument the source knows; fix the watch list.
     #[error("{source_name} does not know {provider_id:?}")]
     UnknownInstrument {
+        /// Which source was asked.
         source_name: Provider,
+        /// The id it does not know.
         provider_id: String,
     },
+    /// The source has no candles of this width; fix the watch list.
     #[error("{source_name} has no {interval} data")]
     UnsupportedInterval {
+        /// Which source was asked.
         source_name: Provider,
+        /// The width it lacks.
         interval: Interval,
     },
+    /// The source needs a key and has no usable one; not retryable until someone sets it.
     #[error("{source_name} needs an API key: {hint}")]
     MissingKey {
+        /// Which source needs it.
         source_name: Provider,
+        /// What to do about it, e.g. which variables can hold the key.
         hint: &'static str,
     },
 }

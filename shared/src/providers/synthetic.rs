@@ -17,34 +17,46 @@ use crate::model::{Candle, CandleInput, Interval, Provider, Symbol};
 /// What was injected, where; the ground truth a detector is scored against.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Injected {
+    /// Open time of the candle that carries the anomaly.
     pub open_time: DateTime<Utc>,
+    /// Position of that candle in `SyntheticSeries::candles`.
     pub index: usize,
+    /// What kind of anomaly it is; a detector's finding should match it.
     pub kind: InjectedKind,
     /// Log-return of the candle for price events; volume multiplier for volume spikes.
     pub magnitude: f64,
 }
 
+/// The kinds of anomaly the simulator injects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InjectedKind {
+    /// A sudden price jump up, `anomaly_size` volatilities large.
     Spike,
+    /// A sudden price fall of the same size.
     Drop,
+    /// A volume burst (ten times the usual) with no injected price move.
     VolumeSpike,
 }
 
 /// Shape of the simulated market.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntheticParams {
+    /// Seeds the ChaCha8 generator; mixed with the symbol so each symbol gets its own walk.
     pub seed: u64,
+    /// Price of the first candle's open, in the quote currency.
     pub start_price: f64,
     /// Long-run standard deviation of one candle's log-return.
     pub volatility: f64,
     /// GARCH weights: how much the last squared return and the last variance carry over.
     /// `alpha + beta < 1`; larger `beta` gives longer volatility clusters.
     pub garch_alpha: f64,
+    /// Weight of the last variance (see `garch_alpha`).
     pub garch_beta: f64,
     /// Chance per candle of a natural jump, and the jump's size in units of `volatility`.
     pub jump_probability: f64,
+    /// Size of a natural jump, in units of `volatility`.
     pub jump_size: f64,
+    /// Mean volume per candle before the move-size boost.
     pub base_volume: f64,
     /// Inject one anomaly roughly every this many candles (`None`: a quiet series).
     pub anomaly_every: Option<usize>,
@@ -88,7 +100,9 @@ impl SyntheticParams {
 /// A generated series and the anomalies injected into it.
 #[derive(Debug, Clone)]
 pub struct SyntheticSeries {
+    /// The candles, oldest first, one per interval with no gaps.
     pub candles: Vec<Candle>,
+    /// The anomalies injected, in candle order.
     pub injected: Vec<Injected>,
 }
 

@@ -34,6 +34,8 @@ pub struct SyntheticSource {
 }
 
 impl SyntheticSource {
+    /// A source whose prices depend only on `seed`, the symbol and the bucket: the same request
+    /// always returns the same candles.
     pub fn new(seed: u64) -> Self {
         Self {
             params: SyntheticParams {
