@@ -17,7 +17,12 @@ pub enum SourceKey {
     /// The key itself, from a plain variable (local runs).
     Plain(SecretString),
     /// A Secrets Manager secret holding the key; read by [`CollectorSettings::resolve_keys`].
-    Secret { variable: &'static str, arn: String },
+    Secret {
+        /// The variable that named the secret, for error messages.
+        variable: &'static str,
+        /// The secret's ARN; the key is fetched from it once per cold start.
+        arn: String,
+    },
 }
 
 impl SourceKey {
@@ -56,6 +61,7 @@ impl SourceKey {
 pub struct SourceSettings {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080/api/v3` in tests.
     pub base_url: String,
+    /// The source's own key; keyless sources ignore it.
     pub api_key: SourceKey,
     /// Requests per minute this process may send; the source's published limit by default.
     pub rate_per_minute: u32,
@@ -89,13 +95,20 @@ impl Default for HttpSettings {
 /// Everything the collector needs besides the database.
 #[derive(Debug, Clone)]
 pub struct CollectorSettings {
+    /// CoinGecko (`COINGECKO_BASE_URL`, `COINGECKO_API_KEY` or `COINGECKO_SECRET_ARN`,
+    /// `COINGECKO_RATE_PER_MINUTE`).
     pub coingecko: SourceSettings,
+    /// Alpha Vantage (`ALPHAVANTAGE_*`); the only source that cannot work without a key.
     pub alphavantage: SourceSettings,
+    /// Binance (`BINANCE_BASE_URL`, `BINANCE_RATE_PER_MINUTE`).
     pub binance: SourceSettings,
+    /// Coinbase Exchange (`COINBASE_BASE_URL`, `COINBASE_RATE_PER_MINUTE`).
     pub coinbase: SourceSettings,
+    /// Kraken (`KRAKEN_BASE_URL`, `KRAKEN_RATE_PER_MINUTE`).
     pub kraken: SourceSettings,
     /// Seed of the synthetic source: the same seed gives the same prices on every run.
     pub synthetic_seed: u64,
+    /// Timeout, attempts and waits of the shared HTTP client (`HTTP_TIMEOUT_MS`, …).
     pub http: HttpSettings,
     /// Candles per upsert statement (and per transaction).
     pub batch_size: usize,
@@ -114,13 +127,18 @@ impl CollectorSettings {
     /// Vantage's free tier 5 (and 25 a day), Binance 6,000 request weight (a klines call weighs 2;
     /// we stay at a fifth of that).
     pub const COINGECKO_RATE: u32 = 30;
+    /// Alpha Vantage's free tier: 5 a minute.
     pub const ALPHAVANTAGE_RATE: u32 = 5;
+    /// A fifth of Binance's request weight: 600 klines calls a minute.
     pub const BINANCE_RATE: u32 = 600;
     /// Coinbase Exchange allows 10 public requests a second; Kraken's public endpoints about
     /// one. Both at half that.
     pub const COINBASE_RATE: u32 = 300;
+    /// Half of Kraken's public limit of about one request a second.
     pub const KRAKEN_RATE: u32 = 30;
 
+    /// Reads every collector variable from `env`, with the defaults above; fails on the first
+    /// bad one.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let source = |base_var: &'static str,
                       default_base: &str,

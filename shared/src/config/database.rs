@@ -17,16 +17,24 @@ pub enum Credentials {
     /// optionally `host`, `port`, `dbname`); the `DB_*` variables fill in what it lacks,
     /// because the secret RDS manages for a master user holds only the username and password.
     Secret {
+        /// `DB_SECRET_ARN`; read once per cold start.
         arn: String,
+        /// `DB_HOST`, used when the secret holds no host.
         host: Option<String>,
+        /// `DB_PORT`, used when the secret holds no port.
         port: Option<u16>,
+        /// `DB_NAME`, used when the secret holds no database name.
         dbname: Option<String>,
     },
     /// A short-lived RDS IAM authentication token, signed for each new connection.
     IamAuth {
+        /// `DB_HOST`: the RDS instance or proxy endpoint the token is signed for.
         host: String,
+        /// `DB_PORT`, 5432 by default.
         port: u16,
+        /// `DB_NAME`.
         dbname: String,
+        /// `DB_USER`: a database role granted `rds_iam`.
         user: String,
     },
 }
@@ -43,6 +51,7 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
+    /// The libpq name (`disable`, `require`, `verify-full`), as `DB_TLS` takes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Disable => "disable",
@@ -52,9 +61,12 @@ impl TlsMode {
     }
 }
 
+/// How to reach PostgreSQL and how many connections to keep, read from the `DB_*` variables.
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
+    /// Where the login comes from; see [`Credentials`] for the precedence.
     pub credentials: Credentials,
+    /// `DB_TLS`: by default `disable` with a URL, `verify-full` with a secret or IAM login.
     pub tls: TlsMode,
     /// PEM bundle of trusted CAs for `verify-full` (the RDS global bundle in the cloud). Without
     /// it the public web roots are used, which is right for RDS Proxy but not for RDS itself.
@@ -92,6 +104,7 @@ const URL_HINT: &str =
     "set DATABASE_URL, or DB_SECRET_ARN, or DB_IAM_AUTH=true with DB_HOST, DB_NAME and DB_USER";
 
 impl DatabaseSettings {
+    /// Reads the `DATABASE_URL`/`DB_*` variables from `env`; fails naming the first bad or missing one.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let port = env.parse_with("DB_PORT", |v| {
             v.parse::<u16>()

@@ -12,12 +12,14 @@ pub struct Env {
 }
 
 impl Env {
+    /// The process environment, read once (at cold start).
     pub fn process() -> Self {
         Self {
             vars: std::env::vars().collect(),
         }
     }
 
+    /// A map of the given pairs, for tests: the process environment is never touched.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Self {
             vars: pairs
@@ -33,6 +35,7 @@ impl Env {
         self
     }
 
+    /// The trimmed value of `name`; `None` when unset or blank.
     pub fn get(&self, name: &str) -> Option<String> {
         self.vars
             .get(name)
@@ -40,6 +43,7 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// The value of `name`, or [`ConfigError::Missing`] with `hint` when it is unset or blank.
     pub fn require(&self, name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
         self.get(name).ok_or(ConfigError::Missing { name, hint })
     }

@@ -23,17 +23,29 @@ pub use secret::{read_database_secret, read_secret_string};
 /// A setting that is missing or malformed. The message always starts with the variable's name.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The variable is required and absent.
     #[error("{name} is not set: {hint}")]
     Missing {
+        /// The variable's name.
         name: &'static str,
+        /// What to set it to, or why it is needed; ends the one-line message.
         hint: &'static str,
     },
+    /// The variable is set but cannot be parsed or is out of range.
     #[error("{name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// What is wrong with the value.
+        reason: String,
+    },
+    /// The variable names a secret (an ARN) that could not be fetched or read.
     #[error("{name}: the secret could not be read: {source}")]
     SecretUnreadable {
+        /// The variable holding the secret's ARN.
         name: &'static str,
         #[source]
+        /// Why the secret could not be read: the call failed, or the value has the wrong shape.
         source: SecretError,
     },
     /// The setting asks for an AWS client this function was built without (each function
@@ -42,7 +54,9 @@ pub enum ConfigError {
         "{name} needs the `{feature}` feature of the tickwatch crate, which this function is built without"
     )]
     NotBuiltIn {
+        /// The variable that asked for it.
         name: &'static str,
+        /// The Cargo feature that would provide it, e.g. `aws-secrets`.
         feature: &'static str,
     },
 }
@@ -66,28 +80,38 @@ pub enum MetricsSinkKind {
     CloudWatch,
     /// Embedded Metric Format lines on stdout, for functions inside the VPC.
     Emf,
+    /// One `tracing` line per metric; the default outside Lambda.
     Log,
+    /// Metrics are dropped.
     None,
 }
 
 /// How log lines are written: JSON for CloudWatch Logs, human-readable at a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// One JSON object per line, with the request id; the default on Lambda.
     Json,
+    /// Human-readable text for a terminal; the default outside Lambda.
     Pretty,
 }
 
+/// Where metrics go and under which CloudWatch namespace (`METRICS_SINK`, `METRICS_NAMESPACE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsSettings {
+    /// The sink; CloudWatch on Lambda and the log elsewhere unless `METRICS_SINK` says otherwise.
     pub sink: MetricsSinkKind,
+    /// CloudWatch namespace, `Tickwatch` by default; 1–255 characters, never `AWS/…`.
     pub namespace: String,
 }
 
 /// The settings every function needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// How to reach and log in to PostgreSQL.
     pub database: DatabaseSettings,
+    /// Where metrics go.
     pub metrics: MetricsSettings,
+    /// How log lines look.
     pub log_format: LogFormat,
     /// True inside AWS Lambda, where defaults lean towards the cloud (JSON logs, CloudWatch).
     pub on_lambda: bool,
@@ -97,12 +121,16 @@ pub struct Settings {
 /// cloud) as much as for one with.
 #[derive(Debug, Clone)]
 pub struct Observability {
+    /// Where metrics go.
     pub metrics: MetricsSettings,
+    /// How log lines look.
     pub log_format: LogFormat,
+    /// True inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set); it picks the defaults.
     pub on_lambda: bool,
 }
 
 impl Observability {
+    /// Reads `LOG_FORMAT`, `METRICS_SINK` and `METRICS_NAMESPACE` from `env`; fails on a bad value.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = Settings::observability(env)?;
         Ok(settings)
@@ -115,6 +143,7 @@ impl Settings {
         Self::from_env(&Env::process())
     }
 
+    /// Reads every setting from `env`: the observability variables and the database ones.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let observability = Self::observability(env)?;
         Ok(Self {

@@ -25,11 +25,16 @@ pub enum SecretError {
 /// The JSON document RDS stores for a database user.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSecret {
+    /// The database role to log in as.
     pub username: String,
+    /// Its password; secret so it never reaches a log line.
     pub password: SecretString,
+    /// The server, when the secret names one; otherwise `DB_HOST` fills in.
     pub host: Option<String>,
     #[serde(default, deserialize_with = "port_from_number_or_string")]
+    /// A number in RDS's secrets, often a string in hand-written ones; both are accepted.
     pub port: Option<u16>,
+    /// Database name, when the secret names one; otherwise `DB_NAME` fills in.
     pub dbname: Option<String>,
 }
 

@@ -8,12 +8,19 @@
 /// A function that reads a variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
+    /// Fetches prices from the sources (outside the VPC, no database in the cloud).
     Collector,
+    /// Turns a collection request into a plan from the watch list and what is stored.
     Planner,
+    /// Stores the candle batches the queue delivers.
     Writer,
+    /// Scores new candles and records anomalies.
     Detector,
+    /// The HTTP API.
     Api,
+    /// Applies migrations and sets up database roles, once per deployment.
     Migrator,
+    /// Delivers anomaly notifications (no database, no metrics).
     Notifier,
 }
 
@@ -28,11 +35,16 @@ pub enum InCloud {
     LocalOnly,
 }
 
+/// One environment variable: its name, who reads it, whether the cloud sets it, and what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variable {
+    /// The exact variable name, e.g. `DB_TLS`.
     pub name: &'static str,
+    /// Functions that read it; each must get it from Terraform when `in_cloud` is `Required`.
     pub used_by: &'static [Function],
+    /// Whether a deployed function must, may or must never have it set.
     pub in_cloud: InCloud,
+    /// One line: what it sets, with its default and range where it has them.
     pub description: &'static str,
 }
 
@@ -65,6 +77,7 @@ const IAM_LOGIN: &[Function] = &[Planner, Writer, Detector, Api];
 /// The functions that read the collector's settings.
 const COLLECTING: &[Function] = &[Collector, Planner, Writer, Api];
 
+/// Every variable the functions read; the Terraform test checks each Lambda against it.
 pub const VARIABLES: &[Variable] = &[
     var(
         "DATABASE_URL",
