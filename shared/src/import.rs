@@ -40,13 +40,24 @@ pub const MAX_LISTED_REJECTIONS: usize = 1000;
 /// Why a whole file cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// The file has no header line (it is empty or blank); nothing is stored.
     #[error("the file is empty: a header line is required")]
     Empty,
+    /// The header does not name the expected columns; nothing is stored.
     #[error("the header must name the columns {expected}; {problem}")]
-    Header { expected: String, problem: String },
+    Header {
+        /// The columns required, in order.
+        expected: String,
+        /// What is wrong with the header given.
+        problem: String,
+    },
+    /// The CSV itself is broken at a line (bad quoting, invalid UTF-8); rows before it may
+    /// be stored.
     #[error("the file cannot be read at line {line}")]
     Read {
+        /// The line the reader stopped at (the header is line 1).
         line: u64,
+        /// What the CSV reader found wrong.
         #[source]
         source: csv::Error,
     },
@@ -54,7 +65,9 @@ pub enum ImportError {
     /// is rolled back; the report says which lines.
     #[error("storing the rows up to line {line} failed")]
     Store {
+        /// The last line of the batch that failed.
         line: u64,
+        /// The database error; [`DbError::is_unavailable`] says whether trying again can help.
         #[source]
         source: DbError,
     },
@@ -75,8 +88,11 @@ impl ImportError {
 /// sentence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowError {
+    /// Line in the file, the header being line 1.
     pub line: u64,
+    /// Stable snake_case code: `malformed`, or the candle rule broken (`non_positive_price`, …).
     pub reason: String,
+    /// A sentence for a person, naming the column and value at fault.
     pub message: String,
 }
 
@@ -267,6 +283,7 @@ pub struct ImportReport {
     pub rejected: Vec<RowError>,
     /// The earliest and latest open time stored: the range the detector rescans.
     pub first_open_time: Option<DateTime<Utc>>,
+    /// Latest open time stored (see `first_open_time`).
     pub last_open_time: Option<DateTime<Utc>>,
     /// Every valid row up to this line is stored (null before the first batch).
     pub stored_through_line: Option<u64>,

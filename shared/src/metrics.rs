@@ -24,10 +24,14 @@ const MAX_DATA_PER_CALL: usize = 1000;
 #[cfg(feature = "aws-cloudwatch")]
 const MAX_VALUES_PER_DATUM: usize = 150;
 
+/// The unit of a recorded value, as CloudWatch names it; part of a metric's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Unit {
+    /// A number of things (candles, requests, rejections).
     Count,
+    /// A duration in milliseconds (latency).
     Milliseconds,
+    /// A duration in seconds (data age).
     Seconds,
 }
 
@@ -91,6 +95,7 @@ impl Metrics {
         }
     }
 
+    /// Whether nothing was recorded, so a publish can be skipped.
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty() && self.values.is_empty()
     }
@@ -198,6 +203,7 @@ impl Metrics {
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     #[error("metrics could not be published: EMF lines could not be written: {0}")]
+    /// Writing the EMF lines to their output failed.
     Emf(#[source] std::io::Error),
     /// `PutMetricData` failed (boxed: the SDK's error is large, and a publish that worked
     /// should not pay for it).
@@ -220,18 +226,26 @@ pub enum MetricsSink {
     /// loads the SDK.
     #[cfg(feature = "aws-cloudwatch")]
     CloudWatch {
+        /// The AWS configuration the client is built from.
         aws: Aws,
+        /// The CloudWatch client, built on the first publish.
         client: Arc<OnceCell<aws_sdk_cloudwatch::Client>>,
+        /// CloudWatch namespace, from `METRICS_NAMESPACE`.
         namespace: String,
     },
     /// EMF lines on `out` (stdout on Lambda).
     Emf {
+        /// CloudWatch namespace written into each line.
         namespace: String,
+        /// Where the lines go.
         out: EmfOut,
     },
+    /// One `tracing` line per metric: local runs.
     Log {
+        /// The namespace shown in the log line.
         namespace: String,
     },
+    /// Metrics are dropped.
     Disabled,
 }
 
@@ -246,10 +260,12 @@ impl std::fmt::Debug for EmfOut {
 }
 
 impl EmfOut {
+    /// EMF lines on stdout, where the Lambda runtime hands them to CloudWatch Logs.
     pub fn stdout() -> Self {
         Self::to(Box::new(std::io::stdout()))
     }
 
+    /// EMF lines into `writer`, e.g. a buffer a test reads back.
     pub fn to(writer: Box<dyn Write + Send>) -> Self {
         Self(Arc::new(Mutex::new(writer)))
     }

@@ -12,21 +12,28 @@ use crate::metrics::MetricsSink;
 /// The resources a function keeps for its whole life and shares across invocations.
 #[derive(Debug, Clone)]
 pub struct Resources {
+    /// The function's name, e.g. `detector`, as its start line logs it.
     pub function: &'static str,
+    /// Everything read from the environment at start.
     pub settings: Settings,
     /// Loaded on first use: most invocations of most functions never call AWS.
     pub aws: Aws,
+    /// The pool; connections open on first use, not at start.
     pub db: Db,
+    /// Where this function's metrics go; each invocation publishes once through it.
     pub metrics: MetricsSink,
 }
 
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// A setting is missing or malformed; the message names the variable.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The database settings could not be turned into a pool (e.g. its secret could not be read).
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The collector could not be assembled (its HTTP client, or a missing stage).
     #[error(transparent)]
     Collector(#[from] crate::collect::BuildError),
     /// The TLS stack or the system refused the HTTP client.
