@@ -19,8 +19,7 @@ use chrono::Utc;
 use tickwatch::collect::Collector;
 use tickwatch::config::{CollectorSettings, Env, Settings};
 use tickwatch::db::Db;
-use tickwatch::detect::run::Detection;
-use tickwatch::metrics::MetricsSink;
+use tickwatch::detect::run::{Detection, Request, handle_request};
 use tickwatch::notify::{Notifier, NotifySettings};
 use tickwatch::startup::Resources;
 
@@ -44,29 +43,16 @@ async fn main() -> anyhow::Result<()> {
         .context("migrating the database")?;
     tracing::info!(database = db.target(), "database ready");
 
-    // A local run never needs AWS: a fixed region and no credentials keep the SDK from
-    // probing the network for either.
-    let aws = tickwatch::aws::Aws::from_config(
-        aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .http_client(tickwatch::aws::sdk_http_client())
-            .build(),
-    );
-    let resources = Resources {
-        function: "local",
-        metrics: MetricsSink::new(&settings.metrics, None),
-        settings,
-        aws,
-        db: db.clone(),
-    };
+    let resources = Resources::offline("local", settings, db.clone());
     let collector_settings = CollectorSettings::from_env(&env)?
         .resolve_keys(None)
         .await
         .context("collector settings")?;
-    let client = tickwatch::providers::http::build_client(&collector_settings.http)
-        .context("HTTP client")?;
-    let collector = Arc::new(Collector::new(db.clone(), collector_settings, client));
+    let collector = Arc::new(
+        Collector::builder(collector_settings)
+            .database(db.clone())
+            .build()?,
+    );
     let detection = Detection::from_env(&env).context("detector settings")?;
     // Locally the detector's result goes straight to the notifier: the data events are logged
     // and the alerts posted to ALERT_WEBHOOK_URL when it is set (no bus, no topic, no cloud).
@@ -128,12 +114,7 @@ async fn run_pipeline_once(
         ),
         Err(error) => tracing::warn!(%error, "collection failed"),
     }
-    let event = serde_json::json!({
-        "version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "000000000000", "time": Utc::now().to_rfc3339(), "region": "us-east-1",
-        "resources": [], "detail": {}
-    });
-    match tickwatch::detect::run::handle(resources, detection, &event).await {
+    match handle_request(resources, detection, &Request::Scheduled).await {
         Ok(result) => {
             notifier.deliver_payload(&result, Utc::now()).await;
         }

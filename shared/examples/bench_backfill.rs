@@ -89,11 +89,10 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 1. Our path: the collector's backfill (generate, validate, upsert in batches).
-    let collector = Collector::new(
-        db.clone(),
-        settings,
-        tickwatch::net::http_client_builder().build()?,
-    );
+    let collector = Collector::builder(settings)
+        .database(db.clone())
+        .client(tickwatch::net::http_client_builder().build()?)
+        .build()?;
     let started = Instant::now();
     let report = collector
         .backfill(std::slice::from_ref(&symbol), from, to)

@@ -15,6 +15,7 @@ pub mod collect;
 pub mod config;
 pub mod db;
 pub mod detect;
+pub mod error;
 pub mod import;
 pub mod metrics;
 pub mod model;

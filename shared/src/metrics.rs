@@ -309,6 +309,15 @@ impl MetricsSink {
         }
     }
 
+    /// Publishes, logging a failure instead of returning it: by the time an invocation's
+    /// metrics go out its work is done, and losing them must not fail it (a retried
+    /// invocation would do the work again).
+    pub async fn publish_or_warn(&self, metrics: Metrics) {
+        if let Err(error) = self.publish(metrics).await {
+            tracing::warn!(%error, "metrics were not published");
+        }
+    }
+
     /// Sends everything in `metrics`: one `PutMetricData` call (more only past CloudWatch's
     /// 1,000-datum limit, which one invocation of ours does not reach).
     pub async fn publish(&self, metrics: Metrics) -> Result<usize, MetricsError> {

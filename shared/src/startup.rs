@@ -27,6 +27,11 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Collector(#[from] crate::collect::BuildError),
+    /// The TLS stack or the system refused the HTTP client.
+    #[error("the HTTP client could not be built")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 impl Resources {
@@ -49,10 +54,56 @@ impl Resources {
     }
 }
 
+impl Resources {
+    /// For a process that never calls AWS (the local runner): a fixed region and no
+    /// credentials keep the SDK from probing the network for either, and the metrics sink has
+    /// no AWS to publish to.
+    #[cfg(feature = "aws")]
+    pub fn offline(function: &'static str, settings: Settings, db: Db) -> Self {
+        let aws = Aws::from_config(
+            aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .http_client(crate::aws::sdk_http_client())
+                .build(),
+        );
+        Self {
+            function,
+            metrics: MetricsSink::new(&settings.metrics, None),
+            settings,
+            aws,
+            db,
+        }
+    }
+}
+
 /// Reports a start-up failure as one line on stderr and exits. Logging may not be set up yet
 /// (its format is itself a setting), and Lambda records stderr in the function's log group.
 #[allow(clippy::print_stderr)]
 pub fn exit_with(function: &str, error: &StartupError) -> ! {
-    eprintln!("{function}: cannot start: {error}");
+    eprintln!("{function}: cannot start: {}", chain(error));
     std::process::exit(2)
+}
+
+/// The value, or the process ends with [`exit_with`]: a `main` starts with one such line per
+/// thing it builds.
+pub fn or_exit<T, E: Into<StartupError>>(function: &str, result: Result<T, E>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => exit_with(function, &error.into()),
+    }
+}
+
+/// The error and the causes its own message does not already tell, joined with `: `.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -12,7 +12,6 @@ use tickwatch::config::{CollectorSettings, SourceKey};
 use tickwatch::db::candles;
 use tickwatch::db::symbols;
 use tickwatch::model::{Interval, Provider};
-use tickwatch::providers::http::build_client;
 use tickwatch_tests::{TestDb, hours_ago, sym, watch, watch_every, watch_synthetic};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -42,8 +41,10 @@ pub(crate) fn settings_for(server: &MockServer) -> CollectorSettings {
 }
 
 pub(crate) fn collector_with(test_db: &TestDb, settings: CollectorSettings) -> Collector {
-    let client = build_client(&settings.http).expect("an HTTP client");
-    Collector::new(test_db.db.clone(), settings, client)
+    Collector::builder(settings)
+        .database(test_db.db.clone())
+        .build()
+        .expect("a collector")
 }
 
 pub(crate) fn collector(test_db: &TestDb, server: &MockServer) -> Collector {
@@ -526,6 +527,64 @@ async fn one_invocation_publishes_its_metrics_to_cloudwatch_with_low_cardinality
             ),
         ]
     );
+}
+
+/// Calls this test's database ran of statements whose text contains `needle`, as
+/// pg_stat_statements counts them (`make test` loads it).
+async fn calls_of(test_db: &TestDb, needle: &str) -> i64 {
+    test_db
+        .raw()
+        .await
+        .query_one(
+            "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND query LIKE '%' || $1 || '%' AND query NOT LIKE '%pg_stat_statements%'",
+            &[&needle],
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!("pg_stat_statements cannot be read ({e}); the test cluster must load it, as make test does")
+        })
+        .get(0)
+}
+
+#[tokio::test]
+async fn every_kind_of_run_reads_the_watch_list_and_the_newest_candles_once() {
+    // Arrange: two series with some history, and statements counted from here on.
+    let test_db = TestDb::migrated().await;
+    test_db
+        .raw()
+        .await
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .expect("pg_stat_statements");
+    let server = MockServer::start().await;
+    watch_synthetic(&test_db, "SYN", Interval::OneMinute).await;
+    watch_synthetic(&test_db, "ALT", Interval::OneMinute).await;
+    let collector = collector(&test_db, &server);
+    let to = Utc::now();
+    let both = [sym("SYN"), sym("ALT")];
+    // The watch list is the `symbols` table; the newest candles are read in the same statement.
+    let reads = || calls_of(&test_db, "FROM symbols");
+
+    // Act and assert: one read per run, however many series and pages it covers.
+    let before = reads().await;
+    collector
+        .backfill(&both, to - TimeDelta::minutes(2_500), to)
+        .await
+        .expect("a backfill of several pages");
+    assert_eq!(reads().await - before, 1, "a backfill of two series");
+
+    let before = reads().await;
+    collector
+        .collect_due(Utc::now())
+        .await
+        .expect("a scheduled run");
+    assert_eq!(reads().await - before, 1, "a scheduled run");
+
+    let before = reads().await;
+    collector.collect(&both).await.expect("collecting by name");
+    assert_eq!(reads().await - before, 1, "collecting two symbols by name");
 }
 
 fn uuid_suffix() -> String {

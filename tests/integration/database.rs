@@ -18,8 +18,8 @@ async fn stored_series(
         client,
         symbol,
         interval,
-        candles::EARLIEST,
-        candles::LATEST,
+        tickwatch::model::EARLIEST,
+        tickwatch::model::LATEST,
         100_000,
     )
     .await

@@ -15,7 +15,6 @@ use tickwatch::db::{COOL_DOWN, Db, DbError};
 use tickwatch::detect::run::{Detection, Request, RunError};
 use tickwatch::model::{Interval, Provider};
 use tickwatch::providers::SyntheticSource;
-use tickwatch::providers::http::build_client;
 use tickwatch_tests::{Cluster, TestDb, hours_ago, sym, watch, watched};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -185,8 +184,10 @@ fn collector_on(db: &Db) -> Collector {
     let mut settings = tickwatch::config::CollectorSettings::defaults();
     settings.binance.base_url = server_uri.to_owned();
     settings.batch_size = 250;
-    let client = build_client(&settings.http).expect("an HTTP client");
-    Collector::new(db.clone(), settings, client)
+    Collector::builder(settings)
+        .database(db.clone())
+        .build()
+        .expect("a collector")
 }
 
 async fn watch_on(db: &Db, symbol: &str, interval: Interval) {
@@ -431,8 +432,10 @@ async fn a_source_failing_every_way_loses_nothing_and_duplicates_nothing_once_it
     let collect = |base_url: &str| {
         let mut settings = settings_for(&server);
         settings.binance.base_url = base_url.to_owned();
-        let client = build_client(&settings.http).expect("client");
-        Collector::new(test_db.db.clone(), settings, client)
+        Collector::builder(settings)
+            .database(test_db.db.clone())
+            .build()
+            .expect("a collector")
     };
     let failing_responses = [
         ResponseTemplate::new(429).insert_header("Retry-After", "600"),

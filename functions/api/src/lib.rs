@@ -11,6 +11,7 @@ mod csv;
 pub mod deadline;
 pub mod error;
 mod extract;
+pub mod function;
 pub mod limits;
 pub mod openapi;
 pub mod params;

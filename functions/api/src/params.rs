@@ -13,9 +13,8 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use tickwatch::db::candles::{EARLIEST, LATEST};
 use tickwatch::detect::AverageKind;
-use tickwatch::model::{Interval, Symbol};
+use tickwatch::model::{EARLIEST, Interval, LATEST, Symbol};
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 

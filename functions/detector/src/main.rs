@@ -2,28 +2,18 @@
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use tickwatch::config::Env;
-use tickwatch::detect::run::{Detection, RunError, handle};
-use tickwatch::startup::{Resources, StartupError, exit_with};
+use tickwatch::detect::run::{Detection, handle};
+use tickwatch::startup::{Resources, or_exit};
+
+const FUNCTION: &str = "detector";
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let resources = match Resources::from_env("detector").await {
-        Ok(resources) => resources,
-        Err(error) => exit_with("detector", &error),
-    };
-    let detection = match Detection::from_env(&Env::process()) {
-        Ok(detection) => detection,
-        Err(error) => exit_with("detector", &StartupError::Config(error)),
-    };
-    let (resources, detection) = (&resources, &detection);
+    let resources = &or_exit(FUNCTION, Resources::from_env(FUNCTION).await);
+    let detection = &or_exit(FUNCTION, Detection::from_env(&Env::process()));
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            handle(resources, detection, &event.payload)
-                .await
-                .map_err(|e: RunError| {
-                    tracing::error!(error = %e, retryable = e.is_retryable(), "detector run failed");
-                    lambda_runtime::Error::from(e)
-                })
+        |event: LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, lambda_runtime::Error>(handle(resources, detection, &event.payload).await?)
         },
     ))
     .await

@@ -4,34 +4,21 @@
 //! `tickwatch::collect::plan`.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use tickwatch::collect::{Planner, plan};
-use tickwatch::config::{CollectorSettings, Env};
-use tickwatch::startup::{Resources, StartupError, exit_with};
-
-const FUNCTION: &str = "planner";
+use tickwatch::collect::PlannerFunction;
+use tickwatch::config::Env;
+use tickwatch::startup::or_exit;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let resources = match Resources::from_env(FUNCTION).await {
-        Ok(resources) => resources,
-        Err(error) => exit_with(FUNCTION, &error),
-    };
-    let settings = match CollectorSettings::from_env(&Env::process()) {
-        Ok(settings) => settings,
-        Err(error) => exit_with(FUNCTION, &StartupError::Config(error)),
-    };
-    let planner = Planner::new(resources.db.clone(), settings);
-    let (resources, planner) = (&resources, &planner);
+    let function = &or_exit(
+        PlannerFunction::NAME,
+        PlannerFunction::from_env(&Env::process()).await,
+    );
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            resources.db.ensure_migrated().await?;
-            let (result, metrics) = plan::handle(planner, FUNCTION, event.payload).await;
-            if let Err(error) = resources.metrics.publish(metrics).await {
-                tracing::warn!(%error, "metrics were not published");
-            }
-            let plan = result.inspect_err(|error| {
-                tracing::error!(request_id = %event.context.request_id, retryable = error.is_retryable(), %error, "planning failed");
-            })?;
+        |event: LambdaEvent<serde_json::Value>| async move {
+            let plan = function
+                .handle(event.payload, &event.context.request_id)
+                .await?;
             Ok::<_, lambda_runtime::Error>(serde_json::to_value(plan)?)
         },
     ))

@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::plan::TimeRange;
 use crate::db::candles::UpsertMode;
 use crate::model::{Candle, Interval, Symbol};
+use crate::providers::Shape;
 
 /// The largest message body a batch is cut to: one SQS billing unit with room to spare.
 pub const MAX_MESSAGE_BYTES: usize = 60 * 1024;
 
-/// How stored candles meet these (the wire name of [`UpsertMode`]).
+/// How stored candles meet these: the store's decision from the source's [`Shape`], named
+/// on the wire so the writer makes the same one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Merge {
@@ -22,11 +24,11 @@ pub enum Merge {
     MergeQuote,
 }
 
-impl From<UpsertMode> for Merge {
-    fn from(mode: UpsertMode) -> Self {
-        match mode {
-            UpsertMode::Replace => Self::Replace,
-            UpsertMode::MergeQuote => Self::MergeQuote,
+impl From<Shape> for Merge {
+    fn from(shape: Shape) -> Self {
+        match shape {
+            Shape::WholeCandles => Self::Replace,
+            Shape::Quotes => Self::MergeQuote,
         }
     }
 }

@@ -222,7 +222,7 @@ async fn deliver(
     let batch = CandleBatch {
         symbol: work.symbol.clone(),
         interval: work.interval,
-        merge: fetched.mode.into(),
+        merge: fetched.shape.into(),
         covers,
         candles,
     };

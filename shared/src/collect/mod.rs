@@ -19,6 +19,8 @@
 //! retry can help.
 
 mod batch;
+mod builder;
+mod entry;
 mod event;
 mod fetch;
 pub mod http;
@@ -40,18 +42,20 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 pub use batch::{BatchError, CandleBatch, MAX_MESSAGE_BYTES, Merge};
+pub use builder::{BuildError, CollectorBuilder};
+pub use entry::{CollectorFunction, PlannerFunction, WriterFunction};
 pub use event::{CollectorEvent, EventError, MAX_BACKFILL, MAX_SYMBOLS};
 pub use fetch::Fetcher;
 pub use plan::{CollectPlan, GapCounts, Planner, SeriesWork, TimeRange};
 pub use report::{CollectReport, OutcomeCode, OutcomeError, OutcomeStatus, RunKind, SymbolOutcome};
 pub use schedule::is_due;
-pub use sink::{BatchSink, Delivery, SinkError, StoreSink};
+pub use sink::{BatchSink, Delivery, QueueError, SinkError, StoreSink};
 #[cfg(feature = "aws-remote")]
 pub use sqs::SqsSink;
 pub use store::{StoreError, Stored, store_batch};
 
 use crate::config::CollectorSettings;
-use crate::db::{Db, DbError};
+use crate::db::DbError;
 use crate::metrics::Metrics;
 use crate::model::Symbol;
 
@@ -64,9 +68,12 @@ pub enum CollectError {
     /// The watch list could not be read.
     #[error("the watch list could not be read: {0}")]
     WatchList(#[source] DbError),
+    /// The planner's database could not be brought up to the current schema.
+    #[error("the database could not be migrated: {0}")]
+    Migration(#[source] DbError),
     /// The planner function could not be asked, or did not answer with a plan.
-    #[error("no plan: {reason}")]
-    Planner { reason: String, retryable: bool },
+    #[error("no plan: {0}")]
+    Planner(#[from] PlannerError),
     /// There was work, and none of it got through.
     #[error("nothing could be stored ({} of {} symbols failed; {}): {}",
         .report.failed, .report.outcomes.len(),
@@ -76,6 +83,44 @@ pub enum CollectError {
         report: Box<CollectReport>,
         retryable: bool,
     },
+}
+
+/// Why the planner function gave no plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlannerError {
+    /// The request could not be encoded; the same event never will be.
+    #[error("the request could not be encoded: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// The function could not be invoked (throttled, unreachable): a retry may help.
+    #[error("invoking {function}: {source}")]
+    Invoke {
+        function: String,
+        #[source]
+        source: crate::error::CallError,
+    },
+    /// The planner ran and failed (its database is away, most likely); `document` is the
+    /// runtime's error document, cut short. A retry of the whole run may find it back.
+    #[error("{function} failed ({kind}): {document}")]
+    Failed {
+        function: String,
+        kind: String,
+        document: String,
+    },
+    /// The planner answered with something that is not a plan; asking again will not help.
+    #[error("{function} answered with no plan ({source}): {body}")]
+    NoPlan {
+        function: String,
+        #[source]
+        source: serde_json::Error,
+        body: String,
+    },
+}
+
+impl PlannerError {
+    /// Whether asking the planner again can help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Invoke { .. } | Self::Failed { .. })
+    }
 }
 
 fn first_error(report: &CollectReport) -> String {
@@ -95,8 +140,9 @@ impl CollectError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Event(_) => false,
-            Self::WatchList(e) => e.is_unavailable(),
-            Self::Planner { retryable, .. } | Self::NothingStored { retryable, .. } => *retryable,
+            Self::WatchList(e) | Self::Migration(e) => e.is_unavailable(),
+            Self::Planner(e) => e.is_retryable(),
+            Self::NothingStored { retryable, .. } => *retryable,
         }
     }
 
@@ -146,31 +192,9 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// All three stages in this process, against `db`. `client` is the process's one HTTP
-    /// client (see [`crate::providers::http::build_client`]).
-    pub fn new(db: Db, settings: CollectorSettings, client: reqwest::Client) -> Self {
-        Self {
-            planner: Arc::new(Planner::new(db.clone(), settings.clone())),
-            sink: Arc::new(StoreSink::new(db, settings.batch_size)),
-            fetcher: Fetcher::new(&settings, client),
-            settings,
-        }
-    }
-
-    /// The fetch stage here, planning and storing elsewhere (the cloud's collector function:
-    /// the planner function and the candle queue).
-    pub fn remote(
-        settings: CollectorSettings,
-        client: reqwest::Client,
-        planner: Arc<dyn PlanSource>,
-        sink: Arc<dyn BatchSink>,
-    ) -> Self {
-        Self {
-            planner,
-            sink,
-            fetcher: Fetcher::new(&settings, client),
-            settings,
-        }
+    /// Starts building a collector on `settings`; see [`CollectorBuilder`].
+    pub fn builder(settings: CollectorSettings) -> CollectorBuilder {
+        CollectorBuilder::new(settings)
     }
 
     pub fn settings(&self) -> &CollectorSettings {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{CollectError, CollectorEvent, RunKind, is_due};
 use crate::config::CollectorSettings;
 use crate::db::gaps::{self, Hole};
-use crate::db::{Client, Db, DbError, candles, symbols};
+use crate::db::{Client, Db, DbError, symbols};
 use crate::model::{Interval, Provider, Symbol, WatchedSymbol};
 use crate::providers::{SeriesRequest, history_reach};
 
@@ -144,16 +144,12 @@ impl Planner {
     ) -> Result<CollectPlan, CollectError> {
         let client = self.db.client().await.map_err(CollectError::WatchList)?;
         let read = |e: DbError| CollectError::WatchList(e);
-        let newest: BTreeMap<(Symbol, Interval), Option<DateTime<Utc>>> =
-            candles::newest_per_watched_series(&client)
-                .await
-                .map_err(read)?
-                .into_iter()
-                .map(|(symbol, interval, newest)| ((symbol, interval), newest))
-                .collect();
-        let data_age_seconds = newest
-            .values()
-            .filter_map(|t| *t)
+        // The watch list and each series' newest candle, read once for the whole plan.
+        let watch_list = symbols::list_with_newest(&client).await.map_err(read)?;
+        let data_age_seconds = watch_list
+            .iter()
+            .filter(|(entry, _)| entry.enabled)
+            .filter_map(|(_, newest)| *newest)
             .min()
             .map(|oldest| (now - oldest).num_milliseconds() as f64 / 1e3);
         let mut plan = CollectPlan {
@@ -166,15 +162,10 @@ impl Planner {
         match event {
             CollectorEvent::Scheduled { time } => {
                 plan.at = *time;
-                let watched = symbols::list_enabled(&client).await.map_err(read)?;
                 let mut calls: BTreeMap<Provider, u32> = BTreeMap::new();
-                for entry in &watched {
+                for (entry, stored) in watch_list.iter().filter(|(entry, _)| entry.enabled) {
                     let mut work = SeriesWork::new(entry);
-                    let stored = newest
-                        .get(&(entry.symbol.clone(), entry.interval))
-                        .copied()
-                        .flatten();
-                    work.latest = is_due(entry, stored, *time, self.settings.schedule_period);
+                    work.latest = is_due(entry, *stored, *time, self.settings.schedule_period);
                     let budget = calls
                         .entry(entry.provider)
                         .or_insert_with(|| self.settings.history_calls_per_run(entry.provider));
@@ -187,7 +178,7 @@ impl Planner {
                 }
             }
             CollectorEvent::Collect { symbols } => {
-                let (found, unknown) = lookup(&client, symbols).await.map_err(read)?;
+                let (found, unknown) = lookup(&watch_list, symbols);
                 plan.unknown = unknown;
                 plan.work = found
                     .iter()
@@ -198,7 +189,7 @@ impl Planner {
                     .collect();
             }
             CollectorEvent::Backfill { symbols, from, to } => {
-                let (found, unknown) = lookup(&client, symbols).await.map_err(read)?;
+                let (found, unknown) = lookup(&watch_list, symbols);
                 plan.unknown = unknown;
                 plan.work = found
                     .iter()
@@ -286,19 +277,19 @@ impl Planner {
 }
 
 /// Splits `wanted` into watch-list entries and names not on the list.
-async fn lookup(
-    client: &Client,
+fn lookup(
+    watch_list: &[(WatchedSymbol, Option<DateTime<Utc>>)],
     wanted: &[Symbol],
-) -> Result<(Vec<WatchedSymbol>, Vec<Symbol>), DbError> {
+) -> (Vec<WatchedSymbol>, Vec<Symbol>) {
     let mut found = Vec::new();
     let mut unknown = Vec::new();
     for symbol in wanted {
-        match symbols::get(client, symbol).await? {
-            Some(entry) => found.push(entry),
+        match watch_list.iter().find(|(entry, _)| entry.symbol == *symbol) {
+            Some((entry, _)) => found.push(entry.clone()),
             None => unknown.push(symbol.clone()),
         }
     }
-    Ok((found, unknown))
+    (found, unknown)
 }
 
 /// The planner function's work: one invocation payload (a [`CollectorEvent`] as the fetcher

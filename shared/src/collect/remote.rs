@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::{CollectError, CollectPlan, CollectorEvent, PlanSource};
+use super::{CollectError, CollectPlan, CollectorEvent, PlanSource, PlannerError};
+use crate::error::CallError;
 
 /// Invokes the planner function by name or ARN.
 #[derive(Debug, Clone)]
@@ -25,12 +26,8 @@ impl LambdaPlanner {
         Self { client, function }
     }
 
-    async fn invoke(&self, event: &CollectorEvent) -> Result<CollectPlan, CollectError> {
-        let payload =
-            serde_json::to_vec(&event.to_payload()).map_err(|e| CollectError::Planner {
-                reason: e.to_string(),
-                retryable: false,
-            })?;
+    async fn invoke(&self, event: &CollectorEvent) -> Result<CollectPlan, PlannerError> {
+        let payload = serde_json::to_vec(&event.to_payload()).map_err(PlannerError::Encode)?;
         let output = self
             .client
             .invoke()
@@ -38,33 +35,25 @@ impl LambdaPlanner {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| CollectError::Planner {
-                reason: format!(
-                    "invoking {}: {}",
-                    self.function,
-                    aws_sdk_lambda::error::DisplayErrorContext(e)
-                ),
-                retryable: true,
+            .map_err(|e| PlannerError::Invoke {
+                function: self.function.clone(),
+                source: CallError::from_sdk(e),
             })?;
         let body = output
             .payload()
             .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
             .unwrap_or_default();
         if let Some(kind) = output.function_error() {
-            // The planner failed (its database is away, most likely): the runtime's error
-            // document says why. A retry of the whole run may find it back.
-            return Err(CollectError::Planner {
-                reason: format!("{} failed ({kind}): {}", self.function, snippet(&body)),
-                retryable: true,
+            return Err(PlannerError::Failed {
+                function: self.function.clone(),
+                kind: kind.to_owned(),
+                document: snippet(&body),
             });
         }
-        serde_json::from_str(&body).map_err(|e| CollectError::Planner {
-            reason: format!(
-                "{} answered with no plan ({e}): {}",
-                self.function,
-                snippet(&body)
-            ),
-            retryable: false,
+        serde_json::from_str(&body).map_err(|source| PlannerError::NoPlan {
+            function: self.function.clone(),
+            source,
+            body: snippet(&body),
         })
     }
 }
@@ -79,7 +68,7 @@ impl PlanSource for LambdaPlanner {
         event: &'a CollectorEvent,
         _now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<CollectPlan, CollectError>> {
-        self.invoke(event).boxed()
+        async move { Ok(self.invoke(event).await?) }.boxed()
     }
 
     fn plans_in_process(&self) -> bool {

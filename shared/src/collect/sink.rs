@@ -31,7 +31,23 @@ pub enum SinkError {
     #[error(transparent)]
     Store(#[from] Box<StoreError>),
     #[error("the candle queue refused the batch: {0}")]
-    Queue(String),
+    Queue(#[source] QueueError),
+}
+
+/// Why the candle queue did not take a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The request could not be built or sent, or SQS refused it whole.
+    #[error(transparent)]
+    Call(#[from] crate::error::CallError),
+    /// SQS took the call but refused some messages; `code` and `message` are its words.
+    #[error("{refused} of {sent} messages refused: {code} {message}")]
+    Refused {
+        refused: usize,
+        sent: usize,
+        code: String,
+        message: String,
+    },
 }
 
 impl SinkError {

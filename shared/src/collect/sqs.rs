@@ -7,7 +7,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::batch::CandleBatch;
-use super::sink::{BatchSink, Delivery, SinkError};
+use super::sink::{BatchSink, Delivery, QueueError, SinkError};
+use crate::error::CallError;
 
 /// SQS takes at most ten messages per `SendMessageBatch` call.
 const MESSAGES_PER_CALL: usize = 10;
@@ -34,7 +35,7 @@ impl SqsSink {
                         .id(i.to_string())
                         .message_body(body)
                         .build()
-                        .map_err(|e| SinkError::Queue(e.to_string()))
+                        .map_err(|e| SinkError::Queue(CallError::from_sdk(e).into()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self
@@ -44,17 +45,14 @@ impl SqsSink {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| {
-                    SinkError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-                })?;
+                .map_err(|e| SinkError::Queue(CallError::from_sdk(e).into()))?;
             if let Some(failed) = output.failed().first() {
-                return Err(SinkError::Queue(format!(
-                    "{} of {} messages refused: {} {}",
-                    output.failed().len(),
-                    chunk.len(),
-                    failed.code(),
-                    failed.message().unwrap_or_default()
-                )));
+                return Err(SinkError::Queue(QueueError::Refused {
+                    refused: output.failed().len(),
+                    sent: chunk.len(),
+                    code: failed.code().to_owned(),
+                    message: failed.message().unwrap_or_default().to_owned(),
+                }));
             }
         }
         Ok(())

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use collector::{CollectorSettings, HttpSettings, SourceKey, SourceSettings};
 pub use database::{Credentials, DatabaseSettings, TlsMode};
 pub use env::Env;
-pub use secret::DatabaseSecret;
+pub use secret::{DatabaseSecret, SecretError};
 #[cfg(feature = "aws-secrets")]
 pub use secret::{read_database_secret, read_secret_string};
 
@@ -30,8 +30,12 @@ pub enum ConfigError {
     },
     #[error("{name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
-    #[error("{name}: the secret could not be read: {reason}")]
-    SecretUnreadable { name: &'static str, reason: String },
+    #[error("{name}: the secret could not be read: {source}")]
+    SecretUnreadable {
+        name: &'static str,
+        #[source]
+        source: SecretError,
+    },
     /// The setting asks for an AWS client this function was built without (each function
     /// links only the clients it calls; see the features of the `tickwatch` crate).
     #[error(

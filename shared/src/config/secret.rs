@@ -7,6 +7,21 @@ use serde::Deserialize;
 #[cfg(feature = "aws-secrets")]
 use super::ConfigError;
 
+/// Why a secret's value could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// Secrets Manager refused or could not be reached.
+    #[error(transparent)]
+    Call(#[from] crate::error::CallError),
+    /// The secret holds binary data only.
+    #[error("the secret has no string value")]
+    NoString,
+    /// A database secret that is not RDS's JSON document. serde's message names the field at
+    /// fault but never echoes the value.
+    #[error("not the JSON shape RDS writes (username, password, …): {0}")]
+    NotDatabaseSecret(#[source] serde_json::Error),
+}
+
 /// The JSON document RDS stores for a database user.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSecret {
@@ -51,14 +66,14 @@ pub async fn read_secret_string(
         .await
         .map_err(|err| ConfigError::SecretUnreadable {
             name: variable,
-            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
+            source: crate::error::CallError::from_sdk(err).into(),
         })?;
     output
         .secret_string
         .map(SecretString::from)
         .ok_or(ConfigError::SecretUnreadable {
             name: variable,
-            reason: "the secret has no string value".to_owned(),
+            source: SecretError::NoString,
         })
 }
 
@@ -72,8 +87,7 @@ pub async fn read_database_secret(
     let raw = read_secret_string(client, "DB_SECRET_ARN", arn).await?;
     serde_json::from_str(raw.expose_secret()).map_err(|err| ConfigError::SecretUnreadable {
         name: "DB_SECRET_ARN",
-        // serde's message names the field at fault but never echoes the value.
-        reason: format!("not the JSON shape RDS writes (username, password, …): {err}"),
+        source: SecretError::NotDatabaseSecret(err),
     })
 }
 

@@ -63,8 +63,8 @@ pub async fn for_series(
         client,
         symbol,
         interval,
-        crate::db::candles::EARLIEST,
-        crate::db::candles::LATEST,
+        crate::model::EARLIEST,
+        crate::model::LATEST,
     )
     .await
 }

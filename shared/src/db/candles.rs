@@ -13,7 +13,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{CopyInSink, Row, Statement};
 
 use super::DbError;
-use crate::model::{Candle, CandleSource, Interval, Symbol};
+use crate::model::{Candle, CandleSource, EARLIEST, Interval, LATEST, Symbol};
 
 /// How an incoming candle meets one already stored for the same bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,18 +457,6 @@ pub async fn latest_watched(
     }))
 }
 
-/// The earliest instant the API lets a query reach (0001-01-01, inside both PostgreSQL's and
-/// chrono's ranges), used when a caller leaves a bound open.
-pub const EARLIEST: DateTime<Utc> = match DateTime::from_timestamp(-62_135_596_800, 0) {
-    Some(t) => t,
-    None => panic!("0001-01-01 is representable"),
-};
-/// The latest instant the API lets a query reach (9999-12-31T23:59:59Z); see [`EARLIEST`].
-pub const LATEST: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_799, 0) {
-    Some(t) => t,
-    None => panic!("9999-12-31 is representable"),
-};
-
 /// Candles of a watched symbol with `from <= open_time < before`, newest first, at most
 /// `limit`. Keyset pagination: the next page passes the last open time as `before`.
 /// `Ok(None)` means the symbol is not on the watch list.
@@ -570,37 +558,4 @@ pub async fn delete(
         )
         .await?
         > 0)
-}
-
-/// The newest candle time of every enabled series on the watch list (`None`: none stored yet).
-/// One index probe per series, so it stays cheap however long the history is.
-pub async fn newest_per_watched_series(
-    client: &impl GenericClient,
-) -> Result<Vec<(Symbol, Interval, Option<DateTime<Utc>>)>, DbError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT s.symbol, s.interval, c.open_time
-             FROM symbols s
-             LEFT JOIN LATERAL (
-                 SELECT open_time FROM candles
-                 WHERE candles.symbol = s.symbol AND candles.interval = s.interval
-                 ORDER BY open_time DESC LIMIT 1
-             ) c ON true
-             WHERE s.enabled
-             ORDER BY s.symbol",
-        )
-        .await?;
-    let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("symbols: {e}"));
-    client
-        .query(&statement, &[])
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
-                Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
-                row.try_get("open_time")?,
-            ))
-        })
-        .collect()
 }

@@ -177,3 +177,32 @@ async fn ensure_once(client: &impl GenericClient) -> Result<(), DbError> {
     }
     Ok(())
 }
+
+/// What one migrator invocation did: migrations applied, and the roles granted.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationReport {
+    /// Migrations applied by this invocation (none when the schema was current).
+    pub applied: usize,
+    /// The roles whose grants were (re)applied.
+    pub roles: Vec<&'static str>,
+}
+
+/// The migrator function's work: apply pending migrations, grant the roles, and warn about
+/// tables no role may write (a migration that forgot to add its table to [`ROLES`]).
+pub async fn migrate(db: &super::Db) -> Result<MigrationReport, DbError> {
+    let applied = db.migrate_with_roles().await.inspect_err(|error| {
+        tracing::error!(%error, "migration failed");
+    })?;
+    let unassigned = unassigned_tables(&db.client().await?).await?;
+    if !unassigned.is_empty() {
+        tracing::warn!(
+            ?unassigned,
+            "tables no role may write: add them to db::roles"
+        );
+    }
+    tracing::info!(applied, "migrated; roles granted");
+    Ok(MigrationReport {
+        applied,
+        roles: ROLES.iter().map(|r| r.name).collect(),
+    })
+}

@@ -1,5 +1,6 @@
 //! Queries on the `symbols` table: the watch list.
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
@@ -31,6 +32,32 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<WatchedSymbol>, DbE
         .await?
         .iter()
         .map(from_row)
+        .collect()
+}
+
+/// Every symbol on the watch list, enabled or not, with the open time of its newest stored
+/// candle (`None`: none yet), in alphabetical order. A collection plans from both; reading
+/// them in one statement reads each once. One index probe per series, so it stays cheap
+/// however long the history is.
+pub async fn list_with_newest(
+    client: &impl GenericClient,
+) -> Result<Vec<(WatchedSymbol, Option<DateTime<Utc>>)>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, newest.open_time AS newest
+         FROM symbols s
+         LEFT JOIN LATERAL (
+             SELECT open_time FROM candles
+             WHERE candles.symbol = s.symbol AND candles.interval = s.interval
+             ORDER BY open_time DESC LIMIT 1
+         ) newest ON true
+         ORDER BY symbol"
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    client
+        .query(&statement, &[])
+        .await?
+        .iter()
+        .map(|row| Ok((from_row(row)?, row.try_get("newest")?)))
         .collect()
 }
 

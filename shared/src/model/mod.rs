@@ -5,6 +5,7 @@
 mod anomaly;
 mod candle;
 mod interval;
+mod query_range;
 mod symbol;
 mod watch;
 
@@ -15,5 +16,6 @@ pub use candle::{
     reject_duplicates,
 };
 pub use interval::{Interval, IntervalError};
+pub use query_range::{EARLIEST, LATEST};
 pub use symbol::{Symbol, SymbolError};
 pub use watch::{AssetClass, Provider, UnknownName, WatchedSymbol};

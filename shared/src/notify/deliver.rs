@@ -31,6 +31,18 @@ pub struct Notifier {
 }
 
 impl Notifier {
+    /// The notifier function's start: logging, the settings, the process's HTTP client, and
+    /// the SDK clients its settings ask for.
+    pub async fn from_env(env: &crate::config::Env) -> Result<Self, crate::startup::StartupError> {
+        use crate::startup::StartupError;
+        let observability = crate::config::Observability::from_env(env)?;
+        crate::telemetry::init(observability.log_format);
+        let settings = NotifySettings::from_env(env)?;
+        let http = crate::providers::http::build_client(&crate::config::HttpSettings::default())
+            .map_err(StartupError::HttpClient)?;
+        Ok(Self::new(settings, http, &crate::aws::Aws::lazy()).await)
+    }
+
     /// `aws` is needed only when a topic or a bus is configured.
     pub async fn new(
         settings: NotifySettings,

@@ -22,11 +22,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::http::{HttpClient, Pacer, Request};
 use super::{
-    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, SourceError, parse_json,
+    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, Shape, SourceError, parse_json,
     price_from_str, snippet,
 };
 use crate::config::SourceSettings;
-use crate::db::candles::UpsertMode;
 use crate::model::{CandleError, CandleInput, Interval, Provider};
 
 #[derive(Debug)]
@@ -228,7 +227,7 @@ impl PriceSource for AlphaVantage {
             for s in series {
                 results.push(self.series(s, false).await.map(|items| Fetched {
                     items,
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 }));
             }
             results
@@ -257,7 +256,7 @@ impl PriceSource for AlphaVantage {
             Ok(Page {
                 fetched: Fetched {
                     items,
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 },
                 next: None,
             })

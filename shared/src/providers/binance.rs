@@ -13,11 +13,10 @@ use serde::Deserialize;
 
 use super::http::{HttpClient, Pacer, Request};
 use super::{
-    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, SourceError, from_millis, parse_json,
-    price_from_str,
+    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, Shape, SourceError, from_millis,
+    parse_json, price_from_str,
 };
 use crate::config::SourceSettings;
-use crate::db::candles::UpsertMode;
 use crate::model::{CandleError, CandleInput, Interval, Provider};
 
 /// Klines per history page: the endpoint's maximum.
@@ -177,7 +176,7 @@ impl PriceSource for Binance {
                 }
                 Ok(Fetched {
                     items: self.klines(s, None, None, LATEST_LIMIT).await?,
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 })
             }))
             .await
@@ -208,7 +207,7 @@ impl PriceSource for Binance {
             Ok(Page {
                 fetched: Fetched {
                     items,
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 },
                 next,
             })

@@ -12,9 +12,10 @@ use futures::future::{BoxFuture, join_all};
 use serde::Deserialize;
 
 use super::http::{HttpClient, Pacer, Request};
-use super::{Fetched, Page, PriceSource, SeriesRequest, SeriesResult, SourceError, parse_json};
+use super::{
+    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, Shape, SourceError, parse_json,
+};
 use crate::config::SourceSettings;
-use crate::db::candles::UpsertMode;
 use crate::model::{CandleError, CandleInput, Interval, Provider, price_from_f64};
 
 /// Candles per call: the endpoint refuses ranges longer than this.
@@ -179,7 +180,7 @@ impl PriceSource for Coinbase {
                     items: self
                         .candles(s, from, current + s.interval.duration())
                         .await?,
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 })
             }))
             .await
@@ -200,7 +201,7 @@ impl PriceSource for Coinbase {
             Ok(Page {
                 fetched: Fetched {
                     items,
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 },
                 next: (page_end < to).then_some(page_end),
             })

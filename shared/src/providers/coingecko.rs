@@ -25,10 +25,10 @@ use serde::Deserialize;
 
 use super::http::{HttpClient, Pacer, Request};
 use super::{
-    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, SourceError, from_millis, parse_json,
+    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, Shape, SourceError, from_millis,
+    parse_json,
 };
 use crate::config::SourceSettings;
-use crate::db::candles::UpsertMode;
 use crate::model::{CandleError, CandleInput, Interval, Provider, price_from_f64};
 
 /// Ids per `simple/price` call; CoinGecko accepts long lists, but URLs have limits.
@@ -222,7 +222,7 @@ impl PriceSource for CoinGecko {
                     });
                     Ok(Fetched {
                         items: vec![item],
-                        mode: UpsertMode::MergeQuote,
+                        shape: Shape::Quotes,
                     })
                 })
                 .collect()
@@ -277,7 +277,7 @@ impl PriceSource for CoinGecko {
             Ok(Page {
                 fetched: Fetched {
                     items: fold_points(series, &points, from, page_end, Provider::CoinGecko),
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 },
                 next: (page_end < to).then_some(page_end),
             })

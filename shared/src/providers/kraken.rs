@@ -16,11 +16,10 @@ use serde::Deserialize;
 
 use super::http::{HttpClient, Pacer, Request};
 use super::{
-    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, SourceError, parse_json,
+    Fetched, Page, PriceSource, SeriesRequest, SeriesResult, Shape, SourceError, parse_json,
     price_from_str,
 };
 use crate::config::SourceSettings;
-use crate::db::candles::UpsertMode;
 use crate::model::{CandleError, CandleInput, Provider};
 
 /// Candles Kraken keeps per interval: the newest 720.
@@ -188,7 +187,7 @@ impl PriceSource for Kraken {
                 let from = current - s.interval.duration() * (LATEST_BUCKETS as i32 - 1);
                 Ok(Fetched {
                     items: self.ohlc(s, from, current + s.interval.duration()).await?,
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 })
             }))
             .await
@@ -207,7 +206,7 @@ impl PriceSource for Kraken {
             Ok(Page {
                 fetched: Fetched {
                     items: self.ohlc(series, from, to).await?,
-                    mode: UpsertMode::Replace,
+                    shape: Shape::WholeCandles,
                 },
                 next: None,
             })

@@ -20,7 +20,6 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::BoxFuture;
 
-use crate::db::candles::UpsertMode;
 use crate::model::{CandleError, CandleInput, Interval, Provider, Symbol};
 
 pub use synthetic_source::SyntheticSource;
@@ -39,8 +38,18 @@ pub struct Fetched {
     /// One entry per item in the payload, in payload order. An item whose values could not be
     /// read at all (a `NaN` price string) is an error here and is counted as a rejection.
     pub items: Vec<Result<CandleInput, CandleError>>,
-    /// How the items meet candles already stored: whole candles replace, quotes merge.
-    pub mode: UpsertMode,
+    /// What the items are; the store decides from it how they meet candles already stored.
+    pub shape: Shape,
+}
+
+/// What a source publishes, which is all the store needs to know to write it: a whole candle
+/// is final for its bucket, a quote is one more observation inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Whole candles (exchange klines, history).
+    WholeCandles,
+    /// Spot quotes, folded into the bucket's candle as they come.
+    Quotes,
 }
 
 /// One page of history, and where the next page starts (`None`: the range is done).

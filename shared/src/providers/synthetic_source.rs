@@ -19,8 +19,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
 use super::synthetic::{SyntheticParams, generate};
-use super::{Fetched, Page, PriceSource, SeriesRequest, SeriesResult, SourceError};
-use crate::db::candles::UpsertMode;
+use super::{Fetched, Page, PriceSource, SeriesRequest, SeriesResult, Shape, SourceError};
 use crate::model::{Candle, CandleInput, Interval, Provider, Symbol};
 
 /// Buckets per block.
@@ -163,7 +162,7 @@ impl SyntheticSource {
                     })
                 })
                 .collect(),
-            mode: UpsertMode::Replace,
+            shape: Shape::WholeCandles,
         }
     }
 }

@@ -257,8 +257,8 @@ pub async fn latest(
         symbol: Some(symbol.clone()),
         method: None,
         severity: None,
-        from: tickwatch::db::candles::EARLIEST,
-        to: tickwatch::db::candles::LATEST,
+        from: tickwatch::model::EARLIEST,
+        to: tickwatch::model::LATEST,
     };
     let rows = anomalies::page(&*client, &filter, None, limit)
         .await?

@@ -53,10 +53,8 @@ pub async fn collect(
     {
         report.record(&mut metrics);
     }
-    if let Some(sink) = state.metrics()
-        && let Err(error) = sink.publish(metrics).await
-    {
-        tracing::warn!(%error, "metrics were not published");
+    if let Some(sink) = state.metrics() {
+        sink.publish_or_warn(metrics).await;
     }
     match result {
         Ok(report) => {

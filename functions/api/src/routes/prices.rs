@@ -173,8 +173,8 @@ pub async fn moving_average(
         &*client,
         &symbol,
         interval,
-        candles::EARLIEST,
-        candles::LATEST,
+        tickwatch::model::EARLIEST,
+        tickwatch::model::LATEST,
         limit + window - 1,
     )
     .await?

@@ -7,7 +7,6 @@ use axum::http::{Method, StatusCode};
 use tickwatch::collect::Collector;
 use tickwatch::config::{CollectorSettings, Env};
 use tickwatch::model::{Interval, Provider, WatchedSymbol};
-use tickwatch::providers::http::build_client;
 
 use tickwatch_tests::watched_on;
 
@@ -21,8 +20,10 @@ async fn with_collector(binance_url: &str) -> TestApp {
         ("HTTP_TIMEOUT_MS", "2000"),
     ]))
     .expect("settings");
-    let client = build_client(&settings.http).expect("client");
-    let collector = Collector::new(app.db.db.clone(), settings, client);
+    let collector = Collector::builder(settings)
+        .database(app.db.db.clone())
+        .build()
+        .expect("a collector");
     let key = api::ApiKey::new(&secrecy::SecretString::from(crate::helpers::KEY), "API_KEY")
         .expect("key");
     app.router = api::app(

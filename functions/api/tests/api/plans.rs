@@ -95,8 +95,8 @@ async fn history_and_anomaly_queries_use_indexes_on_a_million_candles() {
                             .then(|| tickwatch::model::Symbol::parse("S3").expect("symbol")),
                         method: method.then_some(Method::Iqr),
                         severity: severity.then_some(Severity::High),
-                        from: tickwatch::db::candles::EARLIEST,
-                        to: tickwatch::db::candles::LATEST,
+                        from: tickwatch::model::EARLIEST,
+                        to: tickwatch::model::LATEST,
                     };
                     let (sql, n) = page_sql(&filter, cursor);
                     let mut types = vec!["timestamptz", "timestamptz", "bigint"];

@@ -12,15 +12,31 @@ use crate::metrics::Metrics;
 use crate::model::Method;
 use crate::notify::{DataEvent, MAX_EVENTS_PER_RUN};
 
-/// Everything one invocation does, for the Lambda handler and the local runner.
+/// The Lambda handler's way in: parses `event`, then [`handle_request`]; a failure is logged
+/// with whether EventBridge's retry can help.
 pub async fn handle(
     resources: &crate::startup::Resources,
     detection: &Detection,
     event: &Value,
 ) -> Result<Value, RunError> {
+    let result = match Request::parse(event) {
+        Ok(request) => handle_request(resources, detection, &request).await,
+        Err(error) => Err(error.into()),
+    };
+    result.inspect_err(|error| {
+        tracing::error!(%error, retryable = error.is_retryable(), "detector run failed");
+    })
+}
+
+/// Everything one invocation does with a parsed request, for the Lambda handler and the local
+/// runner (which has no event to parse).
+pub async fn handle_request(
+    resources: &crate::startup::Resources,
+    detection: &Detection,
+    request: &Request,
+) -> Result<Value, RunError> {
     resources.db.ensure_migrated().await?;
-    let request = Request::parse(event)?;
-    let report = run(&resources.db, detection, &request, Utc::now()).await?;
+    let report = run(&resources.db, detection, request, Utc::now()).await?;
     let mut metrics = Metrics::new(resources.function);
     report.record(&mut metrics, Method::ALL);
     if let Err(e) = resources.metrics.publish(metrics).await {
@@ -42,8 +58,7 @@ pub async fn handle(
             "no candle judged: {why}"
         );
     }
-    let mut result =
-        serde_json::to_value(&report).map_err(|e| RunError::InvalidEvent(e.to_string()))?;
+    let mut result = serde_json::to_value(&report).map_err(RunError::Report)?;
     let events = due_events(&resources.db).await;
     result["events"] = serde_json::to_value(&events).unwrap_or_default();
     Ok(result)

@@ -18,9 +18,9 @@ mod settings;
 
 use chrono::{DateTime, Utc};
 
-pub use handler::{due_events, handle};
+pub use handler::{due_events, handle, handle_request};
 pub use report::{RunReport, SeriesFailure};
-pub use request::{MAX_SYMBOLS, Request};
+pub use request::{MAX_SYMBOLS, Request, RequestError};
 pub use settings::Detection;
 
 use self::scan::{Plan, Range, closed_until, scan_series};
@@ -32,7 +32,10 @@ use crate::model::{Interval, WatchedSymbol};
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("invalid detector event: {0}")]
-    InvalidEvent(String),
+    InvalidEvent(#[from] RequestError),
+    /// The run's report could not be turned into the invocation's answer.
+    #[error("the run's report could not be encoded: {0}")]
+    Report(#[source] serde_json::Error),
     #[error(transparent)]
     Db(#[from] DbError),
 }

@@ -5,11 +5,34 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::RunError;
 use crate::model::Symbol;
 
 /// At most this many symbols in one rescan.
 pub const MAX_SYMBOLS: usize = 100;
+
+/// Why an event is not a request the detector accepts; retrying the same event cannot help.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("expected a JSON object")]
+    NotAnObject,
+    /// `action` names something other than `rescan`; the value is the event's own.
+    #[error("unknown action {0}; the only action is \"rescan\"")]
+    UnknownAction(serde_json::Value),
+    /// The rescan payload has a missing, unknown or malformed field.
+    #[error("rescan: {0}")]
+    Rescan(#[source] serde_json::Error),
+    #[error("rescan needs a non-empty \"symbols\" array")]
+    NoSymbols,
+    #[error("rescan names {0} symbols; at most {MAX_SYMBOLS} per event")]
+    TooManySymbols(usize),
+    #[error("rescan: \"to\" is before \"from\"")]
+    ToBeforeFrom,
+    /// `source` is `aws.events`, but the envelope did not parse.
+    #[error("scheduled event: {0}")]
+    Scheduled(#[source] serde_json::Error),
+    #[error("neither a scheduled event (source \"aws.events\") nor {{\"action\": \"rescan\", …}}")]
+    Unrecognised,
+}
 
 /// What an invocation was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,31 +82,23 @@ impl TryFrom<String> for Rfc3339 {
 impl Request {
     /// Recognises a scheduled event (`source` `aws.events`) or a rescan payload; anything else
     /// is refused with the reason.
-    pub fn parse(event: &serde_json::Value) -> Result<Self, RunError> {
-        let invalid = |m: String| RunError::InvalidEvent(m);
-        let object = event
-            .as_object()
-            .ok_or_else(|| invalid("expected a JSON object".into()))?;
+    pub fn parse(event: &serde_json::Value) -> Result<Self, RequestError> {
+        let object = event.as_object().ok_or(RequestError::NotAnObject)?;
         if let Some(action) = object.get("action") {
             if action != "rescan" {
-                return Err(invalid(format!(
-                    "unknown action {action}; the only action is \"rescan\""
-                )));
+                return Err(RequestError::UnknownAction(action.clone()));
             }
-            let p: RescanPayload = serde_json::from_value(event.clone())
-                .map_err(|e| invalid(format!("rescan: {e}")))?;
+            let p: RescanPayload =
+                serde_json::from_value(event.clone()).map_err(RequestError::Rescan)?;
             if p.symbols.is_empty() {
-                return Err(invalid("rescan needs a non-empty \"symbols\" array".into()));
+                return Err(RequestError::NoSymbols);
             }
             if p.symbols.len() > MAX_SYMBOLS {
-                return Err(invalid(format!(
-                    "rescan names {} symbols; at most {MAX_SYMBOLS} per event",
-                    p.symbols.len()
-                )));
+                return Err(RequestError::TooManySymbols(p.symbols.len()));
             }
             let (from, to) = (p.from.0, p.to.map(|t| t.0));
             if to.is_some_and(|to| to < from) {
-                return Err(invalid("rescan: \"to\" is before \"from\"".into()));
+                return Err(RequestError::ToBeforeFrom);
             }
             let mut symbols = p.symbols;
             let mut seen = std::collections::HashSet::new();
@@ -91,14 +106,11 @@ impl Request {
             return Ok(Self::Rescan { symbols, from, to });
         }
         if object.get("source").and_then(|s| s.as_str()) == Some("aws.events") {
-            let _: EventBridgeEvent = serde_json::from_value(event.clone())
-                .map_err(|e| invalid(format!("scheduled event: {e}")))?;
+            let _: EventBridgeEvent =
+                serde_json::from_value(event.clone()).map_err(RequestError::Scheduled)?;
             return Ok(Self::Scheduled);
         }
-        Err(invalid(
-            "neither a scheduled event (source \"aws.events\") nor {\"action\": \"rescan\", …}"
-                .into(),
-        ))
+        Err(RequestError::Unrecognised)
     }
 }
 
@@ -163,7 +175,9 @@ mod tests {
                 "scheduled event",
             ),
         ] {
-            let err = Request::parse(&event).expect_err("should be refused");
+            let err = super::super::RunError::from(
+                Request::parse(&event).expect_err("should be refused"),
+            );
             assert!(!err.is_retryable());
             assert!(err.to_string().contains(needle), "{err} lacks {needle}");
         }

@@ -1,0 +1,70 @@
+//! The api function's way in: its state built once per cold start ([`wire`]), then served
+//! through `lambda_http` on Lambda, or with the API's own server (limits and all) on
+//! `127.0.0.1:$PORT` (default 8080) anywhere else ([`run`]).
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tickwatch::collect::Collector;
+use tickwatch::config::{CollectorSettings, Env};
+use tickwatch::startup::{Resources, StartupError};
+
+use crate::{ApiSettings, AppState};
+
+/// The API's settings, write key and collector, once per cold start. In the cloud the api sits
+/// in the VPC with no way out: API Gateway's authorizer checks the write key, and
+/// `POST /v1/collect` goes to the collector function.
+pub async fn wire(
+    resources: &Resources,
+    env: &Env,
+) -> Result<(AppState, ApiSettings), StartupError> {
+    let settings = ApiSettings::from_env(env)?;
+    let in_the_cloud = env.get("API_WRITE_AUTHORIZER").as_deref() == Some("gateway");
+    if in_the_cloud {
+        let state = AppState::new(resources.db.clone(), None)
+            .with_metrics(resources.metrics.clone())
+            .with_request_timeout(settings.request_timeout)
+            .with_gateway_authorizer();
+        return Ok((state, settings));
+    }
+    let api_key = crate::load_api_key(env, &resources.aws).await?;
+    if api_key.is_none() {
+        tracing::warn!("neither API_KEY nor API_KEY_SECRET_ARN is set: writes are disabled");
+    }
+    let collector_settings = CollectorSettings::from_env(env)?
+        .resolve_keys(Some(&resources.aws))
+        .await?;
+    let collector = Collector::builder(collector_settings)
+        .database(resources.db.clone())
+        .build()?;
+    let state = AppState::new(resources.db.clone(), api_key)
+        .with_collector(Arc::new(collector))
+        .with_metrics(resources.metrics.clone())
+        .with_request_timeout(settings.request_timeout);
+    Ok((state, settings))
+}
+
+/// Serves `state` until the Lambda runtime stops it, or locally until Ctrl-C.
+pub async fn run(
+    state: AppState,
+    settings: ApiSettings,
+    env: &Env,
+) -> Result<(), lambda_http::Error> {
+    let app = crate::app(state);
+    if env.get("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return lambda_http::run(app).await;
+    }
+    let port: u16 = match env.get("PORT") {
+        Some(port) => port.parse().context("PORT must be a port number")?,
+        None => 8080,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    crate::serve(listener, app, settings.server, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
