@@ -83,7 +83,7 @@ check-release: ## release build for ARCH, checked: zips exist, glibc <= 2.34, si
 eval-detector: ## the detection evaluation table: every method, the consensus and a baseline on labelled series
 	cargo run --profile bench -p tickwatch --example eval_detector
 
-.PHONY: bench bench-collector bench-detector bench-api bench-startup
+.PHONY: bench bench-collector bench-detector bench-api bench-startup bench-profiles
 bench: ## every benchmark, then one table of every figure with its aim (not run by CI)
 	@scripts/bench-all.sh
 
@@ -106,3 +106,5 @@ bench-collector: ## backfill 1,000,000 synthetic candles: our upsert path next t
 
 bench-startup: ## Lambda cold start: each release bootstrap vs a hello-world Lambda, time to first response and peak RSS
 	@scripts/bench-startup.sh
+bench-profiles: ## the api under each release profile (opt-level / LTO / codegen-units): build time, zip, start instructions, API ratios
+	@scripts/bench-profiles.sh

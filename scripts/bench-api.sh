@@ -101,18 +101,35 @@ statement() {
         -e "s/\$4/'9999-12-31T23:59:59Z'/" -e "s/\$5/$1/" shared/sql/history.sql
 }
 
-# run_wrk URL [CONNECTIONS]: "req/s p50 p99" after a warm-up of the same shape.
+# The api's CPU time so far (user + system), in clock ticks. API_PID is the background
+# subshell that started it; the api is that subshell's child, or the subshell itself where bash
+# ran the command in place.
+api_cpu_ticks() {
+    local pid
+    pid="$(pgrep -P "$API_PID" | head -1)"
+    awk '{print $14 + $15}' "/proc/${pid:-$API_PID}/stat"
+}
+
+# run_wrk URL [CONNECTIONS]: "req/s p50 p99 cpu" after a warm-up of the same shape, where cpu
+# is the api's own CPU time per request in microseconds: unlike req/s and latency, which the
+# machine's other load moves, it counts only the api's work.
 run_wrk() {
     local connections="${2:-$CONNECTIONS}" threads="$GENERATOR_THREADS"
     [ "$connections" -lt 2 ] && threads=1
     on_client_cpu wrk -t"$threads" -c"$connections" -d2s "$1" >/dev/null
+    local before after
+    before="$(api_cpu_ticks)"
     on_client_cpu wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$1" >"$RUN_DIR/wrk.txt"
-    local rps p50 p99
+    after="$(api_cpu_ticks)"
+    local rps p50 p99 requests cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$RUN_DIR/wrk.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$RUN_DIR/wrk.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$RUN_DIR/wrk.txt")
+    requests=$(awk '/ requests in / {print $1}' "$RUN_DIR/wrk.txt")
+    cpu=$(awk -v a="$before" -v b="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN {printf "%.0fus", (b - a) / hz * 1e6 / n}')
     if grep -q "Non-2xx" "$RUN_DIR/wrk.txt"; then cat "$RUN_DIR/wrk.txt" >&2; die "wrk saw errors"; fi
-    echo "$rps $p50 $p99"
+    echo "$rps $p50 $p99 $cpu"
 }
 
 # run_pgbench LIMIT [CONNECTIONS]: "tps p50 p99" of the API's own statement.
@@ -132,17 +149,18 @@ run_pgbench() {
     echo "$tps $p50 $p99"
 }
 
-printf '\n%-22s %12s %9s %9s %14s %9s %9s %7s %11s\n' endpoint "api req/s" p50 p99 "pgbench tps" p50 p99 ratio "load (1 min)"
+printf '\n%-22s %12s %9s %9s %14s %9s %9s %7s %11s %12s\n' endpoint "api req/s" p50 p99 "pgbench tps" p50 p99 ratio "load (1 min)" "api CPU/req"
 for case in "latest|/v1/prices/S3/latest|1" "history?limit=100|/v1/prices/S3/history?limit=100|101"; do
     IFS='|' read -r name path limit <<<"$case"
     curl -fsS "$base$path" >/dev/null || die "GET $path failed"
     api_load="$(load)"
-    read -r rps ap50 ap99 < <(run_wrk "$base$path")
+    read -r rps ap50 ap99 cpu < <(run_wrk "$base$path")
     pg_load="$(load)"
     read -r tps pp50 pp99 < <(run_pgbench "$limit")
     ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN {printf "%.2f", a / b}')
-    printf '%-22s %12s %9s %9s %14.0f %9s %9s %7s %11s\n' "$name" "$rps" "$ap50" "$ap99" "$tps" "$pp50" "$pp99" "${ratio}x" "$api_load/$pg_load"
+    printf '%-22s %12s %9s %9s %14.0f %9s %9s %7s %11s %12s\n' "$name" "$rps" "$ap50" "$ap99" "$tps" "$pp50" "$pp99" "${ratio}x" "$api_load/$pg_load" "$cpu"
     summary_add "$name, $CONNECTIONS connections: api req/s / pgbench tps" "${ratio}x" ">= 0.5x"
+    summary_add "$name, $CONNECTIONS connections: api CPU per request (not a ratio: load-independent)" "$cpu" "lower"
     summary_add "$name, $CONNECTIONS connections: api p99 (pgbench p99)" "$ap99 ($pp99)" "$([ "$limit" = 1 ] && echo '< 10 ms' || echo '< 20 ms')"
 done
 

@@ -49,6 +49,9 @@ sed 's|"/health"|"/openapi.json"|g' events/api-health.json > "$work/api-openapi.
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export METRICS_SINK=none LOG_FORMAT=json AWS_REGION=us-east-1 RUST_LOG=warn API_KEY=bench-key-0123456789abcdef
+# The api as deployed: API Gateway's authorizer checks writes, so it builds no collector (no
+# HTTP client, no source settings) at start.
+export API_WRITE_AUTHORIZER=gateway
 entries=(
     "hello-world=target/lambda/hello-lambda/bootstrap@$work/empty.json"
     "api /openapi.json=$work/api/bootstrap@$work/api-openapi.json"
@@ -72,17 +75,8 @@ if command -v valgrind >/dev/null; then
     base=""
     for entry in "${entries[@]}"; do
         name="${entry%%=*}"; rest="${entry#*=}"; bin="${rest%@*}"; event="${rest#*@}"
-        slug="$(echo "$name" | tr -c 'a-z0-9\n' '_')"
-        wrapper="$work/vg-$slug"
-        # Not exec: the runner kills what it started (SIGKILL, which callgrind cannot survive
-        # to write its counts); valgrind, left running, exits by itself once the runtime API
-        # is gone, and writes them then.
-        printf '#!/bin/sh\nvalgrind --tool=callgrind --callgrind-out-file=%s %s &\nwait\n' "$work/cg-$slug" "$bin" >"$wrapper"
-        chmod +x "$wrapper"
-        BENCH_SUMMARY="" "$bench" --runs 1 "$name=$wrapper@$event" >/dev/null 2>&1 || { echo "$name: callgrind run failed" >&2; continue; }
-        for _ in $(seq 1 100); do grep -qE '^(summary|totals):' "$work/cg-$slug" 2>/dev/null && break; sleep 0.1; done
-        ir="$(awk '/^(summary|totals):/ {print $2; exit}' "$work/cg-$slug")"
-        [ -n "$ir" ] || continue
+        ir="$(callgrind_instructions "$bench" "$work" "$name" "$bin" "$event")" \
+            || { echo "$name: callgrind run failed" >&2; continue; }
         base="${base:-$ir}"
         ratio="$(awk -v a="$ir" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
         printf '%-22s %16s %8sx\n' "$name" "$ir" "$ratio"

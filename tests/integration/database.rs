@@ -390,7 +390,7 @@ async fn the_watermark_only_moves_forward() {
 }
 
 /// The per-series counts behind `/metrics` must match a real count after every kind of write.
-async fn counts_match_a_real_count(client: &tickwatch::db::Client) {
+pub(crate) async fn counts_match_a_real_count(client: &tickwatch::db::Client) {
     let kept = tickwatch::db::stats::candle_counts(client)
         .await
         .expect("kept counts");

@@ -19,4 +19,5 @@ mod migrations;
 mod notify;
 mod roles;
 mod secrets;
+mod store;
 mod tls;

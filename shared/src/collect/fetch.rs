@@ -24,7 +24,7 @@ use crate::providers::coinbase::Coinbase;
 use crate::providers::coingecko::CoinGecko;
 use crate::providers::http::HttpClient;
 use crate::providers::kraken::Kraken;
-use crate::providers::{Fetched, PriceSource, SeriesRequest, SourceError, SyntheticSource};
+use crate::providers::{Fetched, Page, PriceSource, SeriesRequest, SourceError, SyntheticSource};
 
 /// Every source, built once per cold start: their pacers must outlive one invocation to keep
 /// the pace.
@@ -36,6 +36,8 @@ pub struct Fetcher {
     kraken: Kraken,
     alphavantage: AlphaVantage,
     synthetic: SyntheticSource,
+    /// Most candles gathered from history pages into one batch for the sink.
+    batch_size: usize,
 }
 
 impl Fetcher {
@@ -49,6 +51,7 @@ impl Fetcher {
             kraken: Kraken::new(http.clone(), &settings.kraken),
             alphavantage: AlphaVantage::new(http, &settings.alphavantage),
             synthetic: SyntheticSource::new(settings.synthetic_seed),
+            batch_size: settings.batch_size.max(1),
         }
     }
 
@@ -140,50 +143,172 @@ impl Fetcher {
             }
         }
 
-        // History, page by page: each page is handed over before the next is asked for, so
-        // memory stays flat however long the range, and an interrupted run keeps its pages.
+        // History, page by page. Pages are gathered into batches of up to `batch_size`
+        // candles, and each batch is stored while the pages of the next one are fetched: the
+        // source's work and the database's overlap, the fixed costs of a write (statement
+        // triggers, gap record, commit) are paid per batch rather than per page, and memory
+        // stays flat however long the range (two batches at most). An interrupted run keeps
+        // every batch stored before it stopped; the next run fetches the rest again.
         for (work, outcome) in works.iter().zip(outcomes.iter_mut()) {
             if outcome.error.is_some() {
                 continue;
             }
             let request = work.request();
-            'ranges: for range in &work.history {
-                let mut start = work.interval.bucket_start(range.from);
-                while start < range.to {
-                    let started = Instant::now();
-                    let page = source.history(&request, start, range.to).await;
-                    calls.push(SourceCall {
-                        provider,
-                        millis: started.elapsed().as_secs_f64() * 1e3,
-                        failed: page.is_err(),
-                    });
-                    let page = match page {
-                        Ok(page) => page,
-                        Err(error) => {
-                            outcome.fail(source_error(&error));
-                            break 'ranges;
-                        }
-                    };
-                    // A source that does not move forward would loop for ever.
-                    let next = page.next.filter(|n| *n > start && *n < range.to);
-                    let covers = TimeRange {
-                        from: start,
-                        to: next.unwrap_or(range.to),
-                    };
-                    if let Err(error) =
-                        deliver(sink, outcome, work, page.fetched, Some(covers), now).await
-                    {
-                        outcome.fail(sink_error(&error));
-                        break 'ranges;
-                    }
-                    match next {
-                        Some(next) => start = next,
-                        None => break,
-                    }
+            for range in &work.history {
+                let failure = self
+                    .fetch_range(
+                        source, &request, work, range, outcome, sink, now, &mut calls,
+                    )
+                    .await;
+                if let Some(error) = failure {
+                    outcome.fail(error);
+                    break;
                 }
             }
         }
         (outcomes, calls)
+    }
+
+    /// Fetches one range of history page by page and stores it batch by batch (see
+    /// `run_source`). Returns why it stopped early, if it did.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one series' state, borrowed from run_source"
+    )]
+    async fn fetch_range(
+        &self,
+        source: &dyn PriceSource,
+        request: &SeriesRequest,
+        work: &SeriesWork,
+        range: &TimeRange,
+        outcome: &mut SymbolOutcome,
+        sink: &dyn BatchSink,
+        now: DateTime<Utc>,
+        calls: &mut Vec<SourceCall>,
+    ) -> Option<OutcomeError> {
+        let mut cursor = Some(work.interval.bucket_start(range.from)).filter(|s| *s < range.to);
+        let mut storing: Option<PendingBatch> = None;
+        loop {
+            // The previous batch is stored while the next one is gathered.
+            let (stored, gathered) = futures::join!(
+                async {
+                    match storing.take() {
+                        Some(batch) => {
+                            deliver(sink, outcome, work, batch.fetched, Some(batch.covers), now)
+                                .await
+                        }
+                        None => Ok(()),
+                    }
+                },
+                gather(
+                    source,
+                    request,
+                    &mut cursor,
+                    range.to,
+                    self.batch_size,
+                    calls
+                ),
+            );
+            if let Err(error) = stored {
+                return Some(sink_error(&error));
+            }
+            let (batch, failed) = gathered;
+            if failed.is_some() || cursor.is_none() {
+                // The last batch, or what the pages brought before the source failed.
+                if let Some(batch) = batch
+                    && let Err(error) =
+                        deliver(sink, outcome, work, batch.fetched, Some(batch.covers), now).await
+                {
+                    return Some(sink_error(&error));
+                }
+                return failed.map(|e| source_error(&e));
+            }
+            storing = batch;
+        }
+    }
+}
+
+/// Fetches pages from `cursor` on until they hold `batch_size` candles, the range ends
+/// (`cursor` becomes `None`) or the source fails. Returns the pages gathered and the failure.
+async fn gather(
+    source: &dyn PriceSource,
+    request: &SeriesRequest,
+    cursor: &mut Option<DateTime<Utc>>,
+    to: DateTime<Utc>,
+    batch_size: usize,
+    calls: &mut Vec<SourceCall>,
+) -> (Option<PendingBatch>, Option<SourceError>) {
+    let mut pending = Pending::default();
+    while let Some(start) = *cursor {
+        let page = match fetch_page(source, request, start, to, calls).await {
+            Ok(page) => page,
+            Err(error) => return (pending.take(), Some(error)),
+        };
+        // A source that does not move forward would loop for ever.
+        let next = page.next.filter(|n| *n > start && *n < to);
+        pending.push(page.fetched, start, next.unwrap_or(to));
+        *cursor = next;
+        if pending.len() >= batch_size {
+            break;
+        }
+    }
+    (pending.take(), None)
+}
+
+/// One call for a page of history, timed into `calls`.
+async fn fetch_page(
+    source: &dyn PriceSource,
+    request: &SeriesRequest,
+    start: DateTime<Utc>,
+    to: DateTime<Utc>,
+    calls: &mut Vec<SourceCall>,
+) -> Result<Page, SourceError> {
+    let started = Instant::now();
+    let page = source.history(request, start, to).await;
+    calls.push(SourceCall {
+        provider: source.provider(),
+        millis: started.elapsed().as_secs_f64() * 1e3,
+        failed: page.is_err(),
+    });
+    page
+}
+
+/// Pages of one range gathered into a batch: their items in order, and the span they answer.
+#[derive(Debug, Default)]
+struct Pending {
+    batch: Option<PendingBatch>,
+}
+
+#[derive(Debug)]
+struct PendingBatch {
+    fetched: Fetched,
+    covers: TimeRange,
+}
+
+impl Pending {
+    /// Adds a page that answered `from .. to`; pages arrive in order, each starting where the
+    /// last one ended.
+    fn push(&mut self, page: Fetched, from: DateTime<Utc>, to: DateTime<Utc>) {
+        match &mut self.batch {
+            Some(batch) => {
+                batch.fetched.items.extend(page.items);
+                batch.covers.to = to;
+            }
+            None => {
+                self.batch = Some(PendingBatch {
+                    fetched: page,
+                    covers: TimeRange { from, to },
+                });
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.batch.as_ref().map_or(0, |b| b.fetched.items.len())
+    }
+
+    fn take(&mut self) -> Option<PendingBatch> {
+        self.batch.take()
     }
 }
 

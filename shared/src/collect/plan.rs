@@ -30,7 +30,8 @@ pub struct TimeRange {
 }
 
 /// What gap repair found for one series.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GapCounts {
     /// Buckets missing inside the source's reachable history when the run was planned.
     pub missing: u64,

@@ -10,7 +10,8 @@ use crate::metrics::Metrics;
 use crate::model::{Interval, Provider, Symbol};
 
 /// Which kind of run produced a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     /// The schedule: every enabled symbol that is due.
@@ -22,7 +23,8 @@ pub enum RunKind {
 }
 
 /// How one symbol fared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeStatus {
     /// At least one candle was inserted or changed.
@@ -38,11 +40,12 @@ pub enum OutcomeStatus {
 }
 
 /// Why a symbol failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutcomeError {
     /// Stable code: a source error's code (`timeout`, `rate_limited`, `quota_exhausted`, …),
     /// `database`, `queue`, or `unknown_symbol`.
-    #[schema(value_type = String, example = "timeout")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "timeout"))]
     pub code: OutcomeCode,
     pub message: String,
     /// Whether running again later can help without anyone changing anything.
@@ -95,13 +98,14 @@ impl Serialize for OutcomeCode {
 }
 
 /// One symbol's result.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SymbolOutcome {
-    #[schema(value_type = String, example = "BTC")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "BTC"))]
     pub symbol: Symbol,
-    #[schema(value_type = Option<String>, example = "binance")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "binance"))]
     pub provider: Option<Provider>,
-    #[schema(value_type = Option<String>, example = "1h")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "1h"))]
     pub interval: Option<Interval>,
     pub status: OutcomeStatus,
     /// Items the source delivered.
@@ -189,7 +193,8 @@ pub(crate) struct SourceCall {
 }
 
 /// The result of one invocation.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectReport {
     pub kind: RunKind,
     pub started_at: DateTime<Utc>,

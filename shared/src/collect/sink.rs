@@ -32,6 +32,10 @@ pub enum SinkError {
     Store(#[from] Box<StoreError>),
     #[error("the candle queue refused the batch: {0}")]
     Queue(#[source] QueueError),
+    /// The store task was cancelled before it finished (the runtime is shutting down). What it
+    /// committed stays; storing the batch again is harmless.
+    #[error("the store was interrupted")]
+    Interrupted,
 }
 
 /// Why the candle queue did not take a batch.
@@ -56,14 +60,14 @@ impl SinkError {
         match self {
             Self::Database(e) => e.is_unavailable(),
             Self::Store(e) => e.error.is_unavailable(),
-            Self::Queue(_) => true,
+            Self::Queue(_) | Self::Interrupted => true,
         }
     }
 
     /// The stage that failed, as a symbol's outcome reports it.
     pub fn outcome_code(&self) -> OutcomeCode {
         match self {
-            Self::Database(_) | Self::Store(_) => OutcomeCode::Database,
+            Self::Database(_) | Self::Store(_) | Self::Interrupted => OutcomeCode::Database,
             Self::Queue(_) => OutcomeCode::Queue,
         }
     }
@@ -104,12 +108,19 @@ impl BatchSink for StoreSink {
         batch: CandleBatch,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Delivery, SinkError>> {
+        // The store runs as a task of its own, so that it proceeds on another worker thread
+        // while the caller prepares the next batch (a source that computes its candles, such
+        // as the synthetic one, keeps its thread busy until the page is done).
+        let (db, batch_size) = (self.db.clone(), self.batch_size);
+        let store = tokio::spawn(async move { store_batch(&db, batch, now, batch_size).await });
         async move {
-            Ok(Delivery::Stored(
-                store_batch(&self.db, batch, now, self.batch_size)
-                    .await
-                    .map_err(Box::new)?,
-            ))
+            match store.await {
+                Ok(stored) => Ok(Delivery::Stored(stored.map_err(Box::new)?)),
+                Err(failure) if failure.is_panic() => {
+                    std::panic::resume_unwind(failure.into_panic())
+                }
+                Err(_) => Err(SinkError::Interrupted),
+            }
         }
         .boxed()
     }

@@ -78,15 +78,12 @@ async fn store_into(
         reject(&mut result.rejected, &refused.error);
     }
     let accepted = deduplicated.kept;
+    let client = db.client().await?;
     for chunk in accepted.chunks(batch_size.max(1)) {
-        let client = db.client().await?;
-        match candles::upsert(&client, chunk, batch.merge.into()).await {
-            Ok(outcome) => {
-                result.stored += outcome.written;
-                result.duplicates += outcome.duplicates;
-                result.unchanged += (chunk.len() as u64)
-                    .saturating_sub(outcome.duplicates)
-                    .saturating_sub(outcome.written);
+        match candles::upsert_unique(&client, chunk, batch.merge.into()).await {
+            Ok(written) => {
+                result.stored += written;
+                result.unchanged += (chunk.len() as u64).saturating_sub(written);
             }
             Err(DbError::Query(e)) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
                 tracing::warn!(symbol = %batch.symbol, candles = chunk.len(), "the symbol left the watch list; its candles are refused");
@@ -99,7 +96,6 @@ async fn store_into(
         }
     }
     if let Some(span) = batch.covers {
-        let client = db.client().await?;
         match gaps::record_attempt(&client, &batch.symbol, batch.interval, span.from, span.to).await
         {
             Ok(left) => result.still_missing = Some(left),

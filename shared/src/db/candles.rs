@@ -100,24 +100,37 @@ pub async fn upsert(
         return Ok(UpsertOutcome::default());
     }
     let batch = crate::model::reject_duplicates(candles.to_vec());
-    let duplicates = batch.rejected.len() as u64;
-    let mut rows: Vec<&Candle> = batch.kept.iter().collect();
-    rows.sort_by(|a, b| {
-        (a.symbol.as_str(), a.interval, a.open_time).cmp(&(
-            b.symbol.as_str(),
-            b.interval,
-            b.open_time,
-        ))
-    });
-    let written = if rows.len() >= COPY_FROM {
-        upsert_through_copy(client, &rows, mode).await?
-    } else {
-        upsert_as_arrays(client, &rows, mode).await?
-    };
     Ok(UpsertOutcome {
-        written,
-        duplicates,
+        written: upsert_unique(client, &batch.kept, mode).await?,
+        duplicates: batch.rejected.len() as u64,
     })
+}
+
+/// [`upsert`] for candles the caller has already put through
+/// [`crate::model::reject_duplicates`] (the store stage does, to count the repeats with the
+/// other rejections): the same statement, without copying the batch to check it again.
+/// Returns the rows inserted or changed.
+pub async fn upsert_unique(
+    client: &impl CopyClient,
+    candles: &[Candle],
+    mode: UpsertMode,
+) -> Result<u64, DbError> {
+    if candles.is_empty() {
+        return Ok(0);
+    }
+    let mut rows: Vec<&Candle> = candles.iter().collect();
+    fn key(c: &Candle) -> (&str, Interval, DateTime<Utc>) {
+        (c.symbol.as_str(), c.interval, c.open_time)
+    }
+    // History arrives in order: checking costs one pass, sorting it again would cost more.
+    if !rows.is_sorted_by(|a, b| key(a) <= key(b)) {
+        rows.sort_by(|a, b| key(a).cmp(&key(b)));
+    }
+    if rows.len() >= COPY_FROM {
+        upsert_through_copy(client, &rows, mode).await
+    } else {
+        upsert_as_arrays(client, &rows, mode).await
+    }
 }
 
 /// What happens when an incoming candle meets a stored one: the `DO UPDATE` clause. Its

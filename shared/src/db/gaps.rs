@@ -32,28 +32,10 @@ pub async fn holes(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<Hole>, DbError> {
-    // Two sentinels bound the window: one bucket before its start (so a hole at the very
-    // start is found) and its end (so the tail after the newest candle is found). The window
-    // starts at the first stored candle when that is later than `from`.
     let statement = client
-        .prepare_cached(
-            "WITH first AS (
-                 SELECT min(open_time) AS first FROM candles WHERE symbol = $1 AND interval = $2
-             ), window_start AS (
-                 SELECT GREATEST($3::timestamptz, first) AS start FROM first WHERE first IS NOT NULL
-             ), present AS (
-                 SELECT c.open_time FROM candles c, window_start w
-                 WHERE c.symbol = $1 AND c.interval = $2 AND c.open_time >= w.start AND c.open_time < $4
-                 UNION ALL SELECT w.start - $5::bigint * interval '1 second' FROM window_start w
-                 UNION ALL SELECT $4::timestamptz FROM window_start WHERE start < $4
-             ), runs AS (
-                 SELECT open_time, lead(open_time) OVER (ORDER BY open_time) AS next FROM present
-             )
-             SELECT open_time + $5::bigint * interval '1 second' AS gap_start, next AS gap_end
-             FROM runs
-             WHERE next > open_time + $5::bigint * interval '1 second'
-             ORDER BY gap_start",
-        )
+        .prepare_cached(&format!(
+            "WITH {HOLES} SELECT gap_start, gap_end FROM holes ORDER BY gap_start"
+        ))
         .await?;
     client
         .query(
@@ -76,6 +58,36 @@ pub async fn holes(
         })
         .collect()
 }
+
+/// The common table expressions that end in `holes (gap_start, gap_end)`: the holes of series
+/// (`$1` symbol, `$2` interval) within `$3 <= open_time < $4`, for buckets of `$5` seconds.
+///
+/// Two sentinels bound the window: one bucket before its start (so a hole at the very start
+/// is found) and its end (so the tail after the newest candle is found). The window starts at
+/// the first stored candle when that is later than `$3`.
+///
+/// Every scan of `candles` is bounded by parameters, never by a value computed in the query:
+/// a prepared statement's generic plan, made while the table was nearly empty, once filtered a
+/// bound computed by a CTE row by row instead of seeking to it, so each call read the whole
+/// series and a backfill's cost grew with the square of its length.
+const HOLES: &str = "first AS (
+         SELECT open_time AS first FROM candles WHERE symbol = $1 AND interval = $2
+         ORDER BY open_time LIMIT 1
+     ), window_start AS (
+         SELECT GREATEST($3::timestamptz, first) AS start FROM first
+     ), present AS (
+         -- Every row at or after $3 is at or after the first one: no need to bound by it.
+         SELECT c.open_time FROM candles c
+         WHERE c.symbol = $1 AND c.interval = $2 AND c.open_time >= $3 AND c.open_time < $4
+         UNION ALL SELECT w.start - $5::bigint * interval '1 second' FROM window_start w
+         UNION ALL SELECT $4::timestamptz FROM window_start WHERE start < $4
+     ), runs AS (
+         SELECT open_time, lead(open_time) OVER (ORDER BY open_time) AS next FROM present
+     ), holes AS (
+         SELECT open_time + $5::bigint * interval '1 second' AS gap_start, next AS gap_end
+         FROM runs
+         WHERE next > open_time + $5::bigint * interval '1 second'
+     )";
 
 /// Starts of the holes of a series that were asked for at least `attempts` times in vain.
 pub async fn given_up(
@@ -103,7 +115,7 @@ pub async fn given_up(
 
 /// After a source was asked for `from <= open_time < to`: counts one more attempt for every
 /// hole still left in that span, and forgets the holes that were filled. Returns the buckets
-/// still missing.
+/// still missing. One statement: finding the holes and recording them is one round trip.
 pub async fn record_attempt(
     client: &impl GenericClient,
     symbol: &Symbol,
@@ -111,35 +123,39 @@ pub async fn record_attempt(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<u64, DbError> {
-    let left = holes(client, symbol, interval, from, to).await?;
-    let starts: Vec<DateTime<Utc>> = left.iter().map(|h| h.start).collect();
-    let ends: Vec<DateTime<Utc>> = left.iter().map(|h| h.end).collect();
-    let statement = client
-        .prepare_cached(
-            "WITH forgotten AS (
-                 DELETE FROM collection_gaps
-                 WHERE symbol = $1 AND interval = $2 AND gap_start >= $3 AND gap_start < $4
-                   AND NOT (gap_start = ANY($5::timestamptz[]))
-             )
-             INSERT INTO collection_gaps (symbol, interval, gap_start, gap_end)
-             SELECT $1, $2, s, e FROM UNNEST($5::timestamptz[], $6::timestamptz[]) AS t(s, e)
-             ON CONFLICT (symbol, interval, gap_start) DO UPDATE
-                 SET attempts = collection_gaps.attempts + 1, gap_end = EXCLUDED.gap_end,
-                     last_attempt_at = now()",
-        )
-        .await?;
-    client
-        .execute(
+    let statement = client.prepare_cached(&RECORD_ATTEMPT).await?;
+    let missing: i64 = client
+        .query_one(
             &statement,
             &[
                 &symbol.as_str(),
                 &interval.as_str(),
                 &from,
                 &to,
-                &starts,
-                &ends,
+                &interval.seconds(),
             ],
         )
-        .await?;
-    Ok(left.iter().map(|h| h.buckets(interval)).sum())
+        .await?
+        .try_get(0)?;
+    Ok(u64::try_from(missing).unwrap_or(0))
 }
+
+/// [`record_attempt`]'s statement. Its two writes touch different rows (a hole still open is
+/// never deleted), so they may share the statement's snapshot.
+static RECORD_ATTEMPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {HOLES}, forgotten AS (
+             DELETE FROM collection_gaps g
+             WHERE g.symbol = $1 AND g.interval = $2 AND g.gap_start >= $3 AND g.gap_start < $4
+               AND NOT EXISTS (SELECT 1 FROM holes h WHERE h.gap_start = g.gap_start)
+         ), recorded AS (
+             INSERT INTO collection_gaps (symbol, interval, gap_start, gap_end)
+             SELECT $1, $2, gap_start, gap_end FROM holes ORDER BY gap_start
+             ON CONFLICT (symbol, interval, gap_start) DO UPDATE
+                 SET attempts = collection_gaps.attempts + 1, gap_end = EXCLUDED.gap_end,
+                     last_attempt_at = now()
+         )
+         SELECT coalesce(sum(extract(epoch FROM gap_end - gap_start)::bigint / $5::bigint), 0)::bigint
+         FROM holes"
+    )
+});

@@ -102,11 +102,12 @@ impl From<Score> for f64 {
 }
 
 /// One anomaly: a run of candles of one series whose consensus score passed the threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
-    #[schema(value_type = String, example = "BTC")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "BTC"))]
     pub symbol: Symbol,
-    #[schema(value_type = String, example = "1h")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1h"))]
     pub interval: Interval,
     /// Open time of the first candle of the run.
     pub start_time: DateTime<Utc>,
@@ -117,7 +118,7 @@ pub struct Anomaly {
     /// Candles from start to end.
     pub candles: i32,
     /// The peak's consensus score.
-    #[schema(value_type = f64, minimum = 0.0, maximum = 1.0)]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64, minimum = 0.0, maximum = 1.0))]
     pub score: Score,
     pub severity: Severity,
     /// What the peak looks like: a spike, a drop, a volume spike, a stale feed, an outlier.
@@ -125,7 +126,7 @@ pub struct Anomaly {
     /// The methods that contributed.
     pub methods: Vec<Method>,
     /// The peak's readings and facts, and each contributing method's strongest reading.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: serde_json::Value,
 }
 

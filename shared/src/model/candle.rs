@@ -88,6 +88,7 @@ impl<'de> Deserialize<'de> for CandleSource {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for CandleSource {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         let names = Provider::ALL
@@ -104,6 +105,7 @@ impl utoipa::PartialSchema for CandleSource {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for CandleSource {}
 
 /// Candle fields as a source delivered them, before validation.
@@ -124,22 +126,23 @@ pub struct CandleInput {
 
 /// A candle that passed every rule in [`Candle::validate`]. Prices are exact decimals: a coin
 /// quoted at 0.00000123 must come back as exactly that.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candle {
-    #[schema(value_type = String, example = "BTC")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "BTC"))]
     pub symbol: Symbol,
-    #[schema(value_type = String, example = "1h")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1h"))]
     pub interval: Interval,
     pub open_time: DateTime<Utc>,
-    #[schema(value_type = String, example = "64250.12")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "64250.12"))]
     pub open: Decimal,
-    #[schema(value_type = String, example = "64500.00")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "64500.00"))]
     pub high: Decimal,
-    #[schema(value_type = String, example = "64010.55")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "64010.55"))]
     pub low: Decimal,
-    #[schema(value_type = String, example = "64333.90")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "64333.90"))]
     pub close: Decimal,
-    #[schema(value_type = Option<String>, example = "12.5")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "12.5"))]
     pub volume: Option<Decimal>,
     pub source: CandleSource,
 }

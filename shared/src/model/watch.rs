@@ -41,6 +41,7 @@ macro_rules! named_enum {
 
         // By hand, not derived: utoipa's derive cannot read the serde renames this macro
         // generates, and would document the Rust variant names instead of the stored ones.
+        #[cfg(feature = "openapi")]
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 utoipa::openapi::ObjectBuilder::new()
@@ -50,6 +51,7 @@ macro_rules! named_enum {
             }
         }
 
+        #[cfg(feature = "openapi")]
         impl utoipa::ToSchema for $name {}
 
         impl std::fmt::Display for $name {
@@ -89,20 +91,21 @@ named_enum!(
 );
 
 /// One row of the watch list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WatchedSymbol {
-    #[schema(value_type = String, example = "BTC")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "BTC"))]
     pub symbol: Symbol,
     pub asset_class: AssetClass,
     pub provider: Provider,
     /// The source's own name for the instrument: `bitcoin` on CoinGecko, `BTCUSDT` on Binance,
     /// `BTC-USD` on Coinbase, `XBTUSD` on Kraken. The provider names the exchange.
     pub provider_id: String,
-    #[schema(value_type = String, example = "1h")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1h"))]
     pub interval: Interval,
     pub enabled: bool,
     /// Per-symbol detector thresholds that override the environment's defaults.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub detector_overrides: serde_json::Value,
 }
 

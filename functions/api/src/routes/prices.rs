@@ -53,7 +53,8 @@ pub async fn latest(
     })
 }
 
-/// One page of candles, newest first.
+/// One page of candles, newest first. `history` writes it with `crate::encode::history_page`;
+/// the derived `Serialize` is the reference that encoder is tested against.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryPage {
     #[schema(example = "BTC")]
@@ -115,13 +116,15 @@ pub async fn history(
         }
         return Ok(response);
     }
-    Ok(Json(HistoryPage {
-        symbol: symbol.to_string(),
-        interval: read.interval.to_string(),
-        candles: rows,
-        next_cursor,
-    })
-    .into_response())
+    // The body `HistoryPage` documents, written without serde's per-field detours
+    // (`crate::encode` says what they cost; its tests hold it to the derived serialization).
+    let body = crate::encode::history_page(
+        symbol.as_str(),
+        read.interval.as_str(),
+        &rows,
+        next_cursor.as_deref(),
+    );
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// A moving average of closing prices.
