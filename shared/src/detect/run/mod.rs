@@ -31,11 +31,13 @@ use crate::model::{Interval, WatchedSymbol};
 /// Why an invocation could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The event is not a request the detector accepts; never retried.
     #[error("invalid detector event: {0}")]
     InvalidEvent(#[from] RequestError),
     /// The run's report could not be turned into the invocation's answer.
     #[error("the run's report could not be encoded: {0}")]
     Report(#[source] serde_json::Error),
+    /// The database failed for the run as a whole; retryable when the database is unavailable.
     #[error(transparent)]
     Db(#[from] DbError),
 }
