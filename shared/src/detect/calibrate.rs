@@ -105,7 +105,8 @@ impl CalibrationParams {
 pub struct Calibrated {
     /// The method's reading as it came, statistic unquantised.
     pub reading: Reading,
-    /// Tail probability in `[MIN_P, 1]`: the chance of a statistic at least this large.
+    /// Tail probability in `[MIN_P, 1]`: the chance of a statistic at least this large, or
+    /// the method's own probability where the reading carries one.
     pub p: f64,
 }
 

@@ -52,8 +52,8 @@ pub enum Request {
         symbols: Vec<Symbol>,
         /// Open time of the first candle recomputed (inclusive).
         from: DateTime<Utc>,
-        /// Open time to stop at; `None`, or a time in the future, means the newest closed
-        /// candle.
+        /// Open time to stop at; `None`, or any time past the newest closed candle, stops at
+        /// that candle.
         to: Option<DateTime<Utc>>,
     },
 }
