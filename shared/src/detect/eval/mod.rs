@@ -96,7 +96,7 @@ pub fn baseline(series: &Series<'_>) -> Vec<Option<f64>> {
 /// (all of them until there are [`NAB_WINDOW`], then a window that moves on by [`NAB_STEP`]
 /// values at a time, so it is refreshed every `NAB_STEP` candles), and its anomaly score is one
 /// minus the upper normal tail of `|z|`; the tail itself is returned here as `p`. The first
-/// value is not judged. A spread of 0 counts as [`NAB_MIN_STD`].
+/// value is not judged. A spread of 0 counts as `NAB_MIN_STD` (10⁻⁶).
 pub fn nab_windowed_gaussian(values: &[f64]) -> Vec<Option<f64>> {
     let mut out = Vec::with_capacity(values.len());
     let mut window: Vec<f64> = Vec::new();

@@ -1,6 +1,6 @@
-//! One detector invocation, in modules with one job each: [`request`] parses the event,
-//! [`settings`] reads the configuration, [`scan`] works through one series, [`report`] counts
-//! what happened and [`handler`] is the Lambda entry point.
+//! One detector invocation, in modules with one job each: `request` parses the event,
+//! `settings` reads the configuration, `scan` works through one series, `report` counts
+//! what happened and `handler` is the Lambda entry point.
 //!
 //! For each series the scan reads the candles to judge plus the history their scores depend
 //! on, upserts one score per candle, reconciles the events around them and advances the
