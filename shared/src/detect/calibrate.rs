@@ -54,6 +54,8 @@ pub fn quantise_stat(x: f64) -> f64 {
 /// The smallest probability reported (a recurrence time far beyond the age of the universe).
 pub const MIN_P: f64 = 1e-300;
 
+/// How statistics become tail probabilities (`DETECTOR_CALIBRATION_*`, override key
+/// `calibration`); shared by every method.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CalibrationParams {
@@ -101,7 +103,10 @@ impl CalibrationParams {
 /// A statistic with the tail probability calibration gave it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Calibrated {
+    /// The method's reading as it came, statistic unquantised.
     pub reading: Reading,
+    /// Tail probability in `[MIN_P, 1]`: the chance of a statistic at least this large, or
+    /// the method's own probability where the reading carries one.
     pub p: f64,
 }
 

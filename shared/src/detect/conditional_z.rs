@@ -14,12 +14,14 @@ switch_params!(
     Method::ConditionalZ
 );
 
+/// The conditional z-score method, holding parameters that [`ConditionalZ::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct ConditionalZ {
     _params: ConditionalZParams,
 }
 
 impl ConditionalZ {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: ConditionalZParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { _params: params })

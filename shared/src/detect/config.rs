@@ -29,7 +29,9 @@ use crate::model::Method;
 pub struct InvalidParams {
     /// The method (`zscore`) or section (`calibration`, `events`) the parameter belongs to.
     pub scope: &'static str,
+    /// The parameter's name as written in variables and overrides, e.g. `window`.
     pub field: String,
+    /// What is wrong with the value, with the accepted range where there is one.
     pub reason: String,
 }
 
@@ -74,6 +76,7 @@ macro_rules! switch_params {
         #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(default, deny_unknown_fields)]
         pub struct $name {
+            /// Whether the method runs at all; `true` unless switched off.
             pub enabled: bool,
         }
 
@@ -162,17 +165,24 @@ pub(crate) fn check_window(
 /// Why a symbol's overrides were refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OverrideError {
+    /// The column holds JSON that is not an object (an array, a number, a string).
     #[error("detector_overrides must be a JSON object keyed by method name")]
     NotAnObject,
     #[error("detector_overrides: unknown method or section {0:?}")]
+    /// A key that names neither a method nor a section; the key as written.
     UnknownMethod(String),
     #[error("detector_overrides.{0}: must be an object of parameters")]
+    /// A method or section whose value is not an object of parameters; its name.
     MethodNotAnObject(String),
     #[error("detector_overrides.{method}: {reason}")]
+    /// The merged parameters do not deserialise (unknown field, wrong type).
     Unreadable {
+        /// The method or section whose parameters failed to parse.
         method: &'static str,
+        /// The deserialiser's message, naming the field.
         reason: String,
     },
+    /// The parameters parse but a value is out of range.
     #[error("detector_overrides.{0}")]
     Invalid(InvalidParams),
 }
@@ -181,18 +191,31 @@ pub enum OverrideError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectorConfig {
+    /// Close against the previous close (`DETECTOR_PCT_CHANGE_*`).
     pub pct_change: PctChangeParams,
+    /// A log return against the mean and spread of the returns before it (`DETECTOR_ZSCORE_*`).
     pub zscore: ZScoreParams,
+    /// A log return against the median and interquartile range before it (`DETECTOR_IQR_*`).
     pub iqr: IqrParams,
+    /// A log return in units of the current (RiskMetrics) volatility (`DETECTOR_CONDITIONAL_Z_*`).
     pub conditional_z: ConditionalZParams,
+    /// A move spread over 2, 3 or 6 candles (`DETECTOR_MULTI_HORIZON_*`).
     pub multi_horizon: MultiHorizonParams,
+    /// A burst of volatility against the variance before it (`DETECTOR_VARIANCE_RATIO_*`).
     pub variance_ratio: VarianceRatioParams,
+    /// Candles that random cuts isolate quickly (`DETECTOR_ISOLATION_FOREST_*`).
     pub isolation_forest: IsolationForestParams,
+    /// The log close against its moving average (`DETECTOR_MOVING_AVERAGE_*`).
     pub moving_average: MovingAverageParams,
+    /// Log volume against the median of the volumes before it (`DETECTOR_VOLUME_SPIKE_*`).
     pub volume_spike: VolumeSpikeParams,
+    /// The close against its Bollinger bands, RSI as evidence (`DETECTOR_TECHNICAL_*`).
     pub technical: TechnicalParams,
+    /// A run of untraded candles longer than the series makes likely (`DETECTOR_STALE_FEED_*`).
     pub stale_feed: StaleFeedParams,
+    /// How raw method scores map to one comparable scale (`DETECTOR_CALIBRATION_*`).
     pub calibration: CalibrationParams,
+    /// How scored candles group into reported events (`DETECTOR_EVENTS_*`).
     pub events: EventParams,
 }
 

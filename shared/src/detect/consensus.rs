@@ -26,7 +26,9 @@ use super::Group;
 /// One group's verdict on a candle.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GroupP {
+    /// The group the verdict speaks for; each group counts once, however many methods it has.
     pub group: Group,
+    /// The group's combined tail probability for the candle, in `(0, 1]`.
     pub p: f64,
 }
 

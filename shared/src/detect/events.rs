@@ -19,6 +19,7 @@ use super::score::{CandleScore, MethodReading};
 use super::{Group, round};
 use crate::model::{AnomalyKind, Interval, Method, Severity};
 
+/// How scored candles become events (`DETECTOR_EVENTS_*`, override key `events`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventParams {
@@ -70,16 +71,24 @@ impl EventParams {
 /// One event, before it is stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// Open time of the first candle at or above the threshold.
     pub start: DateTime<Utc>,
+    /// Open time of the last such candle (inclusive; equal to `start` for one candle).
     pub end: DateTime<Utc>,
+    /// Open time of the candle with the highest consensus score.
     pub peak_time: DateTime<Utc>,
+    /// That candle's consensus score in `[0, 1]` (the recurrence scale of [`recurrence`]).
     pub peak_score: f64,
+    /// Severity of the peak score; `low` when the peak lies below every severity floor.
     pub severity: Severity,
     /// Candles from start to end.
     pub candles: usize,
+    /// What the peak's strongest contributing group saw (spike, drop, volume, stale feed, …).
     pub kind: AnomalyKind,
     /// Methods that contributed, in `Method::ALL` order.
     pub methods: Vec<Method>,
+    /// Evidence stored with the event: the peak's readings and probability, each method's
+    /// strongest reading in the run, and the threshold used.
     pub details: Value,
 }
 

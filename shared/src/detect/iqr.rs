@@ -12,9 +12,11 @@ use super::zscore::MIN_GAP_RETURNS;
 use super::{Detector, Group, InvalidParams, Reading, Series};
 use crate::model::Method;
 
+/// Parameters of the interquartile distance method; defaults in [`Default`], layered by [`super::DetectorConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IqrParams {
+    /// Whether the method runs at all; `true` unless switched off.
     pub enabled: bool,
     /// Candles whose ordinary returns form the reference window.
     pub window: usize,
@@ -40,12 +42,14 @@ impl Params for IqrParams {
     }
 }
 
+/// The interquartile distance method, holding parameters that [`Iqr::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct Iqr {
     params: IqrParams,
 }
 
 impl Iqr {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: IqrParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { params })

@@ -32,13 +32,17 @@ const FEATURES: usize = 4;
 /// Fewer training rows than this and a forest says nothing useful.
 const MIN_POINTS: usize = 64;
 
+/// Parameters of the isolation forest method; defaults in [`Default`], layered by [`super::DetectorConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IsolationForestParams {
+    /// Whether the method runs at all; `true` unless switched off.
     pub enabled: bool,
+    /// Trees in each epoch's forest; more trees, steadier path lengths, slower fits.
     pub trees: usize,
     /// Points drawn (without replacement) to grow each tree.
     pub sample_size: usize,
+    /// Mixed with the epoch number to seed each forest, so a rescan grows the same trees.
     pub seed: u64,
     /// Candles before an epoch whose rows the epoch's forest is fitted on.
     pub window: usize,
@@ -73,12 +77,14 @@ impl Params for IsolationForestParams {
     }
 }
 
+/// The isolation forest method, holding parameters that [`IsolationForest::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct IsolationForest {
     params: IsolationForestParams,
 }
 
 impl IsolationForest {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: IsolationForestParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { params })

@@ -125,15 +125,22 @@ impl Reading {
 /// Which kind of evidence a method weighs; methods of one group are not independent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Group {
+    /// Single-candle and short multi-candle returns (pct change, z-scores, IQR, horizons).
     Price,
+    /// Where the close lies against its own recent levels (moving average, Bollinger).
     Level,
+    /// Traded volume.
     Volume,
+    /// Bursts in the size of returns rather than any one return.
     Volatility,
+    /// Several features at once (isolation forest).
     Multivariate,
+    /// The health of the source itself (stale feed), not the market.
     Feed,
 }
 
 impl Group {
+    /// Lower-case name (`price`, `level`, …), for logs and reports.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Price => "price",

@@ -41,12 +41,15 @@ const RESIDUAL_WINDOWS: usize = 5;
 /// about 2 % for any period).
 const EMA_PERIODS: usize = 4;
 
+/// Parameters of the moving-average deviation method; defaults in [`Default`], layered by [`super::DetectorConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MovingAverageParams {
+    /// Whether the method runs at all; `true` unless switched off.
     pub enabled: bool,
     /// Closes in the average.
     pub window: usize,
+    /// Simple or (finite-window) exponential average.
     pub average: AverageKind,
 }
 
@@ -67,12 +70,14 @@ impl Params for MovingAverageParams {
     }
 }
 
+/// The moving-average deviation method, holding parameters that [`MovingAverage::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct MovingAverage {
     params: MovingAverageParams,
 }
 
 impl MovingAverage {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: MovingAverageParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { params })

@@ -29,12 +29,14 @@ switch_params!(
     Method::MultiHorizon
 );
 
+/// The multi-horizon return method, holding parameters that [`MultiHorizon::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct MultiHorizon {
     _params: MultiHorizonParams,
 }
 
 impl MultiHorizon {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: MultiHorizonParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { _params: params })

@@ -12,12 +12,14 @@ switch_params!(
     Method::PctChange
 );
 
+/// The percentage change method, holding parameters that [`PctChange::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct PctChange {
     _params: PctChangeParams,
 }
 
 impl PctChange {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: PctChangeParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { _params: params })

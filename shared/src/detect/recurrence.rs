@@ -32,10 +32,14 @@ const DAY_SECONDS: f64 = 86_400.0;
 /// log10 of a century in days, the top of the scale.
 const SCALE_DECADES: f64 = 4.562_553_9; // log10(36_525)
 
-/// Recurrence times, in days, at which each severity starts.
+/// Recurrence time, in days, at which `low` starts; the constants below start the next
+/// severities (see [`severity_floor`]).
 pub const WEEK_DAYS: f64 = 7.0;
+/// Where `medium` starts: a mean Gregorian month (365.2425 / 12 days).
 pub const MONTH_DAYS: f64 = 30.436_875;
+/// Where `high` starts: a Julian year.
 pub const YEAR_DAYS: f64 = 365.25;
+/// Where `critical` starts: ten Julian years.
 pub const DECADE_DAYS: f64 = 3_652.5;
 
 /// The expected time between candles as unusual as this one, in days.

@@ -12,10 +12,15 @@ use crate::model::{Method, Severity};
 /// One method's calibrated reading of one candle.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MethodReading {
+    /// The method that read the candle.
     pub method: Method,
+    /// Its group ([`super::group_of`]), kept so consensus need not look it up again.
     pub group: Group,
+    /// The method's own statistic (a z-score, a ratio, an isolation score), before calibration.
     pub statistic: f64,
+    /// +1 for an upward move, −1 for a downward one, 0 where there is no direction.
     pub direction: i8,
+    /// Tail probability from calibration (or the method's own, for the stale feed).
     pub p: f64,
 }
 
@@ -33,6 +38,7 @@ impl MethodReading {
 /// The verdict on one candle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandleScore {
+    /// Open time of the candle judged; the key the score is stored under.
     pub open_time: DateTime<Utc>,
     /// The consensus tail probability; `None` when no method could judge the candle yet.
     pub p: Option<f64>,
@@ -76,10 +82,12 @@ impl Scorer {
         })
     }
 
+    /// The enabled methods, in the order they run (`Method::ALL` order).
     pub fn methods(&self) -> Vec<Method> {
         self.detectors.iter().map(|d| d.method()).collect()
     }
 
+    /// True when every method is switched off: a run then scores nothing.
     pub fn is_empty(&self) -> bool {
         self.detectors.is_empty()
     }

@@ -19,10 +19,15 @@ use super::volatility::Conditional;
 /// returns that spanned a gap too.
 #[derive(Debug, Clone)]
 pub struct Series<'a> {
+    /// The candles as read from the store; every column below has one entry per candle.
     pub candles: &'a [Candle],
+    /// The first candle's interval; `None` only for an empty series.
     pub interval: Option<Interval>,
+    /// Closes as `f64`; NaN where the decimal does not convert.
     pub close: Vec<f64>,
+    /// Highs as `f64`; NaN where the decimal does not convert.
     pub high: Vec<f64>,
+    /// Lows as `f64`; NaN where the decimal does not convert.
     pub low: Vec<f64>,
     /// `ln(close)`; NaN where the close is unusable.
     pub log_close: Vec<f64>,
@@ -93,10 +98,12 @@ impl<'a> Series<'a> {
         })
     }
 
+    /// Candles in the series.
     pub fn len(&self) -> usize {
         self.candles.len()
     }
 
+    /// True for a series without candles (every method then returns no readings).
     pub fn is_empty(&self) -> bool {
         self.candles.is_empty()
     }

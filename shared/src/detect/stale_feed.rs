@@ -17,9 +17,11 @@ use super::config::{Params, check_window};
 use super::{Detector, Group, InvalidParams, Reading, Series};
 use crate::model::Method;
 
+/// Parameters of the stale-feed method; defaults in [`Default`], layered by [`super::DetectorConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StaleFeedParams {
+    /// Whether the method runs at all; `true` unless switched off.
     pub enabled: bool,
     /// Candles over which the usual share of unchanged candles is measured.
     pub window: usize,
@@ -41,12 +43,14 @@ impl Params for StaleFeedParams {
     }
 }
 
+/// The stale-feed method, holding parameters that [`StaleFeed::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct StaleFeed {
     params: StaleFeedParams,
 }
 
 impl StaleFeed {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: StaleFeedParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { params })

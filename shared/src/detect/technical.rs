@@ -17,11 +17,15 @@ use super::rolling::ExactMoments;
 use super::{Detector, Group, InvalidParams, Reading, Series, round};
 use crate::model::Method;
 
+/// Parameters of the Bollinger-band method; defaults in [`Default`], layered by [`super::DetectorConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TechnicalParams {
+    /// Whether the method runs at all; `true` unless switched off.
     pub enabled: bool,
+    /// Log returns in the RSI reported as evidence (Cutler's, not Wilder's).
     pub rsi_period: usize,
+    /// Log closes, the candle's own included, behind the Bollinger average and spread.
     pub band_window: usize,
 }
 
@@ -43,12 +47,14 @@ impl Params for TechnicalParams {
     }
 }
 
+/// The Bollinger-band method, holding parameters that [`Technical::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct Technical {
     params: TechnicalParams,
 }
 
 impl Technical {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: TechnicalParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { params })

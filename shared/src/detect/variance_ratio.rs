@@ -23,12 +23,14 @@ switch_params!(
     Method::VarianceRatio
 );
 
+/// The variance ratio method, holding parameters that [`VarianceRatio::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct VarianceRatio {
     _params: VarianceRatioParams,
 }
 
 impl VarianceRatio {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: VarianceRatioParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { _params: params })

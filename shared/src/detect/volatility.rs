@@ -28,7 +28,7 @@
 //! series' own gap factor: the median |r/σ| of the gap returns of the last [`GAP_WINDOW`]
 //! candles over the median |r/σ| of the in-session returns there. Medians, so one earlier jump
 //! across a gap does not widen the next; a ratio, so the factor is that of the series whatever
-//! the shape of its returns. With fewer than [`MIN_GAP_RETURNS`] gap returns (24/7 markets with
+//! the shape of its returns. With fewer than `MIN_GAP_RETURNS` gap returns (24/7 markets with
 //! the odd missing candle) the factor is [`gap_scale`] of the time elapsed.
 
 use super::rolling::{OrderWindow, QUANTUM, RankIndex, quantise};

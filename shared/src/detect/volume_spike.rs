@@ -18,10 +18,13 @@ const MAD_TO_STD: f64 = 1.4826;
 /// has no spread, and a different volume is then a finite, not an infinite, surprise.
 const MIN_LOG_SPREAD: f64 = 1e-3;
 
+/// Parameters of the volume spike method; defaults in [`Default`], layered by [`super::DetectorConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VolumeSpikeParams {
+    /// Whether the method runs at all; `true` unless switched off.
     pub enabled: bool,
+    /// Candles before this one whose log volumes give the median and MAD.
     pub window: usize,
 }
 
@@ -41,12 +44,14 @@ impl Params for VolumeSpikeParams {
     }
 }
 
+/// The volume spike method, holding parameters that [`VolumeSpike::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct VolumeSpike {
     params: VolumeSpikeParams,
 }
 
 impl VolumeSpike {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: VolumeSpikeParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { params })

@@ -20,9 +20,11 @@ use crate::model::Method;
 /// Gap returns a series needs before its gaps are judged as a regime of their own.
 pub const MIN_GAP_RETURNS: usize = 20;
 
+/// Parameters of the rolling z-score method; defaults in [`Default`], layered by [`super::DetectorConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ZScoreParams {
+    /// Whether the method runs at all; `true` unless switched off.
     pub enabled: bool,
     /// Candles whose ordinary returns form the reference window.
     pub window: usize,
@@ -48,12 +50,14 @@ impl Params for ZScoreParams {
     }
 }
 
+/// The rolling z-score method, holding parameters that [`ZScore::new`] has validated.
 #[derive(Debug, Clone)]
 pub struct ZScore {
     params: ZScoreParams,
 }
 
 impl ZScore {
+    /// Fails with the first parameter out of range, named as in configuration.
     pub fn new(params: ZScoreParams) -> Result<Self, InvalidParams> {
         params.validate()?;
         Ok(Self { params })

@@ -36,6 +36,7 @@ pub enum Market {
 }
 
 impl Market {
+    /// Every market, in the order the suite generates them.
     pub const ALL: [Market; 4] = [
         Market::Crypto5m,
         Market::Crypto1h,
@@ -43,6 +44,7 @@ impl Market {
         Market::StockDaily,
     ];
 
+    /// The candle interval the market's series are generated at.
     pub fn interval(self) -> Interval {
         match self {
             Self::Crypto5m => Interval::FiveMinutes,
@@ -71,6 +73,7 @@ impl Market {
         }
     }
 
+    /// Short name used in series names and the misses table, e.g. `stock-1d`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Crypto5m => "crypto-5m",
@@ -84,17 +87,26 @@ impl Market {
 /// What was injected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Injection {
+    /// One candle's return of ±`sigmas` local standard deviations.
     Jump,
+    /// A jump on the first candle after a gap (a night, a weekend), widened like a gap return.
     JumpAfterGap,
+    /// A fall of `sigmas` σ, recovered over the next 2–5 candles.
     FlashCrash,
+    /// A move of `sigmas` σ spread evenly over three candles, and kept.
     LevelShift,
+    /// Returns five times their usual size for 10–30 candles.
     VolatilityBurst,
+    /// One candle with 10–30 times the usual volume and an ordinary price.
     VolumeSpike,
+    /// The price frozen (close = previous close, no range) for 8–40 candles.
     StaleFeed,
+    /// One close off by 8–40σ that the next candle does not follow: a wrong print.
     BadTick,
 }
 
 impl Injection {
+    /// Every kind, in the order the table lists them.
     pub const ALL: [Injection; 8] = [
         Injection::Jump,
         Injection::JumpAfterGap,
@@ -114,6 +126,7 @@ impl Injection {
         )
     }
 
+    /// The name the table prints, e.g. `jump after gap`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Jump => "jump",
@@ -131,8 +144,11 @@ impl Injection {
 /// One labelled anomaly: candles `start ..= end` of the series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Label {
+    /// What was injected there.
     pub kind: Injection,
+    /// Index of the first candle affected.
     pub start: usize,
+    /// Index of the last candle affected (inclusive).
     pub end: usize,
     /// Size of the price move in local standard deviations (0 where there is none).
     pub sigmas: f64,
@@ -152,10 +168,15 @@ pub enum Role {
 /// A generated series with its labels.
 #[derive(Debug, Clone)]
 pub struct LabelledSeries {
+    /// `<market>-<role>-<seed>`, e.g. `crypto-5m-labelled-7`; also the candles' symbol.
     pub name: String,
+    /// The market it imitates: interval, trading hours and volatility.
     pub market: Market,
+    /// Whether it carries anomalies, none, or no movement at all.
     pub role: Role,
+    /// The series, oldest first, as the store would return it.
     pub candles: Vec<Candle>,
+    /// The injected anomalies, by start; empty for quiet and flat series.
     pub labels: Vec<Label>,
 }
 

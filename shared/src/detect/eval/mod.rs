@@ -96,7 +96,7 @@ pub fn baseline(series: &Series<'_>) -> Vec<Option<f64>> {
 /// (all of them until there are [`NAB_WINDOW`], then a window that moves on by [`NAB_STEP`]
 /// values at a time, so it is refreshed every `NAB_STEP` candles), and its anomaly score is one
 /// minus the upper normal tail of `|z|`; the tail itself is returned here as `p`. The first
-/// value is not judged. A spread of 0 counts as [`NAB_MIN_STD`].
+/// value is not judged. A spread of 0 counts as `NAB_MIN_STD` (10⁻⁶).
 pub fn nab_windowed_gaussian(values: &[f64]) -> Vec<Option<f64>> {
     let mut out = Vec::with_capacity(values.len());
     let mut window: Vec<f64> = Vec::new();
@@ -144,13 +144,18 @@ pub fn nab_windowed_gaussian(values: &[f64]) -> Vec<Option<f64>> {
 /// One row of the table.
 #[derive(Debug, Clone, Default)]
 pub struct Row {
+    /// A method's name, or one of [`CONSENSUS`], [`CONSENSUS_EVENTS`], [`BASELINE`],
+    /// [`BASELINE_NAB`].
     pub name: String,
+    /// NAB counts and scores over the labelled series.
     pub nab: Tally,
     /// Labels of big moves (≥ 6σ, one candle) detected / present, and those after a gap.
     pub big_moves: (usize, usize),
+    /// Labels of jumps after a gap (a weekend, a night) detected / present.
     pub after_gap: (usize, usize),
     /// Alerts (runs of detections, merged like events) on quiet series, and their weeks.
     pub quiet_alerts: usize,
+    /// Calendar weeks the quiet series span: the denominator of the alert rate.
     pub quiet_weeks: f64,
     /// Detections on flat series.
     pub flat_findings: usize,
@@ -167,6 +172,7 @@ impl Row {
         }
     }
 
+    /// False alerts per week of quiet series, to hold against the one-a-week budget.
     pub fn alerts_per_week(&self) -> f64 {
         if self.quiet_weeks > 0.0 {
             self.quiet_alerts as f64 / self.quiet_weeks
@@ -175,10 +181,12 @@ impl Row {
         }
     }
 
+    /// Share of big-move labels detected; 0 when there were none.
     pub fn big_move_recall(&self) -> f64 {
         ratio(self.big_moves)
     }
 
+    /// Share of jumps after a gap detected; 0 when there were none.
     pub fn after_gap_recall(&self) -> f64 {
         ratio(self.after_gap)
     }
@@ -195,9 +203,13 @@ fn ratio((found, all): (usize, usize)) -> f64 {
 /// The whole evaluation.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// One row per enabled method, then the consensus and the baselines.
     pub rows: Vec<Row>,
+    /// The score at which a candle counts as detected.
     pub threshold: f64,
+    /// Series evaluated (labelled, quiet and flat).
     pub series: usize,
+    /// Candles over all of them.
     pub candles: usize,
     /// The big moves (≥ 6σ, one candle) the consensus missed, for the breakdown.
     pub misses: Vec<Miss>,
@@ -206,8 +218,11 @@ pub struct Report {
 /// A big move the consensus missed, and what came closest to catching it.
 #[derive(Debug, Clone)]
 pub struct Miss {
+    /// The market the missed series imitates.
     pub market: Market,
+    /// What was injected.
     pub kind: Injection,
+    /// The injected move's size, in standard deviations of the series' returns.
     pub sigmas: f64,
     /// The highest consensus score inside the label's window.
     pub consensus_peak: f64,
@@ -216,6 +231,7 @@ pub struct Miss {
 }
 
 impl Report {
+    /// The row named `name` (see [`Row::name`]), if the report has it.
     pub fn row(&self, name: &str) -> Option<&Row> {
         self.rows.iter().find(|r| r.name == name)
     }

@@ -15,9 +15,13 @@
 /// The weights of one application profile.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Profile {
+    /// The name the table prints: `standard`, `low FP` or `low FN`.
     pub name: &'static str,
+    /// `A_TP`: the most an early detection in a window earns.
     pub true_positive: f64,
+    /// `A_FP`: the most a detection outside every window costs.
     pub false_positive: f64,
+    /// `A_FN`: the cost of a window without detection.
     pub false_negative: f64,
 }
 
@@ -51,7 +55,9 @@ pub fn scaled_sigmoid(y: f64) -> f64 {
 /// A labelled window, candles `start ..= end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// Index of the window's first candle in the series.
     pub start: usize,
+    /// Index of its last candle (inclusive).
     pub end: usize,
 }
 
@@ -75,16 +81,20 @@ pub fn windows(len: usize, labels: &[(usize, usize)]) -> Vec<Window> {
 pub struct Tally {
     /// Raw NAB score per profile.
     pub raw: [f64; 3],
-    /// The null and perfect detectors' raw scores per profile.
+    /// The null detector's raw score per profile: the 0 of the normalised score.
     pub null: [f64; 3],
+    /// The perfect detector's raw score per profile: the 100 of the normalised score.
     pub perfect: [f64; 3],
+    /// Labelled windows seen.
     pub windows: usize,
+    /// Windows with at least one counted detection.
     pub detected_windows: usize,
     /// Runs of consecutive detections outside every window.
     pub false_runs: usize,
 }
 
 impl Tally {
+    /// Sums `other` into `self`, so tallies of many series make one.
     pub fn add(&mut self, other: &Tally) {
         for p in 0..3 {
             self.raw[p] += other.raw[p];
@@ -105,6 +115,7 @@ impl Tally {
         100.0 * (self.raw[p] - self.null[p]) / span
     }
 
+    /// Detected windows over windows; 0 when there were none.
     pub fn recall(&self) -> f64 {
         if self.windows == 0 {
             return 0.0;
@@ -112,6 +123,8 @@ impl Tally {
         self.detected_windows as f64 / self.windows as f64
     }
 
+    /// Detected windows over those plus false runs (a run counts once); 0 when nothing was
+    /// flagged.
     pub fn precision(&self) -> f64 {
         let flagged = self.detected_windows + self.false_runs;
         if flagged == 0 {
@@ -120,6 +133,7 @@ impl Tally {
         self.detected_windows as f64 / flagged as f64
     }
 
+    /// Harmonic mean of precision and recall; 0 when both are.
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
         if p + r == 0.0 {

@@ -39,6 +39,8 @@ impl Sma {
         self.value()
     }
 
+    /// The average of the window as it stands, without pushing; `None` until it is full or
+    /// while it holds a non-finite value.
     pub fn value(&self) -> Option<f64> {
         if self.values.len() < self.window {
             return None;
@@ -91,6 +93,7 @@ impl Ema {
         self.value
     }
 
+    /// The average after the last push; `None` until `period` finite values have seeded it.
     pub fn value(&self) -> Option<f64> {
         self.value
     }

@@ -32,10 +32,12 @@ impl RankIndex {
             .ok()
     }
 
+    /// Distinct finite values indexed: the ranks run `0..len`.
     pub fn len(&self) -> usize {
         self.values.len()
     }
 
+    /// True when no finite value was given: no window over it can hold anything.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
@@ -121,6 +123,7 @@ impl<'a> OrderWindow<'a> {
         self.count
     }
 
+    /// True while no slot holds a value (all empty, or evicted).
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

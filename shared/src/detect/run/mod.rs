@@ -1,6 +1,6 @@
-//! One detector invocation, in modules with one job each: [`request`] parses the event,
-//! [`settings`] reads the configuration, [`scan`] works through one series, [`report`] counts
-//! what happened and [`handler`] is the Lambda entry point.
+//! One detector invocation, in modules with one job each: `request` parses the event,
+//! `settings` reads the configuration, `scan` works through one series, `report` counts
+//! what happened and `handler` is the Lambda entry point.
 //!
 //! For each series the scan reads the candles to judge plus the history their scores depend
 //! on, upserts one score per candle, reconciles the events around them and advances the
@@ -31,11 +31,13 @@ use crate::model::{Interval, WatchedSymbol};
 /// Why an invocation could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The event is not a request the detector accepts; never retried.
     #[error("invalid detector event: {0}")]
     InvalidEvent(#[from] RequestError),
     /// The run's report could not be turned into the invocation's answer.
     #[error("the run's report could not be encoded: {0}")]
     Report(#[source] serde_json::Error),
+    /// The database failed for the run as a whole; retryable when the database is unavailable.
     #[error(transparent)]
     Db(#[from] DbError),
 }

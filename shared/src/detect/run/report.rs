@@ -11,14 +11,18 @@ use crate::model::Method;
 /// A series that could not be scanned, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesFailure {
+    /// The series' symbol as watched (or as the rescan named it).
     pub symbol: String,
+    /// A stable code to count by: `unknown_symbol`, `invalid_overrides` or `database_error`.
     pub reason: &'static str,
+    /// What went wrong, for a person reading the report.
     pub message: String,
 }
 
 /// Counters of one invocation.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
+    /// Series scanned to the end without error (including those with nothing new).
     pub series_scanned: u64,
     /// Series with no candle to judge: every closed candle was scored before. A candle is
     /// judged only once its interval has closed, so a run inside the interval of the last
@@ -28,16 +32,21 @@ pub struct RunReport {
     /// scheduled run has something new to judge for them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_candle_closes: Option<DateTime<Utc>>,
+    /// Candles scored in this run, rescanned ones included.
     pub candles_scanned: u64,
     /// Candles recomputed because a candle at or before the watermark changed.
     pub candles_rescanned: u64,
     /// Score rows inserted or changed (re-running writes none).
     pub scores_written: u64,
+    /// Events stored that overlap no earlier event; the `AnomaliesFound` metric.
     pub events_opened: u64,
+    /// Stored events whose span or evidence changed when they were derived again.
     pub events_updated: u64,
+    /// Stored events that a rescan or a changed candle no longer supports.
     pub events_deleted: u64,
     /// New events per contributing method.
     pub anomalies_found: BTreeMap<Method, u64>,
+    /// Series skipped, with the reason; the others were still scanned.
     pub failures: Vec<SeriesFailure>,
 }
 

@@ -13,6 +13,7 @@ pub const MAX_SYMBOLS: usize = 100;
 /// Why an event is not a request the detector accepts; retrying the same event cannot help.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
+    /// The payload is JSON but not an object.
     #[error("expected a JSON object")]
     NotAnObject,
     /// `action` names something other than `rescan`; the value is the event's own.
@@ -21,15 +22,19 @@ pub enum RequestError {
     /// The rescan payload has a missing, unknown or malformed field.
     #[error("rescan: {0}")]
     Rescan(#[source] serde_json::Error),
+    /// A rescan with no symbols to recompute.
     #[error("rescan needs a non-empty \"symbols\" array")]
     NoSymbols,
     #[error("rescan names {0} symbols; at most {MAX_SYMBOLS} per event")]
+    /// More than [`MAX_SYMBOLS`] symbols; the count given.
     TooManySymbols(usize),
+    /// The rescan range is empty.
     #[error("rescan: \"to\" is before \"from\"")]
     ToBeforeFrom,
     /// `source` is `aws.events`, but the envelope did not parse.
     #[error("scheduled event: {0}")]
     Scheduled(#[source] serde_json::Error),
+    /// An object with neither an `action` nor `"source": "aws.events"`.
     #[error("neither a scheduled event (source \"aws.events\") nor {{\"action\": \"rescan\", …}}")]
     Unrecognised,
 }
@@ -43,8 +48,12 @@ pub enum Request {
     /// `{"action": "rescan", "symbols": [...], "from": "…", "to": "…"?}`: recompute a range,
     /// replacing the scores and events earlier runs stored in it.
     Rescan {
+        /// Watched symbols to recompute, duplicates dropped; at most [`MAX_SYMBOLS`].
         symbols: Vec<Symbol>,
+        /// Open time of the first candle recomputed (inclusive).
         from: DateTime<Utc>,
+        /// Open time to stop at; `None`, or any time past the newest closed candle, stops at
+        /// that candle.
         to: Option<DateTime<Utc>>,
     },
 }

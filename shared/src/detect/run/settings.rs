@@ -7,6 +7,7 @@ use crate::detect::DetectorConfig;
 /// What the detector reads from its environment once per cold start.
 #[derive(Debug, Clone)]
 pub struct Detection {
+    /// Method, calibration and event parameters from `DETECTOR_*`; symbols may override them.
     pub config: DetectorConfig,
     /// Candles judged per transaction; a long backlog is worked through page by page. Any page
     /// size gives the same scores and events.
