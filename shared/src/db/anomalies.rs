@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::DbError;
+use super::{DbError, RowProblem};
 use crate::detect::events::Event;
 use crate::model::{Anomaly, AnomalyKind, Interval, Method, Score, Severity, Symbol};
 
@@ -26,21 +26,21 @@ const COLUMNS: &str = "id, symbol, interval, start_time, end_time, peak_time, ca
                        severity, kind, methods, details, created_at, updated_at, severity_raised_at";
 
 pub(crate) fn from_row(row: &Row) -> Result<StoredAnomaly, DbError> {
-    let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("anomalies: {e}"));
+    let corrupt = |problem: RowProblem| DbError::corrupt("anomalies", problem);
     let methods: Vec<String> = row.try_get("methods")?;
     let anomaly = Anomaly {
-        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
-        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
+        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(e.into()))?,
+        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(e.into()))?,
         start_time: row.try_get("start_time")?,
         end_time: row.try_get("end_time")?,
         peak_time: row.try_get("peak_time")?,
         candles: row.try_get("candles")?,
-        score: Score::new(row.try_get("score")?).map_err(|e| corrupt(&e))?,
-        severity: Severity::parse(row.try_get("severity")?).map_err(|e| corrupt(&e))?,
-        kind: AnomalyKind::parse(row.try_get("kind")?).map_err(|e| corrupt(&e))?,
+        score: Score::new(row.try_get("score")?).map_err(|e| corrupt(e.into()))?,
+        severity: Severity::parse(row.try_get("severity")?).map_err(|e| corrupt(e.into()))?,
+        kind: AnomalyKind::parse(row.try_get("kind")?).map_err(|e| corrupt(e.into()))?,
         methods: methods
             .iter()
-            .map(|m| Method::parse(m).map_err(|e| corrupt(&e)))
+            .map(|m| Method::parse(m).map_err(|e| corrupt(e.into())))
             .collect::<Result<_, _>>()?,
         details: row.try_get("details")?,
     };

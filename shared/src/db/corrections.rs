@@ -206,7 +206,7 @@ pub async fn delete(
     let removed = row
         .try_get::<_, Option<&str>>("removed")?
         .map(|name| {
-            CandleSource::parse(name).map_err(|e| DbError::CorruptRow(format!("candles: {e}")))
+            CandleSource::parse(name).map_err(|e| DbError::corrupt("candles", e))
         })
         .transpose()?;
     Ok(Some(Deleted {
@@ -216,5 +216,5 @@ pub async fn delete(
 }
 
 fn parse_interval(name: &str) -> Result<Interval, DbError> {
-    Interval::parse(name).map_err(|e| DbError::CorruptRow(format!("symbols: {e}")))
+    Interval::parse(name).map_err(|e| DbError::corrupt("symbols", e))
 }
