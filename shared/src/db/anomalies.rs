@@ -15,10 +15,15 @@ use crate::model::{Anomaly, AnomalyKind, Interval, Method, Score, Severity, Symb
 /// when it last changed, and when its severity last rose.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredAnomaly {
+    /// Primary key; stable across updates, so clients and announcements refer to it.
     pub id: i64,
+    /// When the detector first stored the event.
     pub created_at: DateTime<Utc>,
+    /// When a later detection run last extended or re-scored it.
     pub updated_at: DateTime<Utc>,
+    /// When its severity last rose (`None`: never since it was stored).
     pub severity_raised_at: Option<DateTime<Utc>>,
+    /// The event as the detector described it.
     pub anomaly: Anomaly,
 }
 
@@ -194,11 +199,15 @@ pub async fn delete(client: &impl GenericClient, ids: &[i64]) -> Result<u64, DbE
 /// Which events to list: those overlapping `from <= t < to`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnomalyFilter {
+    /// Only this series (`None`: every symbol).
     pub symbol: Option<Symbol>,
     /// Events the method contributed to.
     pub method: Option<Method>,
+    /// Events of exactly this severity (`None`: any).
     pub severity: Option<Severity>,
+    /// Inclusive start of the range.
     pub from: DateTime<Utc>,
+    /// Exclusive end of the range.
     pub to: DateTime<Utc>,
 }
 
@@ -291,10 +300,15 @@ pub fn page_sql(filter: &AnomalyFilter, with_cursor: bool) -> (String, usize) {
 /// Counts of events in a time range, grouped four ways.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnomalyStats {
+    /// Events in the range.
     pub total: i64,
+    /// Events per contributing method; an event found by two methods counts under both.
     pub by_method: Vec<(String, i64)>,
+    /// Events per kind name.
     pub by_kind: Vec<(String, i64)>,
+    /// Events per severity name.
     pub by_severity: Vec<(String, i64)>,
+    /// Events per symbol.
     pub by_symbol: Vec<(String, i64)>,
 }
 

@@ -452,7 +452,9 @@ pub async fn range_ascending(
 /// own) and what was found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesRead<T> {
+    /// The interval read: the one asked for, else the symbol's own.
     pub interval: Interval,
+    /// What the read found for that series.
     pub value: T,
 }
 

@@ -24,18 +24,26 @@ use crate::model::{CandleSource, Interval, Symbol};
 pub struct Correction {
     /// `None`: the symbol's own interval, which only the database knows.
     pub interval: Option<Interval>,
+    /// Start of the bucket, UTC; must be aligned to the resolved interval.
     pub open_time: DateTime<Utc>,
+    /// Corrected prices, in the quote currency of the symbol.
     pub open: Decimal,
+    /// Highest price of the bucket.
     pub high: Decimal,
+    /// Lowest price of the bucket.
     pub low: Decimal,
+    /// Last price of the bucket.
     pub close: Decimal,
+    /// Traded volume; `None` where the market reports none.
     pub volume: Option<Decimal>,
 }
 
 /// A row the statement inserted or changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
+    /// The interval of the stored row (the correction's, resolved).
     pub interval: Interval,
+    /// Open time of the stored row.
     pub open_time: DateTime<Utc>,
     /// True when the row is new, false when it replaced a different one.
     pub created: bool,
@@ -49,10 +57,12 @@ pub struct Written {
 pub struct WriteOutcome {
     /// The symbol's own interval: what `interval: None` meant.
     pub symbol_interval: Interval,
+    /// Rows inserted or changed, in statement order.
     pub written: Vec<Written>,
 }
 
 impl Correction {
+    /// The interval this correction writes to: its own, else the symbol's.
     pub fn resolved_interval(&self, symbol_interval: Interval) -> Interval {
         self.interval.unwrap_or(symbol_interval)
     }

@@ -148,14 +148,21 @@ pub enum TlsError {
     /// The crypto provider supports none of the protocol versions asked for.
     #[error("{0}")]
     Protocol(#[source] rustls::Error),
+    /// `DB_TLS_CA_FILE` could not be read or is not PEM.
     #[error("DB_TLS_CA_FILE {}: {source}", .path.display())]
     CaFile {
+        /// The file as configured.
         path: std::path::PathBuf,
+        /// Why reading or decoding it failed.
         #[source]
         source: rustls::pki_types::pem::Error,
     },
+    /// `DB_TLS_CA_FILE` parsed, but no certificate in it could be added as a trust root.
     #[error("DB_TLS_CA_FILE {} holds no usable certificate", .path.display())]
-    NoUsableCertificate { path: std::path::PathBuf },
+    NoUsableCertificate {
+        /// The file as configured.
+        path: std::path::PathBuf,
+    },
 }
 
 impl DbError {
@@ -420,9 +427,5 @@ impl Db {
     /// `host:port/dbname` — safe to log, never holds a password.
     pub fn target(&self) -> &str {
         &self.target
-    }
-
-    pub fn pool(&self) -> &Pool {
-        &self.pool
     }
 }

@@ -73,6 +73,7 @@ pub async fn list_enabled(client: &impl GenericClient) -> Result<Vec<WatchedSymb
         .collect()
 }
 
+/// The watch-list entry of `symbol`, enabled or not; `None` when it is not watched.
 pub async fn get(
     client: &impl GenericClient,
     symbol: &Symbol,
