@@ -55,8 +55,10 @@ async fn candles_stored(
             key,
             CandlesStored {
                 version: VERSION,
-                symbol: Symbol::parse(&symbol).map_err(|e| DbError::corrupt("candles_stored_outbox", e))?,
-                interval: Interval::parse(&interval).map_err(|e| DbError::corrupt("candles_stored_outbox", e))?,
+                symbol: Symbol::parse(&symbol)
+                    .map_err(|e| DbError::corrupt("candles_stored_outbox", e))?,
+                interval: Interval::parse(&interval)
+                    .map_err(|e| DbError::corrupt("candles_stored_outbox", e))?,
                 candles: u64::try_from(candles).unwrap_or(0),
                 first_open_time: first,
                 last_open_time: last,

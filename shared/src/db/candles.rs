@@ -511,8 +511,7 @@ pub(crate) fn series_rows<T>(
         return Ok(None);
     };
     let series: &str = first.try_get("series_interval")?;
-    let interval =
-        Interval::parse(series).map_err(|e| DbError::corrupt("symbols", e))?;
+    let interval = Interval::parse(series).map_err(|e| DbError::corrupt("symbols", e))?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         if row

@@ -215,9 +215,7 @@ pub async fn delete(
     };
     let removed = row
         .try_get::<_, Option<&str>>("removed")?
-        .map(|name| {
-            CandleSource::parse(name).map_err(|e| DbError::corrupt("candles", e))
-        })
+        .map(|name| CandleSource::parse(name).map_err(|e| DbError::corrupt("candles", e)))
         .transpose()?;
     Ok(Some(Deleted {
         interval: parse_interval(row.try_get("interval")?)?,

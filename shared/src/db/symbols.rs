@@ -14,7 +14,8 @@ fn from_row(row: &Row) -> Result<WatchedSymbol, DbError> {
     let corrupt = |problem: RowProblem| DbError::corrupt("symbols", problem);
     Ok(WatchedSymbol {
         symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(e.into()))?,
-        asset_class: AssetClass::parse(row.try_get("asset_class")?).map_err(|e| corrupt(e.into()))?,
+        asset_class: AssetClass::parse(row.try_get("asset_class")?)
+            .map_err(|e| corrupt(e.into()))?,
         provider: Provider::parse(row.try_get("provider")?).map_err(|e| corrupt(e.into()))?,
         provider_id: row.try_get("provider_id")?,
         interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(e.into()))?,
