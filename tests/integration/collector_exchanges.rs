@@ -16,8 +16,13 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::collector::{collector, stored};
 
+/// The open time of the candle `ago` minutes before the one open when the test began: fixed
+/// once per test process, so that payloads built before a run and the rows checked after it
+/// name the same minutes even when the clock crosses a minute boundary in between.
 fn minute(ago: i64) -> DateTime<Utc> {
-    Interval::OneMinute.bucket_start(Utc::now()) - TimeDelta::minutes(ago)
+    static TEST_START: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    *TEST_START.get_or_init(|| Interval::OneMinute.bucket_start(Utc::now()))
+        - TimeDelta::minutes(ago)
 }
 
 /// Coinbase's candle rows, newest first: `[time, low, high, open, close, volume]`.

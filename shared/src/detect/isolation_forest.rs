@@ -111,29 +111,51 @@ struct Node {
     right: u32,
 }
 
+/// The smallest and largest value of each feature among a node's rows.
+type Ranges = [(f64, f64); FEATURES];
+
+const EMPTY_RANGES: Ranges = [(f64::INFINITY, f64::NEG_INFINITY); FEATURES];
+
+fn widen(ranges: &mut Ranges, row: &[f64; FEATURES]) {
+    for (range, x) in ranges.iter_mut().zip(row) {
+        range.0 = range.0.min(*x);
+        range.1 = range.1.max(*x);
+    }
+}
+
 #[derive(Debug)]
 struct Tree {
     nodes: Vec<Node>,
 }
 
 impl Tree {
+    /// Grows a tree on the points `sample` indexes. The sample's rows are copied together
+    /// first, so growth partitions plain memory rather than chasing indices, and each node's
+    /// feature ranges are gathered by its parent's partition pass instead of a pass of their
+    /// own. A node's cut depends only on the *set* of points it holds, so the tree is the same
+    /// whatever order the partitions leave them in.
     fn grow(
         points: &[[f64; FEATURES]],
-        sample: &mut [usize],
+        sample: &[usize],
         limit: usize,
         rng: &mut ChaCha8Rng,
     ) -> Self {
         let mut tree = Self {
             nodes: Vec::with_capacity(2 * sample.len()),
         };
-        tree.build(points, sample, 0, limit, rng);
+        let mut rows: Vec<[f64; FEATURES]> = sample.iter().map(|&i| points[i]).collect();
+        let mut ranges = EMPTY_RANGES;
+        for row in &rows {
+            widen(&mut ranges, row);
+        }
+        tree.build(&mut rows, &ranges, 0, limit, rng);
         tree
     }
 
     fn build(
         &mut self,
-        points: &[[f64; FEATURES]],
-        sample: &mut [usize],
+        rows: &mut [[f64; FEATURES]],
+        ranges: &Ranges,
         depth: usize,
         limit: usize,
         rng: &mut ChaCha8Rng,
@@ -141,19 +163,12 @@ impl Tree {
         let id = self.nodes.len() as u32;
         self.nodes.push(Node {
             feature: LEAF,
-            value: depth as f64 + average_path(sample.len()),
+            value: depth as f64 + average_path(rows.len()),
             left: 0,
             right: 0,
         });
-        if depth >= limit || sample.len() <= 1 {
+        if depth >= limit || rows.len() <= 1 {
             return id;
-        }
-        let mut ranges = [(f64::INFINITY, f64::NEG_INFINITY); FEATURES];
-        for &p in sample.iter() {
-            for (f, range) in ranges.iter_mut().enumerate() {
-                range.0 = range.0.min(points[p][f]);
-                range.1 = range.1.max(points[p][f]);
-            }
         }
         let mut splittable = [0usize; FEATURES];
         let mut count = 0;
@@ -169,17 +184,31 @@ impl Tree {
         let feature = splittable[rng.random_range(0..count)];
         let (min, max) = ranges[feature];
         let threshold = min + (max - min) * rng.random::<f64>();
-        // Partition in place: points below the cut first.
+        // Partition in place, rows below the cut first, without a branch on the comparison
+        // (which goes either way at random): every row is swapped to the boundary and the
+        // boundary moves on when it belongs below. The children's ranges are gathered on the
+        // way, unless the children are leaves anyway.
+        let mut sides = [EMPTY_RANGES; 2];
         let mut below = 0;
-        for i in 0..sample.len() {
-            if points[sample[i]][feature] < threshold {
-                sample.swap(i, below);
-                below += 1;
+        if depth + 1 < limit {
+            for i in 0..rows.len() {
+                let row = rows[i];
+                let is_below = usize::from(row[feature] < threshold);
+                rows.swap(i, below);
+                below += is_below;
+                widen(&mut sides[is_below], &row);
+            }
+        } else {
+            for i in 0..rows.len() {
+                let is_below = usize::from(rows[i][feature] < threshold);
+                rows.swap(i, below);
+                below += is_below;
             }
         }
-        let (left_sample, right_sample) = sample.split_at_mut(below);
-        let left = self.build(points, left_sample, depth + 1, limit, rng);
-        let right = self.build(points, right_sample, depth + 1, limit, rng);
+        let [right_ranges, left_ranges] = sides;
+        let (left_rows, right_rows) = rows.split_at_mut(below);
+        let left = self.build(left_rows, &left_ranges, depth + 1, limit, rng);
+        let right = self.build(right_rows, &right_ranges, depth + 1, limit, rng);
         self.nodes[id as usize] = Node {
             feature: feature as u32,
             value: threshold,
@@ -256,8 +285,7 @@ fn grow(points: &[[f64; FEATURES]], p: &IsolationForestParams, seed: u64) -> (Ve
                 let j = rng.random_range(k..pool.len());
                 pool.swap(k, j);
             }
-            let mut sample = pool[..psi].to_vec();
-            Tree::grow(points, &mut sample, limit, &mut rng)
+            Tree::grow(points, &pool[..psi], limit, &mut rng)
         })
         .collect();
     (forest, psi)

@@ -629,14 +629,15 @@ mod tests {
         // default reaches on the held-out seeds is in the README (on this small set: 1.36×
         // the baseline, 0.87 of the 6σ moves, recall 0.80, 0.06 alerts a week, and 69.5
         // against 65.8 counted by events). The guard sits just below those figures, so a
-        // change that loses one more 6σ move or a few points of score fails it.
+        // change that loses one more 6σ move, a few points of score or adds a third more
+        // alerts fails it.
         assert!(
             score >= 1.3 * baseline.nab.normalised(0),
             "the consensus is not 30 % ahead of the baseline:\n{table}"
         );
         assert!(consensus.big_move_recall() >= 0.85, "{table}");
         assert!(consensus.nab.recall() >= 0.78, "{table}");
-        assert!(consensus.alerts_per_week() <= 0.1, "{table}");
+        assert!(consensus.alerts_per_week() <= 0.08, "{table}");
         let events = report.row(CONSENSUS_EVENTS).expect("events row");
         assert!(
             events.nab.normalised(0) >= score,

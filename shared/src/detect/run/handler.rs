@@ -54,7 +54,7 @@ pub async fn handle_request(
     if let Some(why) = report.why_nothing_scanned() {
         tracing::info!(
             series_current = report.series_current,
-            next_candle_closes = ?report.next_candle_closes,
+            next_candle_closes = %report.next_candle_closes_text(),
             "no candle judged: {why}"
         );
     }

@@ -48,6 +48,13 @@ impl RunReport {
         self.next_candle_closes = Some(self.next_candle_closes.map_or(closes, |c| c.min(closes)));
     }
 
+    /// When the next candle closes, for the log: the time (RFC 3339), or `none` when no series
+    /// was current.
+    pub fn next_candle_closes_text(&self) -> String {
+        self.next_candle_closes
+            .map_or_else(|| "none".to_owned(), |t| t.to_rfc3339())
+    }
+
     /// Why a run judged no candle, for the log: `None` when it judged some or had no series.
     pub fn why_nothing_scanned(&self) -> Option<&'static str> {
         (self.candles_scanned == 0 && self.series_current > 0).then_some(
@@ -103,6 +110,16 @@ mod tests {
             metrics.counter("AnomaliesFound", &[]),
             3.0,
             "new events, each counted once however many methods contributed"
+        );
+        assert_eq!(report.next_candle_closes_text(), "none");
+        let closes = DateTime::parse_from_rfc3339("2026-03-02T15:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        report.nothing_new(closes + chrono::TimeDelta::hours(1));
+        report.nothing_new(closes);
+        assert_eq!(
+            report.next_candle_closes_text(),
+            "2026-03-02T15:00:00+00:00"
         );
         assert_eq!(
             metrics.counter("SeriesScanned", &[]),
