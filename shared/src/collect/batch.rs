@@ -20,7 +20,9 @@ pub const MAX_MESSAGE_BYTES: usize = 60 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Merge {
+    /// Whole candles: the incoming candle replaces the stored one.
     Replace,
+    /// Quotes: keep the stored open, widen high and low, take the incoming close.
     MergeQuote,
 }
 
@@ -46,14 +48,18 @@ impl From<Merge> for UpsertMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CandleBatch {
+    /// The series every candle of the batch belongs to ([`CandleBatch::decode`] checks).
     pub symbol: Symbol,
+    /// The interval of every candle of the batch.
     pub interval: Interval,
+    /// How the writer meets stored candles.
     pub merge: Merge,
     /// The history span the source was asked for, when this batch answers one (a gap repair
     /// or a backfill page); `None` for a latest poll. A batch may be empty: "the source had
     /// nothing there" is an answer gap repair records.
     #[serde(default)]
     pub covers: Option<TimeRange>,
+    /// The fetched candles, already validated by the fetcher; may be empty.
     pub candles: Vec<Candle>,
 }
 
@@ -69,7 +75,9 @@ pub enum BatchError {
         .stray.0, .stray.1, .batch.0, .batch.1
     )]
     StrayCandle {
+        /// The series of the candle that does not belong.
         stray: (Symbol, Interval),
+        /// The series the batch names.
         batch: (Symbol, Interval),
     },
 }

@@ -19,13 +19,22 @@ pub const MAX_BACKFILL: TimeDelta = TimeDelta::days(3_660);
 pub enum CollectorEvent {
     /// Collect every enabled symbol that is due at `time` (the schedule's firing time, which
     /// EventBridge keeps on retries).
-    Scheduled { time: DateTime<Utc> },
+    Scheduled {
+        /// The schedule's firing time; what is due is decided from it, not from the clock.
+        time: DateTime<Utc>,
+    },
     /// Collect these symbols now.
-    Collect { symbols: Vec<Symbol> },
+    Collect {
+        /// Between one and [`MAX_SYMBOLS`] symbols, as sent.
+        symbols: Vec<Symbol>,
+    },
     /// Fetch history for these symbols with `from <= open_time < to`.
     Backfill {
+        /// Between one and [`MAX_SYMBOLS`] symbols, as sent.
         symbols: Vec<Symbol>,
+        /// Inclusive start of the range.
         from: DateTime<Utc>,
+        /// Exclusive end, capped at now; at most [`MAX_BACKFILL`] after `from`.
         to: DateTime<Utc>,
     },
 }
@@ -34,6 +43,7 @@ pub enum CollectorEvent {
 /// source where there is one. Every message starts "invalid collector event".
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
+    /// The payload is JSON, but not an object.
     #[error("invalid collector event: expected a JSON object")]
     NotAnObject,
     /// A manual payload with a known action whose fields did not parse.
@@ -41,38 +51,58 @@ pub enum EventError {
     Payload {
         /// The `action` as sent (JSON).
         action: serde_json::Value,
+        /// Which field failed and why.
         #[source]
         source: serde_json::Error,
     },
+    /// A manual payload whose `action` is none of the known ones.
     #[error(
         "invalid collector event: unknown action {action}; expected \"scheduled\", \"collect\" or \"backfill\""
     )]
-    UnknownAction { action: serde_json::Value },
+    UnknownAction {
+        /// The `action` as sent (JSON).
+        action: serde_json::Value,
+    },
+    /// `symbols` is empty.
     #[error("invalid collector event: \"symbols\" must name at least one symbol")]
     NoSymbols,
+    /// `symbols` names more than [`MAX_SYMBOLS`].
     #[error(
         "invalid collector event: \"symbols\" names {count} symbols; at most {MAX_SYMBOLS} per event"
     )]
-    TooManySymbols { count: usize },
+    TooManySymbols {
+        /// How many it named.
+        count: usize,
+    },
+    /// A backfill whose range is empty once `to` is capped at now.
     #[error(
         "invalid collector event: backfill: \"from\" ({from}) must be before \"to\" ({to}, capped at now)"
     )]
     EmptyRange {
+        /// Start as sent.
         from: DateTime<Utc>,
+        /// End after capping at now.
         to: DateTime<Utc>,
     },
+    /// A backfill range longer than [`MAX_BACKFILL`].
     #[error(
         "invalid collector event: backfill: the range spans {days} days; at most {} per event",
         MAX_BACKFILL.num_days()
     )]
-    RangeTooLong { days: i64 },
+    RangeTooLong {
+        /// Days the range spans.
+        days: i64,
+    },
     /// `source` is `aws.events`, but the envelope did not parse.
     #[error("invalid collector event: scheduled event: {0}")]
     ScheduledEnvelope(#[source] serde_json::Error),
+    /// An EventBridge event of another detail-type (the rule matches too much).
     #[error("invalid collector event: aws.events detail-type {0:?}; expected \"Scheduled Event\"")]
     NotScheduled(String),
+    /// A scheduled event without its firing time.
     #[error("invalid collector event: scheduled event: no \"time\"")]
     NoTime,
+    /// Neither an EventBridge event nor a payload with an `action`.
     #[error(
         "invalid collector event: expected an EventBridge Scheduled Event (source \"aws.events\") or a payload with \"action\": \"collect\" or \"backfill\""
     )]

@@ -80,7 +80,10 @@ pub enum CollectError {
         if *.retryable { "a retry may help" } else { "a retry will not help" },
         first_error(.report))]
     NothingStored {
+        /// Every symbol's outcome, for the log and the response.
         report: Box<CollectReport>,
+        /// Whether any failure was one a retry may fix (unavailable database, throttled
+        /// source); decides whether EventBridge should retry.
         retryable: bool,
     },
 }
@@ -94,7 +97,9 @@ pub enum PlannerError {
     /// The function could not be invoked (throttled, unreachable): a retry may help.
     #[error("invoking {function}: {source}")]
     Invoke {
+        /// The planner function's name or ARN, as configured.
         function: String,
+        /// Why the call did not go through.
         #[source]
         source: crate::error::CallError,
     },
@@ -102,16 +107,22 @@ pub enum PlannerError {
     /// runtime's error document, cut short. A retry of the whole run may find it back.
     #[error("{function} failed ({kind}): {document}")]
     Failed {
+        /// The planner function's name or ARN, as configured.
         function: String,
+        /// The runtime's `FunctionError` (`Unhandled`, `Handled`).
         kind: String,
+        /// The error document, cut short.
         document: String,
     },
     /// The planner answered with something that is not a plan; asking again will not help.
     #[error("{function} answered with no plan ({source}): {body}")]
     NoPlan {
+        /// The planner function's name or ARN, as configured.
         function: String,
+        /// Why the answer did not parse as a plan.
         #[source]
         source: serde_json::Error,
+        /// The answer, cut short.
         body: String,
     },
 }
@@ -157,6 +168,8 @@ impl CollectError {
 
 /// Where plans come from: the database in this process, or the planner function.
 pub trait PlanSource: Send + Sync + std::fmt::Debug {
+    /// The work `event` asks for, planned as of `now` (a scheduled event plans from its own
+    /// firing time; `now` still measures the data age).
     fn plan<'a>(
         &'a self,
         event: &'a CollectorEvent,
@@ -197,6 +210,7 @@ impl Collector {
         CollectorBuilder::new(settings)
     }
 
+    /// The settings it was built on (batch size, synthetic seed, paging limits).
     pub fn settings(&self) -> &CollectorSettings {
         &self.settings
     }

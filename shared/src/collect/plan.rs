@@ -25,7 +25,9 @@ use crate::providers::{SeriesRequest, history_reach};
 /// `from <= open_time < to`, both aligned to the series' interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeRange {
+    /// Inclusive start.
     pub from: DateTime<Utc>,
+    /// Exclusive end.
     pub to: DateTime<Utc>,
 }
 
@@ -45,19 +47,25 @@ pub struct GapCounts {
 /// The work for one series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesWork {
+    /// The watched ticker; the key its candles are stored under.
     pub symbol: Symbol,
+    /// Which source fetches it.
     pub provider: Provider,
+    /// The source's own name for the series (e.g. a trading pair), from the watch list.
     pub provider_id: String,
+    /// The series' interval, as watched.
     pub interval: Interval,
     /// Poll the newest candles (the current bucket and a few before it).
     pub latest: bool,
     /// History to fetch, oldest first: holes, or an explicit backfill's range.
     pub history: Vec<TimeRange>,
+    /// What gap repair found, for the report; zero when no repair was planned.
     #[serde(default)]
     pub gaps: GapCounts,
 }
 
 impl SeriesWork {
+    /// What to ask the source for this series.
     pub fn request(&self) -> SeriesRequest {
         SeriesRequest {
             symbol: self.symbol.clone(),
@@ -82,9 +90,11 @@ impl SeriesWork {
 /// One run's work, as the planner hands it to the fetcher.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollectPlan {
+    /// Which event the plan answers (scheduled, manual collect, backfill).
     pub kind: RunKind,
     /// The moment the run stands for (the schedule's firing time for a scheduled run).
     pub at: DateTime<Utc>,
+    /// One entry per series to fetch.
     pub work: Vec<SeriesWork>,
     /// Names asked for that are not on the watch list.
     #[serde(default)]
@@ -129,10 +139,12 @@ pub struct Planner {
 }
 
 impl Planner {
+    /// A planner reading the watch list and gaps from `db`.
     pub fn new(db: Db, settings: CollectorSettings) -> Self {
         Self { db, settings }
     }
 
+    /// The database it plans from.
     pub fn db(&self) -> &Db {
         &self.db
     }

@@ -22,6 +22,7 @@ pub struct LambdaPlanner {
 }
 
 impl LambdaPlanner {
+    /// A planner that invokes `function` (name or ARN) synchronously through `client`.
     pub fn new(client: aws_sdk_lambda::Client, function: String) -> Self {
         Self { client, function }
     }

@@ -47,6 +47,7 @@ pub struct OutcomeError {
     /// `database`, `queue`, or `unknown_symbol`.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "timeout"))]
     pub code: OutcomeCode,
+    /// Human-readable cause, for the log and the operator; not stable, do not match on it.
     pub message: String,
     /// Whether running again later can help without anyone changing anything.
     pub retryable: bool,
@@ -69,6 +70,7 @@ pub enum OutcomeCode {
 }
 
 impl OutcomeCode {
+    /// The stable code as serialised (`database`, `queue`, `unknown_symbol`, or the source's).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Source(code) => code,
@@ -101,12 +103,16 @@ impl Serialize for OutcomeCode {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SymbolOutcome {
+    /// The ticker as asked for or as watched.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "BTC"))]
     pub symbol: Symbol,
+    /// The source it was fetched from; `None` for a symbol not on the watch list.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "binance"))]
     pub provider: Option<Provider>,
+    /// The series' interval; `None` for a symbol not on the watch list.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "1h"))]
     pub interval: Option<Interval>,
+    /// The symbol's overall result; `error` says more when it is `failed`.
     pub status: OutcomeStatus,
     /// Items the source delivered.
     pub fetched: u64,
@@ -127,6 +133,7 @@ pub struct SymbolOutcome {
     /// Buckets of the holes asked for that are now filled (known when stored in-process).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gaps_filled: Option<u64>,
+    /// What failed, when something did; `None` on success.
     pub error: Option<OutcomeError>,
 }
 
@@ -179,6 +186,7 @@ impl SymbolOutcome {
         self.stored > 0 || self.unchanged > 0 || self.queued > 0
     }
 
+    /// Items rejected for any reason.
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }
@@ -196,7 +204,9 @@ pub(crate) struct SourceCall {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectReport {
+    /// Which event the run answered.
     pub kind: RunKind,
+    /// When the invocation began (the clock, not the schedule's firing time).
     pub started_at: DateTime<Utc>,
     /// Rows inserted or changed, over every symbol.
     pub stored: u64,
@@ -211,6 +221,7 @@ pub struct CollectReport {
     pub gaps_filled: Option<u64>,
     /// Symbols that failed.
     pub failed: u64,
+    /// One entry per symbol asked for or due, unknown names included.
     pub outcomes: Vec<SymbolOutcome>,
     #[serde(skip)]
     pub(crate) calls: Vec<SourceCall>,

@@ -25,11 +25,13 @@ pub enum Delivery {
 /// Why a batch could not be handed over.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
+    /// The database failed before anything of the batch was stored.
     #[error(transparent)]
     Database(#[from] DbError),
     /// The database failed after part of the batch was stored.
     #[error(transparent)]
     Store(#[from] Box<StoreError>),
+    /// The queue did not take the batch; always worth a retry.
     #[error("the candle queue refused the batch: {0}")]
     Queue(#[source] QueueError),
     /// The store task was cancelled before it finished (the runtime is shutting down). What it
@@ -47,9 +49,13 @@ pub enum QueueError {
     /// SQS took the call but refused some messages; `code` and `message` are its words.
     #[error("{refused} of {sent} messages refused: {code} {message}")]
     Refused {
+        /// Messages SQS refused.
         refused: usize,
+        /// Messages in the call.
         sent: usize,
+        /// SQS's code for the first refusal.
         code: String,
+        /// SQS's message for the first refusal.
         message: String,
     },
 }
@@ -78,6 +84,8 @@ pub trait BatchSink: Send + Sync + Debug {
     /// Whether delivered batches are stored before `deliver` returns.
     fn stores_in_process(&self) -> bool;
 
+    /// Hands `batch` over (stored, or queued for the writer); `now` is the clock
+    /// candle validation and gap-repair records go by.
     fn deliver<'a>(
         &'a self,
         batch: CandleBatch,
@@ -93,6 +101,7 @@ pub struct StoreSink {
 }
 
 impl StoreSink {
+    /// Stores through `db`, writing at most `batch_size` candles per statement.
     pub fn new(db: Db, batch_size: usize) -> Self {
         Self { db, batch_size }
     }

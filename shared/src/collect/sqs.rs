@@ -21,6 +21,7 @@ pub struct SqsSink {
 }
 
 impl SqsSink {
+    /// Sends batches to the candle queue at `queue_url`, one SQS message per batch part.
     pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
         Self { client, queue_url }
     }

@@ -35,6 +35,7 @@ pub struct Stored {
 pub struct StoreError {
     /// Statements committed before the failure (each is stored whole or not at all).
     pub partial: Stored,
+    /// The failure that stopped it; its `is_unavailable` decides the retry.
     #[source]
     pub error: DbError,
 }

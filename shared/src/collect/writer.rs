@@ -22,9 +22,11 @@ use crate::metrics::Metrics;
 /// What one invocation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteReport {
+    /// SQS messages received in the invocation.
     pub messages: u64,
     /// Rows inserted or changed.
     pub stored: u64,
+    /// Valid candles the database already held unchanged.
     pub unchanged: u64,
     /// Candles refused, by reason.
     pub rejected: BTreeMap<String, u64>,

@@ -35,8 +35,6 @@ async fn candles_stored(
             &[&limit],
         )
         .await?;
-    let corrupt =
-        |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("candles_stored_outbox: {e}"));
     let mut series: BTreeMap<(String, String), CandlesStored> = BTreeMap::new();
     for row in rows {
         let symbol: String = row.try_get("symbol")?;
@@ -57,8 +55,10 @@ async fn candles_stored(
             key,
             CandlesStored {
                 version: VERSION,
-                symbol: Symbol::parse(&symbol).map_err(|e| corrupt(&e))?,
-                interval: Interval::parse(&interval).map_err(|e| corrupt(&e))?,
+                symbol: Symbol::parse(&symbol)
+                    .map_err(|e| DbError::corrupt("candles_stored_outbox", e))?,
+                interval: Interval::parse(&interval)
+                    .map_err(|e| DbError::corrupt("candles_stored_outbox", e))?,
                 candles: u64::try_from(candles).unwrap_or(0),
                 first_open_time: first,
                 last_open_time: last,
@@ -94,7 +94,7 @@ async fn anomalies_detected(
         let previous_severity = previous
             .map(|p| Severity::parse(&p))
             .transpose()
-            .map_err(|e| DbError::CorruptRow(format!("anomalies: {e}")))?;
+            .map_err(|e| DbError::corrupt("anomalies", e))?;
         let stored = anomalies::from_row(&row)?;
         let a = stored.anomaly;
         events.push(DataEvent::AnomalyDetected(AnomalyDetected {

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::DbError;
+use super::{DbError, RowProblem};
 use crate::detect::events::Event;
 use crate::model::{Anomaly, AnomalyKind, Interval, Method, Score, Severity, Symbol};
 
@@ -15,10 +15,15 @@ use crate::model::{Anomaly, AnomalyKind, Interval, Method, Score, Severity, Symb
 /// when it last changed, and when its severity last rose.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredAnomaly {
+    /// Primary key; stable across updates, so clients and announcements refer to it.
     pub id: i64,
+    /// When the detector first stored the event.
     pub created_at: DateTime<Utc>,
+    /// When a later detection run last extended or re-scored it.
     pub updated_at: DateTime<Utc>,
+    /// When its severity last rose (`None`: never since it was stored).
     pub severity_raised_at: Option<DateTime<Utc>>,
+    /// The event as the detector described it.
     pub anomaly: Anomaly,
 }
 
@@ -26,21 +31,21 @@ const COLUMNS: &str = "id, symbol, interval, start_time, end_time, peak_time, ca
                        severity, kind, methods, details, created_at, updated_at, severity_raised_at";
 
 pub(crate) fn from_row(row: &Row) -> Result<StoredAnomaly, DbError> {
-    let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("anomalies: {e}"));
+    let corrupt = |problem: RowProblem| DbError::corrupt("anomalies", problem);
     let methods: Vec<String> = row.try_get("methods")?;
     let anomaly = Anomaly {
-        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
-        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
+        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(e.into()))?,
+        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(e.into()))?,
         start_time: row.try_get("start_time")?,
         end_time: row.try_get("end_time")?,
         peak_time: row.try_get("peak_time")?,
         candles: row.try_get("candles")?,
-        score: Score::new(row.try_get("score")?).map_err(|e| corrupt(&e))?,
-        severity: Severity::parse(row.try_get("severity")?).map_err(|e| corrupt(&e))?,
-        kind: AnomalyKind::parse(row.try_get("kind")?).map_err(|e| corrupt(&e))?,
+        score: Score::new(row.try_get("score")?).map_err(|e| corrupt(e.into()))?,
+        severity: Severity::parse(row.try_get("severity")?).map_err(|e| corrupt(e.into()))?,
+        kind: AnomalyKind::parse(row.try_get("kind")?).map_err(|e| corrupt(e.into()))?,
         methods: methods
             .iter()
-            .map(|m| Method::parse(m).map_err(|e| corrupt(&e)))
+            .map(|m| Method::parse(m).map_err(|e| corrupt(e.into())))
             .collect::<Result<_, _>>()?,
         details: row.try_get("details")?,
     };
@@ -194,11 +199,15 @@ pub async fn delete(client: &impl GenericClient, ids: &[i64]) -> Result<u64, DbE
 /// Which events to list: those overlapping `from <= t < to`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnomalyFilter {
+    /// Only this series (`None`: every symbol).
     pub symbol: Option<Symbol>,
     /// Events the method contributed to.
     pub method: Option<Method>,
+    /// Events of exactly this severity (`None`: any).
     pub severity: Option<Severity>,
+    /// Inclusive start of the range.
     pub from: DateTime<Utc>,
+    /// Exclusive end of the range.
     pub to: DateTime<Utc>,
 }
 
@@ -291,10 +300,15 @@ pub fn page_sql(filter: &AnomalyFilter, with_cursor: bool) -> (String, usize) {
 /// Counts of events in a time range, grouped four ways.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnomalyStats {
+    /// Events in the range.
     pub total: i64,
+    /// Events per contributing method; an event found by two methods counts under both.
     pub by_method: Vec<(String, i64)>,
+    /// Events per kind name.
     pub by_kind: Vec<(String, i64)>,
+    /// Events per severity name.
     pub by_severity: Vec<(String, i64)>,
+    /// Events per symbol.
     pub by_symbol: Vec<(String, i64)>,
 }
 

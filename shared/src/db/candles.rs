@@ -12,7 +12,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{CopyInSink, Row, Statement};
 
-use super::DbError;
+use super::{DbError, RowProblem};
 use crate::model::{Candle, CandleSource, EARLIEST, Interval, LATEST, Symbol};
 
 /// How an incoming candle meets one already stored for the same bucket.
@@ -385,17 +385,17 @@ async fn stage_and_merge(
 const COLUMNS: &str = "symbol, interval, open_time, open, high, low, close, volume, source";
 
 pub(crate) fn from_row(row: &Row) -> Result<Candle, DbError> {
-    let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("candles: {e}"));
+    let corrupt = |problem: RowProblem| DbError::corrupt("candles", problem);
     Ok(Candle {
-        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
-        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
+        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(e.into()))?,
+        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(e.into()))?,
         open_time: row.try_get("open_time")?,
         open: row.try_get("open")?,
         high: row.try_get("high")?,
         low: row.try_get("low")?,
         close: row.try_get("close")?,
         volume: row.try_get("volume")?,
-        source: CandleSource::parse(row.try_get("source")?).map_err(|e| corrupt(&e))?,
+        source: CandleSource::parse(row.try_get("source")?).map_err(|e| corrupt(e.into()))?,
     })
 }
 
@@ -452,7 +452,9 @@ pub async fn range_ascending(
 /// own) and what was found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesRead<T> {
+    /// The interval read: the one asked for, else the symbol's own.
     pub interval: Interval,
+    /// What the read found for that series.
     pub value: T,
 }
 
@@ -509,8 +511,7 @@ pub(crate) fn series_rows<T>(
         return Ok(None);
     };
     let series: &str = first.try_get("series_interval")?;
-    let interval =
-        Interval::parse(series).map_err(|e| DbError::CorruptRow(format!("symbols: {e}")))?;
+    let interval = Interval::parse(series).map_err(|e| DbError::corrupt("symbols", e))?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         if row

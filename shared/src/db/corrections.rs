@@ -24,18 +24,26 @@ use crate::model::{CandleSource, Interval, Symbol};
 pub struct Correction {
     /// `None`: the symbol's own interval, which only the database knows.
     pub interval: Option<Interval>,
+    /// Start of the bucket, UTC; must be aligned to the resolved interval.
     pub open_time: DateTime<Utc>,
+    /// Corrected prices, in the quote currency of the symbol.
     pub open: Decimal,
+    /// Highest price of the bucket.
     pub high: Decimal,
+    /// Lowest price of the bucket.
     pub low: Decimal,
+    /// Last price of the bucket.
     pub close: Decimal,
+    /// Traded volume; `None` where the market reports none.
     pub volume: Option<Decimal>,
 }
 
 /// A row the statement inserted or changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
+    /// The interval of the stored row (the correction's, resolved).
     pub interval: Interval,
+    /// Open time of the stored row.
     pub open_time: DateTime<Utc>,
     /// True when the row is new, false when it replaced a different one.
     pub created: bool,
@@ -49,10 +57,12 @@ pub struct Written {
 pub struct WriteOutcome {
     /// The symbol's own interval: what `interval: None` meant.
     pub symbol_interval: Interval,
+    /// Rows inserted or changed, in statement order.
     pub written: Vec<Written>,
 }
 
 impl Correction {
+    /// The interval this correction writes to: its own, else the symbol's.
     pub fn resolved_interval(&self, symbol_interval: Interval) -> Interval {
         self.interval.unwrap_or(symbol_interval)
     }
@@ -205,9 +215,7 @@ pub async fn delete(
     };
     let removed = row
         .try_get::<_, Option<&str>>("removed")?
-        .map(|name| {
-            CandleSource::parse(name).map_err(|e| DbError::CorruptRow(format!("candles: {e}")))
-        })
+        .map(|name| CandleSource::parse(name).map_err(|e| DbError::corrupt("candles", e)))
         .transpose()?;
     Ok(Some(Deleted {
         interval: parse_interval(row.try_get("interval")?)?,
@@ -216,5 +224,5 @@ pub async fn delete(
 }
 
 fn parse_interval(name: &str) -> Result<Interval, DbError> {
-    Interval::parse(name).map_err(|e| DbError::CorruptRow(format!("symbols: {e}")))
+    Interval::parse(name).map_err(|e| DbError::corrupt("symbols", e))
 }

@@ -12,7 +12,9 @@ use crate::model::{Interval, Symbol};
 /// Buckets `start <= open_time < end` with no candle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Hole {
+    /// Open time of the first missing bucket (inclusive).
     pub start: DateTime<Utc>,
+    /// Open time just past the last missing bucket (exclusive).
     pub end: DateTime<Utc>,
 }
 

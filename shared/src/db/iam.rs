@@ -23,6 +23,7 @@ use crate::config::Env;
 /// Why no token could be signed.
 #[derive(Debug, thiserror::Error)]
 pub enum IamTokenError {
+    /// No static credentials in the environment to sign with; a configuration fault.
     #[error(
         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them for the function's role)"
     )]

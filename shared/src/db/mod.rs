@@ -38,34 +38,108 @@ pub use watchdog::COOL_DOWN;
 /// statement failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// The database settings were unusable (a bad URL, an unreadable secret); retrying
+    /// will not help until the configuration changes.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("could not connect to PostgreSQL at {target} (DB_TLS={tls}): {reason}")]
+    /// No session could be opened; counted as unavailable, so a later retry may succeed.
+    #[error("could not connect to PostgreSQL at {target} (DB_TLS={tls}): {cause}")]
     Connect {
+        /// `host:port/database` connected to, without credentials, for the log line.
         target: String,
+        /// The `DB_TLS` mode in force, since a TLS mismatch is the usual reason.
         tls: &'static str,
-        reason: String,
+        /// What went wrong while opening the session.
+        #[source]
+        cause: ConnectError,
     },
+    /// Every connection of the pool stayed busy for the whole `DB_POOL_WAIT_MS`.
     #[error("no database connection became free in time")]
     PoolTimeout,
     /// Refused without trying: the database failed to answer a moment ago (see
     /// [`COOL_DOWN`]), and sending more work would only make each caller wait out its deadline.
     #[error("the database did not answer a moment ago; not trying again for {} ms", .0.as_millis())]
     Cooling(Duration),
+    /// A statement failed; [`DbError::is_unavailable`] tells a lost connection or a timeout
+    /// from a statement the server refused.
     #[error("database query failed: {}", chain(.0))]
     Query(#[source] tokio_postgres::Error),
     /// The server owed an answer and sent nothing within `patience`: the connection was given
     /// up (see [`watchdog`]), and the statements waiting on it failed.
     #[error("the database did not answer within {} ms; the connection was given up", .patience.as_millis())]
-    NoAnswer { patience: Duration },
+    NoAnswer {
+        /// How long the watchdog waited for an answer before giving the connection up.
+        patience: Duration,
+    },
+    /// Applying the embedded migrations failed; the schema is left as the failed step found it
+    /// and the next cold start tries again.
     #[error("database migration failed: {0}")]
     Migration(#[source] Box<refinery::Error>),
+    /// The TLS configuration could not be built; a configuration fault, not worth a retry.
     #[error("database TLS setup failed: {0}")]
     Tls(#[source] TlsError),
+    /// No IAM token could be signed (no AWS credentials at hand); counted as unavailable.
     #[error("IAM auth token could not be signed: {0}")]
     IamToken(#[source] IamTokenError),
-    #[error("a stored row is invalid: {0}")]
-    CorruptRow(String),
+    /// A row read back holds a value the model rejects (written by an older version or by
+    /// hand); the read fails rather than guess, and a retry reads the same row again.
+    #[error("a stored row is invalid: {table}: {problem}")]
+    CorruptRow {
+        /// The table (or `table.column`) the row was read from.
+        table: &'static str,
+        /// What the stored value failed.
+        #[source]
+        problem: RowProblem,
+    },
+}
+
+/// Why a database session could not be opened (the cause of [`DbError::Connect`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The server refused or dropped the session: unreachable, authentication, TLS.
+    #[error("{}", chain(.0))]
+    Postgres(#[source] tokio_postgres::Error),
+    /// The server accepted the connection but did not finish the startup within
+    /// `DB_CONNECT_TIMEOUT_MS`.
+    #[error("the database did not answer the connection within {} ms", .0.as_millis())]
+    StartupTimeout(Duration),
+    /// The pool itself failed (closed, or a hook refused the connection).
+    #[error(transparent)]
+    Pool(deadpool_postgres::PoolError),
+    /// The pool could not be built from the settings.
+    #[error(transparent)]
+    Build(deadpool_postgres::BuildError),
+}
+
+/// What was wrong with a stored value (the cause of [`DbError::CorruptRow`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RowProblem {
+    /// A stored symbol the model no longer accepts.
+    #[error(transparent)]
+    Symbol(#[from] crate::model::SymbolError),
+    /// A stored interval name the model does not know.
+    #[error(transparent)]
+    Interval(#[from] crate::model::IntervalError),
+    /// A stored name (source, severity, kind, method, provider, asset class) the model does
+    /// not know.
+    #[error(transparent)]
+    UnknownName(#[from] crate::model::UnknownName),
+    /// A stored score outside its range.
+    #[error(transparent)]
+    Score(#[from] crate::model::AnomalyError),
+    /// A stored JSON document does not have the expected shape; says which part.
+    #[error("{0}")]
+    Shape(String),
+}
+
+impl DbError {
+    /// A [`DbError::CorruptRow`] for a value read from `table` that failed to parse.
+    pub(crate) fn corrupt(table: &'static str, problem: impl Into<RowProblem>) -> Self {
+        Self::CorruptRow {
+            table,
+            problem: problem.into(),
+        }
+    }
 }
 
 /// Why the TLS configuration for database connections could not be built.
@@ -74,14 +148,21 @@ pub enum TlsError {
     /// The crypto provider supports none of the protocol versions asked for.
     #[error("{0}")]
     Protocol(#[source] rustls::Error),
+    /// `DB_TLS_CA_FILE` could not be read or is not PEM.
     #[error("DB_TLS_CA_FILE {}: {source}", .path.display())]
     CaFile {
+        /// The file as configured.
         path: std::path::PathBuf,
+        /// Why reading or decoding it failed.
         #[source]
         source: rustls::pki_types::pem::Error,
     },
+    /// `DB_TLS_CA_FILE` parsed, but no certificate in it could be added as a trust root.
     #[error("DB_TLS_CA_FILE {} holds no usable certificate", .path.display())]
-    NoUsableCertificate { path: std::path::PathBuf },
+    NoUsableCertificate {
+        /// The file as configured.
+        path: std::path::PathBuf,
+    },
 }
 
 impl DbError {
@@ -225,7 +306,7 @@ impl Db {
             .map_err(|e| DbError::Connect {
                 target: target.clone(),
                 tls: settings.tls.as_str(),
-                reason: e.to_string(),
+                cause: ConnectError::Build(e),
             })?;
         Ok(Self {
             pool,
@@ -255,22 +336,19 @@ impl Db {
                 DbError::Connect {
                     target: self.target.clone(),
                     tls: self.tls,
-                    reason: format!(
-                        "the database did not answer the connection within {} ms",
-                        self.connect_timeout.as_millis()
-                    ),
+                    cause: ConnectError::StartupTimeout(self.connect_timeout),
                 }
             }
             PoolError::Timeout(_) => DbError::PoolTimeout,
             PoolError::Backend(e) => DbError::Connect {
                 target: self.target.clone(),
                 tls: self.tls,
-                reason: chain(&e),
+                cause: ConnectError::Postgres(e),
             },
             other => DbError::Connect {
                 target: self.target.clone(),
                 tls: self.tls,
-                reason: other.to_string(),
+                cause: ConnectError::Pool(other),
             },
         })
     }
@@ -309,7 +387,7 @@ impl Db {
             .map_err(|e| DbError::Connect {
                 target: self.target.clone(),
                 tls: self.tls,
-                reason: chain(&e),
+                cause: ConnectError::Postgres(e),
             })?;
         let mut client = opened.client;
         let applied = migrate::run(&mut client, &opened.patience).await;
@@ -349,9 +427,5 @@ impl Db {
     /// `host:port/dbname` — safe to log, never holds a password.
     pub fn target(&self) -> &str {
         &self.target
-    }
-
-    pub fn pool(&self) -> &Pool {
-        &self.pool
     }
 }

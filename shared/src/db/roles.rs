@@ -24,15 +24,18 @@ use super::DbError;
 /// A login role and what it may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Role {
+    /// PostgreSQL role name; the functions log in as it (or as a member of it).
     pub name: &'static str,
     /// (table, privileges) on top of reading everything.
     pub writes: &'static [(&'static str, &'static str)],
 }
 
+/// Reads everything, writes nothing: for dashboards and ad-hoc queries.
 pub const READER: Role = Role {
     name: "tickwatch_reader",
     writes: &[],
 };
+/// The collector: stores candles and records collection gaps.
 pub const WRITER: Role = Role {
     name: "tickwatch_writer",
     writes: &[
@@ -40,6 +43,7 @@ pub const WRITER: Role = Role {
         ("collection_gaps", "INSERT, UPDATE, DELETE"),
     ],
 };
+/// The HTTP API: edits the watch list and applies candle corrections.
 pub const API: Role = Role {
     name: "tickwatch_api",
     writes: &[
@@ -47,6 +51,7 @@ pub const API: Role = Role {
         ("candles", "INSERT, UPDATE, DELETE"),
     ],
 };
+/// The detector: stores scores and events, drains the outbox, keeps its state.
 pub const DETECTOR: Role = Role {
     name: "tickwatch_detector",
     writes: &[
@@ -57,6 +62,7 @@ pub const DETECTOR: Role = Role {
     ],
 };
 
+/// Every function role; provisioning creates each and grants its writes.
 pub const ROLES: [Role; 4] = [READER, WRITER, API, DETECTOR];
 
 /// Tables no function role reads: the migration tool's own bookkeeping.

@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio_postgres::Row;
 
-use super::DbError;
+use super::{DbError, RowProblem};
 use crate::detect::{CandleScore, MethodReading, group_of};
 use crate::model::{Interval, Method, Severity, Symbol};
 
@@ -66,17 +66,17 @@ pub async fn upsert(
 
 /// Parses the stored readings object back into readings, in `Method::ALL` order.
 pub fn readings_from_json(value: &Value) -> Result<Vec<MethodReading>, DbError> {
-    let corrupt = |what: &str| DbError::CorruptRow(format!("candle_scores.readings: {what}"));
+    let corrupt = |problem: RowProblem| DbError::corrupt("candle_scores.readings", problem);
     let Value::Object(map) = value else {
-        return Err(corrupt("not an object"));
+        return Err(corrupt(RowProblem::Shape("not an object".to_owned())));
     };
     let mut out = Vec::with_capacity(map.len());
     for (name, reading) in map {
-        let method = Method::parse(name).map_err(|e| corrupt(&e.to_string()))?;
+        let method = Method::parse(name).map_err(|e| corrupt(e.into()))?;
         let number = |key: &str| {
             reading[key]
                 .as_f64()
-                .ok_or_else(|| corrupt(&format!("{name}.{key} is not a number")))
+                .ok_or_else(|| corrupt(RowProblem::Shape(format!("{name}.{key} is not a number"))))
         };
         out.push(MethodReading {
             method,
@@ -98,7 +98,7 @@ pub(crate) fn from_row(row: &Row) -> Result<CandleScore, DbError> {
         p: row.try_get("p")?,
         score: row.try_get("score")?,
         severity: severity
-            .map(|s| Severity::parse(s).map_err(|e| DbError::CorruptRow(e.to_string())))
+            .map(|s| Severity::parse(s).map_err(|e| DbError::corrupt("candle_scores", e)))
             .transpose()?,
         readings: readings_from_json(&row.try_get::<_, Value>("readings")?)?,
         facts: facts.unwrap_or(Value::Null),

@@ -9,8 +9,11 @@ use super::DbError;
 /// One watched series and its newest candle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Freshness {
+    /// Ticker as stored.
     pub symbol: String,
+    /// Interval name as stored, e.g. `1h`.
     pub interval: String,
+    /// Whether the collector still fetches it; a stale disabled series is expected.
     pub enabled: bool,
     /// Open time of the newest stored candle; `None` before the first one arrives.
     pub newest: Option<DateTime<Utc>>,
@@ -44,8 +47,11 @@ pub async fn freshness(client: &impl GenericClient) -> Result<Vec<Freshness>, Db
 /// Stored rows per symbol and interval.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesCount {
+    /// Ticker as stored.
     pub symbol: String,
+    /// Interval name as stored, e.g. `1h`.
     pub interval: String,
+    /// Candles stored for the series.
     pub rows: i64,
 }
 

@@ -4,20 +4,21 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::DbError;
+use super::{DbError, RowProblem};
 use crate::model::{AssetClass, Interval, Provider, Symbol, WatchedSymbol};
 
 const COLUMNS: &str =
     "symbol, asset_class, provider, provider_id, interval, enabled, detector_overrides";
 
 fn from_row(row: &Row) -> Result<WatchedSymbol, DbError> {
-    let corrupt = |e: &dyn std::fmt::Display| DbError::CorruptRow(format!("symbols: {e}"));
+    let corrupt = |problem: RowProblem| DbError::corrupt("symbols", problem);
     Ok(WatchedSymbol {
-        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(&e))?,
-        asset_class: AssetClass::parse(row.try_get("asset_class")?).map_err(|e| corrupt(&e))?,
-        provider: Provider::parse(row.try_get("provider")?).map_err(|e| corrupt(&e))?,
+        symbol: Symbol::parse(row.try_get("symbol")?).map_err(|e| corrupt(e.into()))?,
+        asset_class: AssetClass::parse(row.try_get("asset_class")?)
+            .map_err(|e| corrupt(e.into()))?,
+        provider: Provider::parse(row.try_get("provider")?).map_err(|e| corrupt(e.into()))?,
         provider_id: row.try_get("provider_id")?,
-        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(&e))?,
+        interval: Interval::parse(row.try_get("interval")?).map_err(|e| corrupt(e.into()))?,
         enabled: row.try_get("enabled")?,
         detector_overrides: row.try_get("detector_overrides")?,
     })
@@ -73,6 +74,7 @@ pub async fn list_enabled(client: &impl GenericClient) -> Result<Vec<WatchedSymb
         .collect()
 }
 
+/// The watch-list entry of `symbol`, enabled or not; `None` when it is not watched.
 pub async fn get(
     client: &impl GenericClient,
     symbol: &Symbol,

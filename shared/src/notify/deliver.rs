@@ -9,21 +9,30 @@ use super::{DataEvent, NotifySettings, events_of, publish, webhook};
 /// What one delivery did. Failures are counted here and logged; they never fail the caller.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
+    /// Data events handed in, every one logged.
     pub events: usize,
     /// Items of the payload that were not data events, refused with a reason in the log.
     pub rejected: usize,
+    /// Events the bus accepted (0 when no bus is configured).
     pub on_bus: usize,
+    /// 1 when putting the events on the bus failed (after its one retry of refused entries).
     pub bus_failures: usize,
+    /// Anomaly events severe and recent enough to alert on.
     pub alerts: usize,
+    /// Alerts the webhook accepted.
     pub webhook_sent: usize,
+    /// Alerts the webhook still refused after every attempt.
     pub webhook_failures: usize,
+    /// Alerts published to the SNS topic.
     pub topic_sent: usize,
+    /// Alerts that could not be published to the topic.
     pub topic_failures: usize,
 }
 
 /// Sends data events and alerts where [`NotifySettings`] says.
 #[derive(Debug, Clone)]
 pub struct Notifier {
+    /// Where events and alerts go; read on every delivery.
     pub settings: NotifySettings,
     http: reqwest::Client,
     sns: Option<aws_sdk_sns::Client>,

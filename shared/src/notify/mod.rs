@@ -37,15 +37,21 @@ pub struct NotifySettings {
     /// Events that ended longer ago than this are history (a backfill, an import): they are
     /// data events, not alerts.
     pub max_age: TimeDelta,
+    /// `ALERT_WEBHOOK_URL`: alerts are posted here as chat messages; `None`: no webhook.
     pub webhook_url: Option<reqwest::Url>,
+    /// `ALERT_TOPIC_ARN`: alerts are published to this SNS topic; `None`: no topic.
     pub topic_arn: Option<String>,
+    /// `EVENT_BUS_NAME`: every data event goes on this EventBridge bus; `None`: logs only.
     pub event_bus: Option<String>,
     /// Where the chart is served, for links in alerts.
     pub chart_url: Option<String>,
+    /// Attempts, backoff and timeout of webhook posts.
     pub retry: RetryPolicy,
 }
 
 impl NotifySettings {
+    /// Reads the `ALERT_*`, `EVENT_BUS_NAME` and `CHART_BASE_URL` variables; fails on a
+    /// malformed value, never on an absent one.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let hours: i64 = env.parse_or("ALERT_MAX_AGE_HOURS", 24)?;
         if hours <= 0 {

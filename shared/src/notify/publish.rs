@@ -12,16 +12,23 @@ const PUT_EVENTS_BATCH: usize = 10;
 /// Why publishing failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
+    /// The call itself failed (network, permissions, throttling).
     #[error("EventBridge PutEvents failed")]
     PutEvents(#[source] Box<aws_sdk_eventbridge::Error>),
+    /// The call went through but the bus refused some entries, even on the second try.
     #[error("EventBridge refused {failed} of {sent} event(s): {first_error}")]
     Refused {
+        /// Entries still refused after the retry.
         failed: usize,
+        /// Entries accepted plus those still refused.
         sent: usize,
+        /// The service's message (or, lacking one, its code) for the first refused entry.
         first_error: String,
     },
+    /// The SNS call failed.
     #[error("SNS Publish failed")]
     Sns(#[source] Box<aws_sdk_sns::Error>),
+    /// An event could not be turned into JSON; a bug, not worth a retry.
     #[error("an event could not be serialised")]
     Serialise(#[source] serde_json::Error),
 }

@@ -32,11 +32,21 @@ impl Default for RetryPolicy {
 /// Why a delivery failed after every attempt.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
+    /// The webhook answered with an error status: a 4xx other than 429 at once, else the
+    /// last of the retried answers.
     #[error("the webhook answered {status} after {attempts} attempt(s)")]
-    Status { status: u16, attempts: u32 },
+    Status {
+        /// The last HTTP status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Every attempt timed out or failed to connect.
     #[error("the webhook could not be reached after {attempts} attempt(s)")]
     Unreachable {
+        /// Attempts made.
         attempts: u32,
+        /// The last attempt's error.
         #[source]
         source: reqwest::Error,
     },
