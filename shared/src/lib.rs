@@ -3,6 +3,10 @@
 //! The Lambda binaries only wire things up; everything they do lives here, where it can be
 //! tested against a real PostgreSQL and real HTTP servers on loopback.
 
+// Every public item is documented: the library is what functions, the local runner, tests
+// and benches build on, and its docs are where a reader learns why a thing is as it is.
+#![warn(missing_docs)]
+
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
