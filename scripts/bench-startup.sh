@@ -142,7 +142,7 @@ if [[ " $arches " == *" arm64 "* ]]; then
             echo "arm64 start-up under $(qemu-aarch64 --version | head -1), $runs runs each (load $(load));"
             echo "emulated: the ratios to the arm64 hello-world are the figures, not the times; peak RSS includes qemu's:"
             "$bench" --runs "$runs" --runner "$(qemu_aarch64_command)" \
-                --label "arm64 under qemu" --rss-aim "— (emulator included)" "${entries[@]}"
+                --label "arm64 under qemu" --rss-aim "n/a: includes qemu" "${entries[@]}"
             instructions_table arm64 qemu_instructions
         fi
     fi
