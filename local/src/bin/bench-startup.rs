@@ -15,8 +15,6 @@
 //!   `qemu-aarch64 -L SYSROOT` for another architecture's binaries; the runner is then the
 //!   process timed and whose peak RSS is read.
 //! - `--label TEXT`: names the build in the summary figures (one run per architecture).
-//! - `--rss-aim TEXT`: the peak RSS aim in the summary, where the figure is not the function's
-//!   own (under an emulator, whose memory counts too).
 
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
@@ -178,7 +176,6 @@ async fn main() -> anyhow::Result<()> {
     let mut timeout = Duration::from_secs(30);
     let mut runner = Vec::new();
     let mut label = String::new();
-    let mut rss_aim = "<= 32 MB".to_owned();
     while let Some(flag) = args.first().filter(|a| a.starts_with("--")).cloned() {
         let value = args
             .get(1)
@@ -191,7 +188,6 @@ async fn main() -> anyhow::Result<()> {
             }
             "--runner" => runner = value.split_whitespace().map(str::to_owned).collect(),
             "--label" => label = format!(" ({value})"),
-            "--rss-aim" => rss_aim = value,
             _ => bail!("unknown option {flag}"),
         }
         args.drain(..2);
@@ -212,7 +208,7 @@ async fn main() -> anyhow::Result<()> {
     if targets.is_empty() {
         bail!(
             "usage: bench-startup [--runs N] [--timeout SECS] [--runner CMD] [--label TEXT] \
-             [--rss-aim TEXT] NAME=PATH@EVENT.json ... (baseline first)"
+             NAME=PATH@EVENT.json ... (baseline first)"
         );
     }
 
@@ -258,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
                 p50.as_secs_f64() / base.as_secs_f64()
             ));
             summary.push(format!(
-                "peak RSS at start{label}, {}\t{:.1} MB\t{rss_aim}",
+                "peak RSS at start{label}, {}\t{:.1} MB\t<= 32 MB",
                 target.name,
                 rss as f64 / 1024.0
             ));
