@@ -104,7 +104,7 @@ bench-api: ## the API under wrk next to pgbench running the same SQL, a million 
 bench-collector: ## backfill 1,000,000 synthetic candles: our upsert path next to COPY (BENCH_BREAKDOWN=1: where the time goes)
 	@scripts/bench.sh $(ROWS)
 
-bench-startup: ## Lambda cold start: each release bootstrap vs a hello-world Lambda, time to first response and peak RSS
+bench-startup: ## Lambda cold start vs a hello-world Lambda (time, instructions, peak RSS) and zip sizes: x86_64 natively, arm64 under qemu-user (BENCH_ARCHES)
 	@scripts/bench-startup.sh
 bench-profiles: ## the api under each release profile (opt-level / LTO / codegen-units): build time, zip, start instructions, API ratios
 	@scripts/bench-profiles.sh

@@ -18,8 +18,16 @@ echo
 echo "## make bench summary ($(date -u +%Y-%m-%d), $(( ($(date +%s) - started) / 60 )) min)"
 echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '| %-66s | %-22s | %-9s |\n' figure value aim
-printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..68})" "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..11})"
-while IFS=$'\t' read -r figure value aim; do
-    printf '| %-66s | %-22s | %-9s |\n' "$figure" "$value" "$aim"
-done <"$BENCH_SUMMARY"
+# Columns as wide as their longest cell (a figure's name says its architecture and runner).
+awk -F'\t' '
+    function pad(text, width) { return sprintf("%-" width "s", text) }
+    function dashes(width,    line) { line = ""; while (width-- > 0) line = line "-"; return line }
+    { for (i = 1; i <= 3; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
+    END {
+        header[1] = "figure"; header[2] = "value"; header[3] = "aim"
+        for (i = 1; i <= 3; i++) if (length(header[i]) > w[i]) w[i] = length(header[i])
+        printf "| %s | %s | %s |\n", pad(header[1], w[1]), pad(header[2], w[2]), pad(header[3], w[3])
+        printf "|%s|%s|%s|\n", dashes(w[1] + 2), dashes(w[2] + 2), dashes(w[3] + 2)
+        for (r = 1; r <= NR; r++)
+            printf "| %s | %s | %s |\n", pad(cell[r, 1], w[1]), pad(cell[r, 2], w[2]), pad(cell[r, 3], w[3])
+    }' "$BENCH_SUMMARY"

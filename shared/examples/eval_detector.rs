@@ -14,11 +14,12 @@
 )]
 
 use tickwatch::config::Env;
-use tickwatch::detect::DetectorConfig;
 use tickwatch::detect::eval::generator::LabelledSeries;
 use tickwatch::detect::eval::{
-    CONSENSUS, HELD_OUT_SEEDS, Row, TUNING_SEEDS, evaluate, evaluate_at, row_for_flags, suite,
+    CONSENSUS, HELD_OUT_SEEDS, Report, Row, TUNING_SEEDS, evaluate_at, meets_aims, operating_point,
+    row_for_flags, suite,
 };
+use tickwatch::detect::{DetectorConfig, Scorer, Series};
 
 fn main() {
     let number = |name: &str, default: u64| {
@@ -44,7 +45,20 @@ fn main() {
     };
     println!("\nseeds {held_out:?}:");
     let series = suite(held_out, candles);
-    let mut report = evaluate(&series, &config);
+    // EVAL_HASH=1 prints a hash of every score, statistic and p instead: two builds that print
+    // the same hash score every candle bit for bit alike (for speed work that must not change
+    // a score).
+    if number("EVAL_HASH", 0) == 1 {
+        println!("scores hash {:016x}", scores_hash(&series, &config));
+        return;
+    }
+    // The same sweep on these seeds (information: the default is chosen on the tuning seeds),
+    // then the full table at the configured threshold.
+    let mut thresholds = THRESHOLDS.to_vec();
+    thresholds.push(config.events.threshold);
+    let mut reports = evaluate_at(&series, &config, &thresholds);
+    let mut report = reports.pop().expect("one report per threshold");
+    print_sweep(&reports);
     // EVAL_EXPORT=file writes the series as JSON (for running another detector version on
     // them); EVAL_FLAGS=file reads that version's flags back as extra rows.
     if let Ok(path) = std::env::var("EVAL_EXPORT") {
@@ -54,6 +68,21 @@ fn main() {
         report.rows.extend(external_rows(&series, &path));
     }
     println!("{}", report.table());
+}
+
+fn scores_hash(series: &[LabelledSeries], config: &DetectorConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let scorer = Scorer::new(config).unwrap_or_else(|e| panic!("invalid config: {e}"));
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for s in series {
+        for score in scorer.score(&Series::new(&s.candles), 0) {
+            score.p.map(f64::to_bits).hash(&mut hasher);
+            for r in &score.readings {
+                (r.method.as_str(), r.statistic.to_bits(), r.p.to_bits()).hash(&mut hasher);
+            }
+        }
+    }
+    hasher.finish()
 }
 
 fn export(series: &[LabelledSeries], path: &str) {
@@ -103,28 +132,64 @@ fn external_rows(series: &[LabelledSeries], path: &str) -> Vec<Row> {
         .collect()
 }
 
+/// Thresholds of the sweep: the severity boundaries and the range between them.
+const THRESHOLDS: [f64; 20] = [
+    0.185, 0.2, 0.225, 0.25, 0.275, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.475, 0.5, 0.525,
+    0.562, 0.6, 0.65, 0.7, 0.781,
+];
+
 fn sweep(config: &DetectorConfig, candles: usize) {
     println!("threshold sweep on the tuning seeds {TUNING_SEEDS:?} (consensus):");
+    let reports = evaluate_at(&suite(TUNING_SEEDS, candles), config, &THRESHOLDS);
+    print_sweep(&reports);
+    match operating_point(&reports) {
+        Some(t) => println!(
+            "operating point (best NAB standard among thresholds meeting the aims): {t:.3}"
+        ),
+        None => println!("no threshold meets the aims on the tuning seeds"),
+    }
+}
+
+/// One line per threshold; `*` marks those meeting the aims.
+fn print_sweep(reports: &[Report]) {
     println!(
-        "{:>9} {:>8} {:>8} {:>8} {:>9} {:>10}",
-        "threshold", "NAB std", "recall", "prec", ">=6σ rec", "alerts/wk"
+        "{:>9} {:>8} {:>6} {:>8} {:>8} {:>9} {:>8} {:>9} {:>10} {:>5} {:>5}",
+        "threshold",
+        "NAB std",
+        "F1",
+        "recall",
+        "prec",
+        ">=6σ rec",
+        "gap rec",
+        "6σ local",
+        "alerts/wk",
+        "flat",
+        "aims"
     );
-    let tuning = suite(TUNING_SEEDS, candles);
-    let thresholds = [
-        0.185, 0.2, 0.225, 0.25, 0.275, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.475, 0.5,
-        0.525, 0.562, 0.6, 0.65, 0.7, 0.781,
-    ];
-    for report in evaluate_at(&tuning, config, &thresholds) {
+    for report in reports {
         if let Some(row) = report.row(CONSENSUS) {
             println!(
-                "{:>9.3} {:>8.1} {:>8.2} {:>8.2} {:>9.2} {:>10.2}",
+                "{:>9.3} {:>8.1} {:>6.2} {:>8.3} {:>8.2} {:>9.3} {:>8.3} {:>9.3} {:>10.2} {:>5} {:>5}",
                 report.threshold,
                 row.nab.normalised(0),
+                row.nab.f1(),
                 row.nab.recall(),
                 row.nab.precision(),
                 row.big_move_recall(),
-                row.alerts_per_week()
+                row.after_gap_recall(),
+                ratio(row.big_moves_local),
+                row.alerts_per_week(),
+                row.flat_findings,
+                if meets_aims(report) { "*" } else { "" }
             );
         }
+    }
+}
+
+fn ratio((found, all): (usize, usize)) -> f64 {
+    if all == 0 {
+        0.0
+    } else {
+        found as f64 / all as f64
     }
 }

@@ -3,7 +3,8 @@
 windows, numpy, scikit-learn's IsolationForest), doing the same work as the Rust code with the
 same defaults: each method's statistic (the conditional-volatility filter shared by the three
 methods that read it, as in the Rust code), its calibration against the method's own trailing
-distribution (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest 10 %), and the
+distribution (empirical rank, and a generalised Pareto tail fitted to quantiles of the largest 10 %,
+its shape shrunk towards an exponential tail), and the
 weighted Simes consensus over the groups. Run by `make bench-detector` on the series the Rust benchmark
 exported:
 
@@ -23,7 +24,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.ensemble import IsolationForest
 
 CALIBRATION, MIN_HISTORY, TAIL = 1000, 200, 0.1
-THRESHOLD = 0.5
+SHAPE_PRIOR, SHAPE_WEIGHT = 0.0, 200.0
+THRESHOLD = 0.6
 HOUR = 3600
 
 
@@ -44,7 +46,9 @@ def calibrate(stat):
     q4 = ordered[rows, np.clip(n - 1 - k // 4, 0, CALIBRATION - 1)]
     lower, upper = q2 - u, q4 - q2
     with np.errstate(divide="ignore", invalid="ignore"):
-        shape = np.where(upper > 0, np.clip(np.log(upper / lower) / np.log(2), 0, 0.5), 0.0)
+        fitted = np.where(upper > 0, np.log(upper / lower) / np.log(2), 0.0)
+        m = k // 4
+        shape = np.clip((m * fitted + SHAPE_WEIGHT * SHAPE_PRIOR) / (m + SHAPE_WEIGHT), 0, 0.5)
         scale = np.where(shape > 0, lower * shape / (2 ** shape - 1), lower / np.log(2))
         beyond = q - u
         survival = np.where(

@@ -291,6 +291,8 @@ for w in (20, 21):
 
 # ---- Calibration ------------------------------------------------------------------------------
 C, MIN_HISTORY, TAIL = 300, 100, 0.1
+# The fitted tail shape is shrunk towards SHAPE_PRIOR with the weight of SHAPE_WEIGHT exceedances.
+SHAPE_PRIOR, SHAPE_WEIGHT = 0.25, 25.0
 statistic = np.abs(rng.standard_t(3, N))
 statistic[rng.random(N) < 0.1] = np.nan
 statistic[900:1000] = 0.5  # a flat stretch: a degenerate tail
@@ -327,7 +329,9 @@ for i in range(N):
         calibrated.append(float(empirical))
         continue
     lower, upper = q2 - u, q4 - q2
-    shape = min(max(math.log(upper / lower) / math.log(2), 0.0), 0.5) if upper > 0 else 0.0
+    fitted = math.log(upper / lower) / math.log(2) if upper > 0 else 0.0
+    m = k // 4
+    shape = min(max((m * fitted + SHAPE_WEIGHT * SHAPE_PRIOR) / (m + SHAPE_WEIGHT), 0.0), 0.5)
     scale = lower * shape / (2 ** shape - 1) if shape > 0 else lower / math.log(2)
     beyond = q - u
     survival = (1 + shape * beyond / scale) ** (-1 / shape) if shape > 0 else math.exp(-beyond / scale)
@@ -336,6 +340,8 @@ out["calibration"] = {
     "window": C,
     "min_history": MIN_HISTORY,
     "tail_fraction": TAIL,
+    "shape_prior": SHAPE_PRIOR,
+    "shape_weight": SHAPE_WEIGHT,
     "statistic": listed(statistic),
     "p": calibrated,
 }

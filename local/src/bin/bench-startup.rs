@@ -2,10 +2,19 @@
 //! API (this program serves `/runtime/invocation/next` and takes the response) and measures
 //! the time from process start to the first response posted, and the process's peak RSS.
 //!
-//! Usage: `bench-startup [--runs N] NAME=PATH@EVENT.json ...` — the first entry is the
+//! Usage: `bench-startup [OPTIONS] NAME=PATH@EVENT.json ...` — the first entry is the
 //! baseline every other is compared with. The environment is passed through to the children.
 //! With `BENCH_SUMMARY=FILE`, each entry's ratio and peak RSS are appended to FILE as
 //! `figure<TAB>value<TAB>aim` lines for `make bench`'s closing table.
+//!
+//! Options (each takes a value):
+//! - `--runs N`: starts per entry (15).
+//! - `--timeout SECS`: a start with no response by then fails the run (30; a start traced
+//!   under an emulator needs more).
+//! - `--runner CMD`: starts each binary through CMD (words split on spaces), e.g.
+//!   `qemu-aarch64 -L SYSROOT` for another architecture's binaries; the runner is then the
+//!   process timed and whose peak RSS is read.
+//! - `--label TEXT`: names the build in the summary figures (one run per architecture).
 
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
@@ -95,7 +104,7 @@ struct Sample {
     ok: bool,
 }
 
-async fn run_once(target: &Target) -> anyhow::Result<Sample> {
+async fn run_once(target: &Target, runner: &[String], timeout: Duration) -> anyhow::Result<Sample> {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let polled = Arc::new(Mutex::new(None));
     let runtime = Runtime {
@@ -117,7 +126,15 @@ async fn run_once(target: &Target) -> anyhow::Result<Sample> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let started = Instant::now();
-    let mut child = Command::new(&target.binary)
+    let mut command = match runner.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(&target.binary);
+            command
+        }
+        None => Command::new(&target.binary),
+    };
+    let mut child = command
         .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", &target.name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -127,7 +144,7 @@ async fn run_once(target: &Target) -> anyhow::Result<Sample> {
         .spawn()
         .with_context(|| format!("starting {}", target.binary.display()))?;
     let pid = child.id();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), done_rx.recv()).await;
+    let outcome = tokio::time::timeout(timeout, done_rx.recv()).await;
     let rss_kib = peak_rss_kib(pid).unwrap_or(0);
     let _ = child.kill();
     let _ = child.wait();
@@ -139,7 +156,11 @@ async fn run_once(target: &Target) -> anyhow::Result<Sample> {
             rss_kib,
             ok,
         }),
-        _ => bail!("{} posted no response within 30 s", target.name),
+        _ => bail!(
+            "{} posted no response within {} s",
+            target.name,
+            timeout.as_secs()
+        ),
     }
 }
 
@@ -152,8 +173,23 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut runs = 15;
-    if args.first().map(String::as_str) == Some("--runs") {
-        runs = args.get(1).context("--runs needs a number")?.parse()?;
+    let mut timeout = Duration::from_secs(30);
+    let mut runner = Vec::new();
+    let mut label = String::new();
+    while let Some(flag) = args.first().filter(|a| a.starts_with("--")).cloned() {
+        let value = args
+            .get(1)
+            .with_context(|| format!("{flag} needs a value"))?
+            .clone();
+        match flag.as_str() {
+            "--runs" => runs = value.parse().context("--runs needs a number")?,
+            "--timeout" => {
+                timeout = Duration::from_secs(value.parse().context("--timeout needs seconds")?);
+            }
+            "--runner" => runner = value.split_whitespace().map(str::to_owned).collect(),
+            "--label" => label = format!(" ({value})"),
+            _ => bail!("unknown option {flag}"),
+        }
         args.drain(..2);
     }
     let targets = args
@@ -170,7 +206,10 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     if targets.is_empty() {
-        bail!("usage: bench-startup [--runs N] NAME=PATH@EVENT.json ... (baseline first)");
+        bail!(
+            "usage: bench-startup [--runs N] [--timeout SECS] [--runner CMD] [--label TEXT] \
+             NAME=PATH@EVENT.json ... (baseline first)"
+        );
     }
 
     println!(
@@ -186,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
         let mut rss = 0;
         let mut ok = true;
         for _ in 0..runs {
-            let sample = run_once(target).await?;
+            let sample = run_once(target, &runner, timeout).await?;
             times.push(sample.elapsed);
             inits.push(sample.init);
             rss = rss.max(sample.rss_kib);
@@ -210,12 +249,12 @@ async fn main() -> anyhow::Result<()> {
         if baseline_p50.is_some() && !std::ptr::eq(target, &targets[0]) {
             let baseline = &targets[0].name;
             summary.push(format!(
-                "cold start to first response, {} / {baseline}\t{:.2}x\t<= 2x",
+                "cold start to first response{label}, {} / {baseline}\t{:.2}x\t<= 2x",
                 target.name,
                 p50.as_secs_f64() / base.as_secs_f64()
             ));
             summary.push(format!(
-                "peak RSS at start, {}\t{:.1} MB\t<= 32 MB",
+                "peak RSS at start{label}, {}\t{:.1} MB\t<= 32 MB",
                 target.name,
                 rss as f64 / 1024.0
             ));

@@ -370,10 +370,22 @@ pub const VARIABLES: &[Variable] = &[
         "calibration: share of the reference fitted as its tail (default 0.1)",
     ),
     var(
+        "DETECTOR_CALIBRATION_SHAPE_PRIOR",
+        &[Detector],
+        Optional,
+        "calibration: tail shape the fitted one is shrunk towards (default 0: exponential)",
+    ),
+    var(
+        "DETECTOR_CALIBRATION_SHAPE_WEIGHT",
+        &[Detector],
+        Optional,
+        "calibration: exceedances the prior tail shape counts as (default 200)",
+    ),
+    var(
         "DETECTOR_EVENTS_THRESHOLD",
         &[Detector],
         Optional,
-        "events: consensus score at which a candle is anomalous (default 0.525, about once in eight months)",
+        "events: consensus score at which a candle is anomalous (default 0.6, about once in eighteen months)",
     ),
     var(
         "DETECTOR_EVENTS_MERGE_WITHIN",

@@ -249,6 +249,8 @@ fn calibrated_tail_probabilities_match_the_reference() {
         window: usize_of(&case["window"]),
         min_history: usize_of(&case["min_history"]),
         tail_fraction: case["tail_fraction"].as_f64().expect("fraction"),
+        shape_prior: case["shape_prior"].as_f64().expect("prior shape"),
+        shape_weight: case["shape_weight"].as_f64().expect("prior weight"),
     };
     let readings: Vec<Option<Reading>> = column(&case["statistic"])
         .into_iter()

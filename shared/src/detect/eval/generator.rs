@@ -150,8 +150,14 @@ pub struct Label {
     pub start: usize,
     /// Index of the last candle affected (inclusive).
     pub end: usize,
-    /// Size of the price move in local standard deviations (0 where there is none).
+    /// Size of the price move as injected (0 where there is none): in local standard
+    /// deviations for jumps and flash crashes, in the market's long-run one for bad ticks.
     pub sigmas: f64,
+    /// The same move in units of the conditional (local) σ of the return it lands on, gap
+    /// spread included: what a volatility-aware reader sees. 0 where there is no price move.
+    pub local_sigmas: f64,
+    /// The same move in units of the market's long-run σ (gap spread included).
+    pub long_run_sigmas: f64,
 }
 
 /// What a series is for.
@@ -279,6 +285,16 @@ pub fn generate(seed: u64, market: Market, role: Role, count: usize) -> Labelled
         let mut frozen = false;
         for label in labels.iter_mut().filter(|l| (l.start..=l.end).contains(&i)) {
             let k = label.sigmas;
+            if i == label.start && label.kind.is_big_move() {
+                // The move's size on the two scales a reader may hold it against.
+                let size = match label.kind {
+                    Injection::FlashCrash => k * local,
+                    Injection::BadTick => k * sigma,
+                    _ => k * local * gap_variance.sqrt(),
+                };
+                label.local_sigmas = size / (local * gap_variance.sqrt());
+                label.long_run_sigmas = size / (sigma * gap_variance.sqrt());
+            }
             let sign = if (label.start * 7 + seed as usize).is_multiple_of(2) {
                 1.0
             } else {
@@ -398,12 +414,16 @@ fn plan(rng: &mut ChaCha8Rng, role: Role, times: &[DateTime<Utc>], market: Marke
                     start: g,
                     end: g,
                     sigmas,
+                    local_sigmas: 0.0,
+                    long_run_sigmas: 0.0,
                 },
                 _ => Label {
                     kind: Injection::Jump,
                     start: at,
                     end: at,
                     sigmas,
+                    local_sigmas: 0.0,
+                    long_run_sigmas: 0.0,
                 },
             },
             Injection::FlashCrash => {
@@ -413,6 +433,8 @@ fn plan(rng: &mut ChaCha8Rng, role: Role, times: &[DateTime<Utc>], market: Marke
                     start: at,
                     end: at + recovery,
                     sigmas: sigmas + 4.0,
+                    local_sigmas: 0.0,
+                    long_run_sigmas: 0.0,
                 }
             }
             Injection::LevelShift => Label {
@@ -420,36 +442,48 @@ fn plan(rng: &mut ChaCha8Rng, role: Role, times: &[DateTime<Utc>], market: Marke
                 start: at,
                 end: at + 2,
                 sigmas: sigmas + 6.0,
+                local_sigmas: 0.0,
+                long_run_sigmas: 0.0,
             },
             Injection::VolatilityBurst => Label {
                 kind,
                 start: at,
                 end: at + rng.random_range(10..30),
                 sigmas: 0.0,
+                local_sigmas: 0.0,
+                long_run_sigmas: 0.0,
             },
             Injection::VolumeSpike => Label {
                 kind,
                 start: at,
                 end: at,
                 sigmas: 0.0,
+                local_sigmas: 0.0,
+                long_run_sigmas: 0.0,
             },
             Injection::StaleFeed => Label {
                 kind,
                 start: at,
                 end: at + rng.random_range(8..40),
                 sigmas: 0.0,
+                local_sigmas: 0.0,
+                long_run_sigmas: 0.0,
             },
             Injection::BadTick => Label {
                 kind,
                 start: at,
                 end: at + 1,
                 sigmas: rng.random_range(8.0..40.0),
+                local_sigmas: 0.0,
+                long_run_sigmas: 0.0,
             },
             Injection::Jump => Label {
                 kind,
                 start: at,
                 end: at,
                 sigmas,
+                local_sigmas: 0.0,
+                long_run_sigmas: 0.0,
             },
         };
         at = label.end + spacing + rng.random_range(0..spacing);

@@ -153,6 +153,13 @@ pub struct Row {
     pub big_moves: (usize, usize),
     /// Labels of jumps after a gap (a weekend, a night) detected / present.
     pub after_gap: (usize, usize),
+    /// One-candle moves of ≥ 6 *conditional* σ at the point they land on, detected / present
+    /// (information beside `big_moves`, not a replacement: see [`Label::local_sigmas`]).
+    ///
+    /// [`Label::local_sigmas`]: generator::Label::local_sigmas
+    pub big_moves_local: (usize, usize),
+    /// One-candle moves of ≥ 6 long-run σ, detected / present.
+    pub big_moves_long_run: (usize, usize),
     /// Alerts (runs of detections, merged like events) on quiet series, and their weeks.
     pub quiet_alerts: usize,
     /// Calendar weeks the quiet series span: the denominator of the alert rate.
@@ -192,6 +199,40 @@ impl Row {
     }
 }
 
+/// The issue's aims for the consensus at its operating point, the constraints the default
+/// threshold is chosen under: ≥ 95 % of ≥ 6σ moves found, also right after a gap; at most
+/// one alert per symbol per week on quiet series; nothing on flat series; and a NAB standard
+/// score above every single method's.
+pub const AIM_BIG_MOVE_RECALL: f64 = 0.95;
+/// The alert budget on quiet series, per symbol per week.
+pub const AIM_ALERTS_PER_WEEK: f64 = 1.0;
+
+/// Whether the consensus of `report` meets every aim (see [`AIM_BIG_MOVE_RECALL`]).
+pub fn meets_aims(report: &Report) -> bool {
+    let Some(consensus) = report.row(CONSENSUS) else {
+        return false;
+    };
+    let score = consensus.nab.normalised(0);
+    consensus.big_move_recall() >= AIM_BIG_MOVE_RECALL
+        && consensus.after_gap_recall() >= AIM_BIG_MOVE_RECALL
+        && consensus.alerts_per_week() <= AIM_ALERTS_PER_WEEK
+        && consensus.flat_findings == 0
+        && method_rows(report).all(|m| score > m.nab.normalised(0))
+}
+
+/// The operating point: of `reports` (one scoring at several thresholds), the threshold with
+/// the best NAB standard score of the consensus among those that meet the aims; `None` when
+/// none does. The aims come from the requirement, not from the data, so choosing under them
+/// fits nothing but the one number the NAB then decides.
+pub fn operating_point(reports: &[Report]) -> Option<f64> {
+    reports
+        .iter()
+        .filter(|r| meets_aims(r))
+        .filter_map(|r| Some((r.threshold, r.row(CONSENSUS)?.nab.normalised(0))))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(threshold, _)| threshold)
+}
+
 fn ratio((found, all): (usize, usize)) -> f64 {
     if all == 0 {
         0.0
@@ -224,6 +265,13 @@ pub struct Miss {
     pub kind: Injection,
     /// The injected move's size, in standard deviations of the series' returns.
     pub sigmas: f64,
+    /// The same move in conditional σ at the point it landed on.
+    pub local_sigmas: f64,
+    /// Intervals the missed candle's return spans (1 in session, more after a gap).
+    pub elapsed: f64,
+    /// Gap returns among the 1000 candles before the move: the history a gap return is judged
+    /// against.
+    pub gap_history: usize,
     /// The highest consensus score inside the label's window.
     pub consensus_peak: f64,
     /// The method with the highest score of its own inside the window, and that score.
@@ -246,7 +294,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<17} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9} {:>9} {:>10} {:>5}",
+            "{:<17} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>5}",
             "detector",
             "NAB std",
             "low FP",
@@ -256,13 +304,15 @@ impl Report {
             "F1",
             ">=6σ rec",
             "gap rec",
+            "6σ local",
+            "6σ long",
             "alerts/wk",
             "flat"
         );
         for row in &self.rows {
             let _ = writeln!(
                 out,
-                "{:<17} {:>8.1} {:>8.1} {:>8.1} {:>6.2} {:>6.2} {:>6.2} {:>9.2} {:>9.2} {:>10.2} {:>5}",
+                "{:<17} {:>8.1} {:>8.1} {:>8.1} {:>6.2} {:>6.2} {:>6.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>10.2} {:>5}",
                 row.name,
                 row.nab.normalised(0),
                 row.nab.normalised(1),
@@ -272,6 +322,8 @@ impl Report {
                 row.nab.f1(),
                 row.big_move_recall(),
                 row.after_gap_recall(),
+                ratio(row.big_moves_local),
+                ratio(row.big_moves_long_run),
                 row.alerts_per_week(),
                 row.flat_findings,
             );
@@ -312,6 +364,23 @@ impl Report {
         });
         count("by size", &|m| {
             format!("{:>2}σ", (m.sigmas / 2.0).floor() as u32 * 2)
+        });
+        count("by conditional size", &|m| {
+            format!("{:>2}σ", (m.local_sigmas / 2.0).floor() as u32 * 2)
+        });
+        count("after a gap, by gap", &|m| {
+            if m.elapsed > 1.0 {
+                format!("{:.0} intervals", m.elapsed)
+            } else {
+                "in session".to_owned()
+            }
+        });
+        count("after a gap, history", &|m| {
+            if m.elapsed > 1.0 {
+                format!("{} gap returns", (m.gap_history / 20) * 20)
+            } else {
+                "in session".to_owned()
+            }
         });
         count("by consensus peak", &|m| {
             format!("{:.1}", (m.consensus_peak * 10.0).floor() / 10.0)
@@ -448,10 +517,16 @@ pub fn evaluate_at(
                     .zip(&row_scores)
                     .map(|(m, values)| (*m, peak(values)))
                     .max_by(|a, b| a.1.total_cmp(&b.1));
+                let since = label.start.saturating_sub(1_000);
                 report.misses.push(Miss {
                     market: s.market,
                     kind: label.kind,
                     sigmas: label.sigmas,
+                    local_sigmas: label.local_sigmas,
+                    elapsed: prepared.elapsed[label.start],
+                    gap_history: (since..label.start)
+                        .filter(|&i| prepared.after_gap(i))
+                        .count(),
                     consensus_peak,
                     closest,
                 });
@@ -517,6 +592,15 @@ fn tally(row: &mut Row, s: &LabelledSeries, detections: &[bool], merge_within: u
                 if label.kind == Injection::JumpAfterGap {
                     row.after_gap.0 += usize::from(found);
                     row.after_gap.1 += 1;
+                }
+                for (count, size) in [
+                    (&mut row.big_moves_local, label.local_sigmas),
+                    (&mut row.big_moves_long_run, label.long_run_sigmas),
+                ] {
+                    if label.kind.is_big_move() && size >= 6.0 {
+                        count.0 += usize::from(found);
+                        count.1 += 1;
+                    }
                 }
             }
         }
@@ -641,19 +725,21 @@ mod tests {
                 method.name
             );
         }
-        // The issue aims at twice the baseline's score and 95 % recall of 6σ moves; what the
-        // default reaches on the held-out seeds is in the README (on this small set: 1.36×
-        // the baseline, 0.87 of the 6σ moves, recall 0.80, 0.06 alerts a week, and 69.5
-        // against 65.8 counted by events). The guard sits just below those figures, so a
-        // change that loses one more 6σ move, a few points of score or adds a third more
-        // alerts fails it.
+        // The issue aims at twice the baseline's score and 95 % recall of 6σ moves, also right
+        // after a gap; what the default reaches on the held-out seeds is in the README (on this
+        // small set: 1.40× the baseline, 22 of the 23 6σ moves, every one after a gap, recall
+        // 0.87, 0.05 alerts a week, and 74.5 against 68.5 counted by events). The guard sits
+        // just below those figures, so a change that loses one more 6σ move, a few points of
+        // score or adds a third more alerts fails it.
         assert!(
-            score >= 1.3 * baseline.nab.normalised(0),
-            "the consensus is not 30 % ahead of the baseline:\n{table}"
+            score >= 1.35 * baseline.nab.normalised(0),
+            "the consensus is not 35 % ahead of the baseline:\n{table}"
         );
-        assert!(consensus.big_move_recall() >= 0.85, "{table}");
-        assert!(consensus.nab.recall() >= 0.78, "{table}");
-        assert!(consensus.alerts_per_week() <= 0.08, "{table}");
+        assert!(consensus.big_move_recall() >= 0.95, "{table}");
+        assert!(consensus.after_gap_recall() >= 0.95, "{table}");
+        assert!(consensus.nab.recall() >= 0.85, "{table}");
+        assert!(consensus.alerts_per_week() <= 0.065, "{table}");
+        assert!(meets_aims(&report), "the default misses an aim:\n{table}");
         let events = report.row(CONSENSUS_EVENTS).expect("events row");
         assert!(
             events.nab.normalised(0) >= score,
