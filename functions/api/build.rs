@@ -40,6 +40,10 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn main() {
+    // Linked position-dependent, like every function: see `functions/no-pie.rs`.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo::rustc-link-arg-bins=-no-pie");
+    }
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let out = Path::new(&out_dir);
     let mut table = String::from("&[\n");

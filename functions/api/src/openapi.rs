@@ -1,8 +1,11 @@
 //! The OpenAPI document, generated from the handlers' own annotations so it cannot drift from
 //! the routes. Served at `/openapi.json`; the fuzz run (`scripts/fuzz-api.sh`) drives the
 //! server with it.
-
-use std::sync::LazyLock;
+//!
+//! The function serves the rendered text, committed as `functions/api/openapi.json`, rather than
+//! rendering it: utoipa's schema builders are then dead code the linker drops from the Lambda
+//! binary. A unit test below fails when the committed text is not what `ApiDoc` renders, and
+//! `UPDATE_OPENAPI=1 cargo test -p api --lib openapi` rewrites it.
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -87,12 +90,38 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// The document as JSON, rendered once per process.
+/// The document as JSON: `document()` rendered at development time (see the module docs).
 pub fn json() -> &'static str {
-    static JSON: LazyLock<String> = LazyLock::new(|| {
-        document()
+    COMMITTED
+}
+
+const COMMITTED: &str = include_str!("../openapi.json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `document()` as the committed file holds it: pretty JSON and a final newline.
+    fn render(document: &utoipa::openapi::OpenApi) -> String {
+        let mut text = document
             .to_pretty_json()
-            .unwrap_or_else(|_| "{}".to_owned())
-    });
-    &JSON
+            .expect("an OpenAPI document always serialises");
+        text.push('\n');
+        text
+    }
+
+    #[test]
+    fn the_committed_document_is_the_one_the_annotations_generate() {
+        let generated = render(&document());
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+            std::fs::write(path, &generated).expect("openapi.json is writable");
+            return;
+        }
+        assert!(
+            COMMITTED == generated,
+            "functions/api/openapi.json is stale: the handlers' annotations changed. \
+             Run `UPDATE_OPENAPI=1 cargo test -p api --lib openapi` and commit the file."
+        );
+    }
 }

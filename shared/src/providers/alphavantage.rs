@@ -300,6 +300,41 @@ mod tests {
         );
     }
 
+    fn series_in_zone(zone: &str) -> String {
+        format!(
+            r#"{{"Meta Data": {{"2. Symbol": "IBM", "6. Time Zone": "{zone}"}},
+              "Time Series (5min)": {{
+                "2026-01-05 09:30:00": {{"1. open": "10", "2. high": "11", "3. low": "9", "4. close": "10.5", "5. volume": "100"}}}}}}"#
+        )
+    }
+
+    /// The binary carries only the zones the build's `CHRONO_TZ_TIMEZONE_FILTER` keeps: the ones
+    /// Alpha Vantage names parse, any other is the payload's clear error, not a panic.
+    #[test]
+    fn the_zones_alpha_vantage_names_are_compiled_in_and_others_are_refused() {
+        for (zone, expected) in [
+            ("US/Eastern", "2026-01-05T14:30:00+00:00"),
+            ("America/New_York", "2026-01-05T14:30:00+00:00"),
+            ("UTC", "2026-01-05T09:30:00+00:00"),
+        ] {
+            let items =
+                parse_series(&request(Interval::FiveMinutes), &series_in_zone(zone)).expect(zone);
+            let open = items[0].as_ref().expect("ok").open_time.to_rfc3339();
+            assert_eq!(open, expected, "{zone}");
+        }
+        let err = parse_series(
+            &request(Interval::FiveMinutes),
+            &series_in_zone("Europe/London"),
+        )
+        .expect_err("a zone outside the build's filter");
+        assert_eq!(err.code(), "malformed");
+        assert!(
+            err.to_string()
+                .contains("unknown time zone \"Europe/London\""),
+            "{err}"
+        );
+    }
+
     #[test]
     fn each_message_body_is_classified() {
         let cases = [
