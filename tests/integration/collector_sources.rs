@@ -160,6 +160,32 @@ async fn an_html_error_page_is_recognised_for_what_it_is() {
     );
 }
 
+/// Bodies are read as UTF-8 (JSON's own encoding): a page in another charset is decoded
+/// lossily, so its error still reads and nothing fails on the bytes themselves.
+#[tokio::test]
+async fn an_error_page_in_another_charset_still_names_the_error() {
+    let mut page = b"<html><head><title>503 Service Unavailable</title></head><body>R".to_vec();
+    page.push(0xE9); // 'é' in ISO-8859-1: not UTF-8
+    page.extend_from_slice(b"essayez plus tard</body></html>");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/klines"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_raw(page, "text/html; charset=iso-8859-1"),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+    let (outcome, error) = btc_error(&server).await;
+    assert_eq!(outcome.code, "server_error");
+    assert!(
+        outcome.message.contains("503 Service Unavailable"),
+        "{}",
+        outcome.message
+    );
+    assert!(error.is_retryable());
+}
+
 #[tokio::test]
 async fn a_418_ban_with_retry_after_stops_at_once_and_reports_the_wait() {
     let server = MockServer::start().await;
