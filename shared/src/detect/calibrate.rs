@@ -13,7 +13,8 @@
 //!   `(k/2+1)`-th and `(k/4+1)`-th largest values, shape `ξ̂ = ln((q₄ − q₂) / (q₂ − u)) / ln 2`
 //!   shrunk towards a prior shape ([`shrunk_shape`]: by default the exponential tail, `ξ₀ = 0`,
 //!   worth 200 exceedances against the `k/4` the estimate rests on) and clamped to [0, ½],
-//!   scale `σ = (q₂ − u) · ξ / (2^ξ − 1)` (`(q₂ − u) / ln 2` at `ξ = 0`), and `p = (k + 1)/(n + 1) · (1 + ξ(s − u)/σ)^(−1/ξ)` (`exp(−(s − u)/σ)` at `ξ = 0`). Ranks
+//!   scale `σ = (q₂ − u) · ξ / (2^ξ − 1)` (`(q₂ − u) / ln 2` at `ξ = 0`), and
+//!   `p = (k + 1)/(n + 1) · (1 + ξ(s − u)/σ)^(−1/ξ)` (`exp(−(s − u)/σ)` at `ξ = 0`). Ranks
 //!   alone cannot say anything rarer than `1/(n+1)`; the tail model can, which is what separates
 //!   a once-a-month move from a once-a-decade one.
 //!
