@@ -23,7 +23,6 @@ pub fn request_id(request: &Request) -> String {
         .request_context_ref()
         .and_then(|context| match context {
             RequestContext::ApiGatewayV2(c) => c.request_id.clone(),
-            RequestContext::ApiGatewayV1(c) => c.request_id.clone(),
             _ => None,
         });
     gateway
