@@ -30,7 +30,7 @@ arches="${BENCH_ARCHES:-x86_64 arm64}"
 for arch in $arches; do lambda_target "$arch" >/dev/null; done
 ensure_cargo_lambda
 require_pg
-cargo build --quiet -p tickwatch-local --bin bench-startup --bin migrate
+cargo build --quiet -p tickwatch-local --bin bench-startup
 bench="${CARGO_TARGET_DIR:-target}/debug/bench-startup"
 
 work="$(mktemp -d /tmp/tickwatch-startup.XXXXXX)"
@@ -100,7 +100,7 @@ export API_WRITE_AUTHORIZER=gateway
 # As in the cloud, where the migrator applies the migrations once per deployment and every
 # other function, built without them, only checks the schema version on its first use
 # (DB_MIGRATE=false), the database is migrated once here and every start is timed against it.
-"${CARGO_TARGET_DIR:-target}/debug/migrate"
+pg_migrate "$DATABASE_URL"
 export DB_MIGRATE=false
 
 if [[ " $arches " == *" x86_64 "* ]]; then
