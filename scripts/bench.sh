@@ -3,7 +3,8 @@
 # throwaway PostgreSQL cluster that it starts and stops. Not part of CI.
 #   scripts/bench.sh [ROWS]     (default 1000000; a multiple of 1000)
 # BENCH_BREAKDOWN=1 adds where the time goes: the same rows written batch by batch into twin
-# tables with and without the foreign key and each trigger, as COPY and as staging + ON CONFLICT.
+# tables with and without the symbol check and the insert trigger (and with the per-row foreign
+# key `candles` had before), as COPY and as staging + ON CONFLICT.
 # With DATABASE_URL set, that server is used instead (it must hold an empty database).
 set -euo pipefail
 cd "$(dirname "$0")/.."

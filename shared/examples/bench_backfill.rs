@@ -1,6 +1,7 @@
 //! Benchmark: a backfill of synthetic candles through the collector's own path (page by page,
 //! validated, upserted in batches) next to a plain binary `COPY` of the same rows into an empty
-//! table of the same schema, in the same run, on the same server.
+//! table of the same schema with the rule `candles` keeps on its rows (their symbols are
+//! watched, checked once per statement), in the same run, on the same server.
 //!
 //! Usage: `DATABASE_URL=postgres://… cargo run --profile bench -p tickwatch --example
 //! bench_backfill [ROWS]` against an empty, throwaway database (`scripts/bench.sh` makes one).
@@ -103,12 +104,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let upsert_peak = peak_rss_mib();
 
-    // 2. The same rows, generated the same way, through COPY into an empty twin table.
+    // 2. The same rows, generated the same way, through COPY into an empty twin table that
+    //    keeps the rule `candles` keeps: its symbols must be watched (checked per statement).
     copier
-        .batch_execute(
-            "CREATE TABLE candles_copy (LIKE candles INCLUDING ALL);
-             ALTER TABLE candles_copy ADD FOREIGN KEY (symbol) REFERENCES symbols (symbol);",
-        )
+        .batch_execute(&format!(
+            "{REQUIRE_SYMBOLS}
+             CREATE TABLE candles_copy (LIKE candles INCLUDING ALL);
+             {}",
+            integrity_sql("candles_copy", Integrity::SymbolCheck)
+        ))
         .await?;
     let source = SyntheticSource::new(collector.settings().synthetic_seed);
     let started = Instant::now();
@@ -190,27 +194,57 @@ async fn main() -> anyhow::Result<()> {
 /// One way of writing a batch into a twin of `candles`, for the breakdown.
 struct Variant {
     name: &'static str,
-    /// The foreign key to `symbols` that `candles` has.
-    foreign_key: bool,
-    /// Which of the statement triggers `candles` has on insert.
-    triggers: &'static [Trigger],
+    /// How the twin makes sure its candles' symbols are watched.
+    integrity: Integrity,
+    /// The insert trigger of `candles` (counts, outbox, rescan request and the symbol
+    /// check, from one grouping of the batch).
+    trigger: bool,
     /// Staged with `COPY` into a temporary table, then `INSERT … ON CONFLICT` (else `COPY`
     /// straight into the table).
     merged: bool,
     secs: f64,
 }
 
-/// A statement trigger on inserts into `candles`: (function, transition table name).
-type Trigger = (&'static str, &'static str);
-const COUNTS: Trigger = ("candle_series_counts_inserted", "inserted");
-const RESCAN: Trigger = ("candles_request_rescan", "changed");
-const OUTBOX: Trigger = ("candles_stored_announce", "stored");
+#[derive(Clone, Copy)]
+enum Integrity {
+    Unchecked,
+    /// A foreign key to `symbols`, checked row by row (what `candles` had before V8).
+    ForeignKey,
+    /// The check `candles` makes now: the batch's symbols looked up and locked once.
+    SymbolCheck,
+}
 
-/// Where the gap between our upsert and a plain `COPY` goes: every batch of the backfill is
-/// written by each variant into its own twin table, variants taking turns batch by batch so
-/// that a change of load on the machine falls on all of them alike. Each write is its own
-/// transaction, as in the collector. Ratios are against `COPY` into a table with the foreign
-/// key and nothing else. (`BENCH_BREAKDOWN=1`)
+/// The insert trigger of `candles` (its function has the trigger's name).
+const RECORD: &str = "candles_inserted";
+
+/// A statement trigger making only the symbol check of `candles`, for twins without the rest
+/// of its trigger.
+const REQUIRE_SYMBOLS: &str = "
+    CREATE FUNCTION pg_temp.bench_require_symbols() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM candles_require_symbols(array_agg(DISTINCT symbol)) FROM inserted;
+        RETURN NULL;
+    END $$;";
+
+fn integrity_sql(table: &str, integrity: Integrity) -> String {
+    match integrity {
+        Integrity::Unchecked => String::new(),
+        Integrity::ForeignKey => {
+            format!("ALTER TABLE {table} ADD FOREIGN KEY (symbol) REFERENCES symbols (symbol);")
+        }
+        Integrity::SymbolCheck => format!(
+            "CREATE TRIGGER require_symbols AFTER INSERT ON {table}
+             REFERENCING NEW TABLE AS inserted
+             FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.bench_require_symbols();"
+        ),
+    }
+}
+
+/// Where the gap between our upsert and `COPY` goes: every batch of the backfill is written
+/// by each variant into its own twin table, variants taking turns batch by batch so that a
+/// change of load on the machine falls on all of them alike. Each write is its own
+/// transaction, as in the collector. Ratios are against `COPY` into a twin with the symbol
+/// check and nothing else, the headline figure's baseline. (`BENCH_BREAKDOWN=1`)
 async fn breakdown(
     client: &tokio_postgres::Client,
     source: &SyntheticSource,
@@ -219,34 +253,38 @@ async fn breakdown(
     to: chrono::DateTime<chrono::Utc>,
     batch_size: usize,
 ) -> anyhow::Result<()> {
+    use Integrity::{ForeignKey, SymbolCheck, Unchecked};
     let mut variants = [
-        variant("COPY, no foreign key, no trigger", false, &[], false),
-        variant("COPY + foreign key (baseline)", true, &[], false),
-        variant("COPY + FK + series counts trigger", true, &[COUNTS], false),
+        variant("COPY, no symbol check, no trigger", Unchecked, false, false),
         variant(
-            "COPY + FK + rescan_from/writes trigger",
+            "COPY + per-row foreign key (before V8)",
+            ForeignKey,
+            false,
+            false,
+        ),
+        variant("COPY + symbol check (baseline)", SymbolCheck, false, false),
+        variant(
+            "COPY + the insert trigger (the append path)",
+            Unchecked,
             true,
-            &[RESCAN],
             false,
         ),
         variant(
-            "COPY + FK + data-events outbox trigger",
-            true,
-            &[OUTBOX],
+            "staging + ON CONFLICT, no check, no trigger",
+            Unchecked,
             false,
+            true,
         ),
         variant(
-            "COPY + FK + all three (the append path)",
-            true,
-            &[COUNTS, RESCAN, OUTBOX],
+            "staging + ON CONFLICT + symbol check",
+            SymbolCheck,
             false,
-        ),
-        variant("staging + ON CONFLICT, no FK, no trigger", false, &[], true),
-        variant("staging + ON CONFLICT + FK", true, &[], true),
-        variant(
-            "staging + ON CONFLICT + FK + all three (the merge path)",
             true,
-            &[COUNTS, RESCAN, OUTBOX],
+        ),
+        variant(
+            "staging + ON CONFLICT + the insert trigger (the merge path)",
+            Unchecked,
+            true,
             true,
         ),
     ];
@@ -259,16 +297,12 @@ async fn breakdown(
     for (i, v) in variants.iter().enumerate() {
         let table = format!("candles_variant_{i}");
         let mut sql = format!("CREATE TABLE {table} (LIKE candles INCLUDING ALL);");
-        if v.foreign_key {
+        sql += &integrity_sql(&table, v.integrity);
+        if v.trigger {
             sql += &format!(
-                "ALTER TABLE {table} ADD FOREIGN KEY (symbol) REFERENCES symbols (symbol);"
-            );
-        }
-        for (function, transition) in v.triggers {
-            sql += &format!(
-                "CREATE TRIGGER {function} AFTER INSERT ON {table}
-                 REFERENCING NEW TABLE AS {transition}
-                 FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
+                "CREATE TRIGGER {RECORD} AFTER INSERT ON {table}
+                 REFERENCING NEW TABLE AS inserted
+                 FOR EACH STATEMENT EXECUTE FUNCTION {RECORD}();"
             );
         }
         client.batch_execute(&sql).await?;
@@ -305,7 +339,7 @@ async fn breakdown(
         }
         batch.clear();
     }
-    let baseline = variants[1].secs;
+    let baseline = variants[2].secs;
     println!(
         "breakdown (batches of {batch_size}, each its own transaction; ratio = baseline time / variant time):"
     );
@@ -320,16 +354,11 @@ async fn breakdown(
     Ok(())
 }
 
-fn variant(
-    name: &'static str,
-    foreign_key: bool,
-    triggers: &'static [Trigger],
-    merged: bool,
-) -> Variant {
+fn variant(name: &'static str, integrity: Integrity, trigger: bool, merged: bool) -> Variant {
     Variant {
         name,
-        foreign_key,
-        triggers,
+        integrity,
+        trigger,
         merged,
         secs: 0.0,
     }

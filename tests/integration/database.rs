@@ -479,6 +479,102 @@ async fn series_counts_follow_inserts_updates_deletes_cascades_and_truncates() {
     );
 }
 
+/// The outbox rows a test database holds, in an order that does not depend on how one
+/// statement's series were grouped: (symbol, candles, first hour, last hour).
+async fn announced(client: &tickwatch::db::Client) -> Vec<(String, i32, u32, u32)> {
+    use chrono::Timelike;
+    client
+        .query(
+            "SELECT symbol, candles, first_open_time, last_open_time FROM candles_stored_outbox
+             ORDER BY id, symbol",
+            &[],
+        )
+        .await
+        .expect("outbox")
+        .iter()
+        .map(|r| {
+            let first: chrono::DateTime<Utc> = r.get(2);
+            let last: chrono::DateTime<Utc> = r.get(3);
+            (r.get(0), r.get(1), first.hour(), last.hour())
+        })
+        .collect()
+}
+
+async fn rescan_state(client: &tickwatch::db::Client, symbol: &str) -> (u32, i64) {
+    use chrono::Timelike;
+    let state = detector_state::get(client, &sym(symbol), Interval::OneHour)
+        .await
+        .expect("state")
+        .expect("a row from the first write");
+    let from = state.rescan_from.expect("a rescan was asked for");
+    (from.hour(), state.writes)
+}
+
+/// One statement that writes several series records each of them on its own: its count, one
+/// outbox row with its own first and last candle, and a rescan from its own earliest candle.
+#[tokio::test]
+async fn one_statement_over_several_series_records_each_series_apart() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    for symbol in ["BTC", "ETH"] {
+        symbols::upsert(&client, &watched(symbol))
+            .await
+            .expect("watch");
+    }
+    let mut batch: Vec<_> = (0..5).map(|h| candle("BTC", h, dec!(100))).collect();
+    batch.extend((2..4).map(|h| candle("ETH", h, dec!(5))));
+    candles::upsert(&client, &batch, UpsertMode::Replace)
+        .await
+        .expect("two series in one statement");
+    counts_match_a_real_count(&client).await;
+    let mut first = announced(&client).await;
+    first.sort();
+    assert_eq!(
+        first,
+        [("BTC".into(), 5, 0, 4), ("ETH".into(), 2, 2, 3)],
+        "one outbox row per series"
+    );
+    assert_eq!(rescan_state(&client, "BTC").await, (0, 1));
+    assert_eq!(rescan_state(&client, "ETH").await, (2, 1));
+
+    // One BTC candle changed and one ETH candle new, in one upsert: an update and an insert.
+    candles::upsert(
+        &client,
+        &[candle("BTC", 1, dec!(101)), candle("ETH", 5, dec!(6))],
+        UpsertMode::Replace,
+    )
+    .await
+    .expect("an update and an insert");
+    counts_match_a_real_count(&client).await;
+    let after = announced(&client).await;
+    let mut second = after[2..].to_vec();
+    second.sort();
+    assert_eq!(
+        second,
+        [("BTC".into(), 1, 1, 1), ("ETH".into(), 1, 5, 5)],
+        "the changed candle and the new one are announced, nothing else"
+    );
+    assert_eq!(rescan_state(&client, "BTC").await, (0, 2));
+    assert_eq!(rescan_state(&client, "ETH").await, (2, 2));
+
+    assert!(
+        candles::delete(&client, &sym("ETH"), Interval::OneHour, batch[5].open_time)
+            .await
+            .expect("delete")
+    );
+    counts_match_a_real_count(&client).await;
+    assert_eq!(
+        announced(&client).await.len(),
+        4,
+        "a delete announces nothing"
+    );
+    assert_eq!(
+        rescan_state(&client, "ETH").await,
+        (2, 3),
+        "but it asks for a rescan"
+    );
+}
+
 fn minute_candles(symbol: &str, count: usize, close: impl Fn(usize) -> Decimal) -> Vec<Candle> {
     let start = Utc
         .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)

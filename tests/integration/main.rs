@@ -20,4 +20,5 @@ mod notify;
 mod roles;
 mod secrets;
 mod store;
+mod symbol_integrity;
 mod tls;

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
@@ -17,8 +17,8 @@ use crate::state::AppState;
 /// Time kept back from a Lambda invocation's own deadline to send the answer in.
 const ANSWER_MARGIN: Duration = Duration::from_millis(300);
 
-/// Middleware: runs the request within its budget.
-pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Runs the request within its budget (the last step of `crate::edge`).
+pub async fn within_budget(state: &AppState, request: Request, next: Next) -> Response {
     let budget = budget(&request, state.request_timeout());
     match tokio::time::timeout(budget, next.run(request)).await {
         Ok(response) => response,

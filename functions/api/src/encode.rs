@@ -1,4 +1,5 @@
-//! The JSON body of `history`, written straight into one buffer: the route's hottest path.
+//! The JSON bodies of `history` and `latest`, written straight into one buffer: the API's
+//! hottest paths.
 //!
 //! Through serde, every candle of a page cost a `String` for its symbol (`Symbol` serializes
 //! through `String`), a decimal rendered digit by digit with a 128-bit division per digit, a
@@ -6,8 +7,8 @@
 //! row decoding, that was most of the API's CPU per `history?limit=100` request (`perf` under
 //! `make bench-api`). Here decimals and times are written from their parts, and only text that
 //! could need escaping (none of a validated candle's, but the cursor) goes through serde_json.
-//! The bytes are the same as `serde_json::to_vec(&HistoryPage { .. })`, which the tests check
-//! over edge cases of every field.
+//! The bytes are the same as `serde_json::to_vec(&HistoryPage { .. })` (and of the `Candle`
+//! alone), which the tests check over edge cases of every field.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use rust_decimal::Decimal;
@@ -43,6 +44,13 @@ pub fn history_page(
         None => out.extend_from_slice(b"null"),
     }
     out.push(b'}');
+    out
+}
+
+/// One candle, as `Json(candle)` would write it: the body of `latest`.
+pub fn candle(candle: &Candle) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CANDLE_BYTES);
+    push_candle(&mut out, candle);
     out
 }
 
@@ -300,6 +308,19 @@ mod tests {
                 let ours = history_page(&page.symbol, &page.interval, rows, cursor);
                 assert_eq!(String::from_utf8(ours).expect("utf-8"), serde_form(&page));
             }
+        }
+    }
+
+    /// `latest`'s body, for each kind of candle of the page test: the derived serialization.
+    #[test]
+    fn a_candle_is_byte_for_byte_the_derived_serialization() {
+        for candle in [
+            candle(2, Some("12.50"), CandleSource::Feed(Provider::Binance)),
+            candle(1, None, CandleSource::Correction),
+            candle(0, Some("0"), CandleSource::Feed(Provider::Synthetic)),
+        ] {
+            let ours = super::candle(&candle);
+            assert_eq!(String::from_utf8(ours).expect("utf-8"), serde_form(&candle));
         }
     }
 }

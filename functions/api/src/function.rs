@@ -2,6 +2,7 @@
 //! through `lambda_http` on Lambda, or with the API's own server (limits and all) on
 //! `127.0.0.1:$PORT` (default 8080) anywhere else ([`run`]).
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -42,6 +43,25 @@ pub async fn wire(
         .with_metrics(resources.metrics.clone())
         .with_request_timeout(settings.request_timeout);
     Ok((state, settings))
+}
+
+/// The runtime the api serves on: one thread when the process may use one CPU, else one
+/// worker per CPU.
+///
+/// On one CPU a multi-thread runtime has a single worker anyway, and its LIFO slot runs a task
+/// woken by the running one next: the database connection's task, woken by each request's
+/// statement, runs straight after that request and sends the statement alone, one `send` (and
+/// one wake-up of the server) per request. On the current-thread runtime a woken task waits
+/// its turn behind the requests already ready, so the statements of all of them leave in one
+/// write (pipelined on the read lanes, see `tickwatch::db::Db::reader`).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let mut builder = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
 }
 
 /// Serves `state` until the Lambda runtime stops it, or locally until Ctrl-C.

@@ -5,8 +5,6 @@
 
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
@@ -15,19 +13,18 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// The most header bytes (names and values) accepted.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Middleware: 414 for an overlong URL, 431 for oversized headers.
-pub async fn layer(request: Request, next: Next) -> Response {
+/// 414 for an overlong URL, 431 for oversized headers.
+pub fn check(request: &Request) -> Result<(), ApiError> {
     let uri_bytes = request
         .uri()
         .path_and_query()
         .map_or(0, |pq| pq.as_str().len());
     if uri_bytes > MAX_URI_BYTES {
-        return ApiError::with_status(
+        return Err(ApiError::with_status(
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
             format!("the URL is {uri_bytes} bytes long; this API accepts at most {MAX_URI_BYTES}"),
-        )
-        .into_response();
+        ));
     }
     let header_bytes: usize = request
         .headers()
@@ -35,14 +32,13 @@ pub async fn layer(request: Request, next: Next) -> Response {
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
-        return ApiError::with_status(
+        return Err(ApiError::with_status(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
             format!(
                 "the headers take {header_bytes} bytes; this API accepts at most {MAX_HEADER_BYTES}"
             ),
-        )
-        .into_response();
+        ));
     }
-    next.run(request).await
+    Ok(())
 }

@@ -6,10 +6,11 @@ use tickwatch::startup::{Resources, or_exit};
 
 const FUNCTION: &str = "api";
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    let resources = or_exit(FUNCTION, Resources::from_env(FUNCTION).await);
-    let env = Env::process();
-    let (state, settings) = or_exit(FUNCTION, api::function::wire(&resources, &env).await);
-    api::function::run(state, settings, &env).await
+fn main() -> Result<(), lambda_http::Error> {
+    api::function::runtime()?.block_on(async {
+        let resources = or_exit(FUNCTION, Resources::from_env(FUNCTION).await);
+        let env = Env::process();
+        let (state, settings) = or_exit(FUNCTION, api::function::wire(&resources, &env).await);
+        api::function::run(state, settings, &env).await
+    })
 }

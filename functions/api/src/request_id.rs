@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::Response;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
@@ -37,9 +36,9 @@ pub fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Middleware: opens the request's span, runs the request inside it, logs one line with the
-/// outcome and sets the header.
-pub async fn layer(request: Request, next: Next) -> Response {
+/// Opens the request's span, runs `serve` inside it, logs one line with the outcome and sets
+/// the header (the first step of `crate::edge`).
+pub async fn traced(request: Request, serve: impl AsyncFnOnce(Request) -> Response) -> Response {
     let id = request_id(&request);
     let span = tracing::info_span!(
         "request",
@@ -48,7 +47,7 @@ pub async fn layer(request: Request, next: Next) -> Response {
         path = %request.uri().path(),
     );
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = serve(request).instrument(span.clone()).await;
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

@@ -40,17 +40,20 @@ pub async fn latest(
     State(state): State<AppState>,
     SymbolPath(symbol): SymbolPath,
     IntervalParam { interval }: IntervalParam,
-) -> Result<Json<Candle>, ApiError> {
+) -> Result<Response, ApiError> {
     let client = state.reader().await?;
     let read = candles::latest_watched(&*client, &symbol, interval)
         .await?
         .ok_or_else(|| ApiError::unknown_symbol(&symbol))?;
-    read.value.map(Json).ok_or_else(|| {
+    let candle = read.value.ok_or_else(|| {
         ApiError::not_found(
             "no_data",
             format!("no {} candle is stored for {symbol} yet", read.interval),
         )
-    })
+    })?;
+    // `Json(candle)`'s bytes without serde's per-field detours (see `crate::encode`).
+    let body = crate::encode::candle(&candle);
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One page of candles, newest first. `history` writes it with `crate::encode::history_page`;
