@@ -11,7 +11,11 @@
 # Each setting is a cargo profile defined on the command line (inheriting `release`, unstripped
 # so `nm --size-sort` can say where the bytes go), built in its own directory of the target
 # dir, removed after its row unless KEEP_BUILDS=1. Not run by CI (about 10 minutes a row).
-#   PROFILES="3:fat:1 s:fat:1 ..." (opt-level:lto:codegen-units), BENCH_FUNCTION=api,
+#   PROFILES="3:fat:1 s:fat:1 3:fat:1:z 3:fat:1:z:tokio,hyper ..."
+#   (opt-level:lto:codegen-units[:dependencies' opt-level[:packages kept at the first]]: the
+#   fourth field is `[profile.*.package."*"]`, every crate outside the workspace, default the
+#   first field; the fifth lists dependencies that keep the first field's level; the named
+#   package levels of `[profile.release]` carry over), BENCH_FUNCTION=api,
 #   BENCH_SECONDS=8 (per API run), BENCH_API=0 skips the API runs, BENCH_STARTUP_BIN=<path>
 #   uses a bench-startup runner already built.
 set -euo pipefail
@@ -37,21 +41,32 @@ port="$(free_port)"
 pg_start "$work/pg" "$port"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export METRICS_SINK=none LOG_FORMAT=json AWS_REGION=us-east-1 RUST_LOG=warn API_KEY=bench-key-0123456789abcdef
+# The api as deployed (as in bench-startup): API Gateway checks writes, so no collector at start.
+export API_WRITE_AUTHORIZER=gateway
 case "$function" in
     api) event=events/api-health.json ;;
     *) event="events/$function-scheduled.json" ;;
 esac
 [ -f "$event" ] || die "no start event for $function ($event)"
 
+# opt_level_value LEVEL: LEVEL as a TOML value for --config ("s" and "z" are strings).
+opt_level_value() {
+    case "$1" in s | z) echo "\"$1\"" ;; *) echo "$1" ;; esac
+}
+
 rows="$work/rows"
 : >"$rows"
 migrated=0
 for spec in $profiles; do
-    IFS=: read -r opt lto cgu <<<"$spec"
-    profile="tw-$opt-$lto-$cgu"
-    say "$function with opt-level=$opt lto=$lto codegen-units=$cgu (profile $profile)"
-    quoted_opt="$opt"
-    case "$opt" in s | z) quoted_opt="\"$opt\"" ;; esac
+    IFS=: read -r opt lto cgu deps hot <<<"$spec"
+    deps="${deps:-$opt}"
+    profile="tw-$opt-$lto-$cgu-$deps$([ -z "$hot" ] || echo "-hot$(echo "$hot" | tr ',' '\n' | wc -l)")"
+    say "$function with opt-level=$opt lto=$lto codegen-units=$cgu, dependencies at $deps${hot:+ but $hot at $opt} (profile $profile)"
+    quoted_opt="$(opt_level_value "$opt")"
+    package_levels=(--config "profile.$profile.package.\"*\".opt-level=$(opt_level_value "$deps")")
+    for package in ${hot//,/ }; do
+        package_levels+=(--config "profile.$profile.package.$package.opt-level=$quoted_opt")
+    done
     rm -rf "${target_dir:?}/$profile"
     started=$(date +%s)
     cargo build --quiet -p "$function" --profile "$profile" \
@@ -59,7 +74,7 @@ for spec in $profiles; do
         --config "profile.$profile.opt-level=$quoted_opt" \
         --config "profile.$profile.lto=\"$lto\"" \
         --config "profile.$profile.codegen-units=$cgu" \
-        --config "profile.$profile.strip=\"none\""
+        --config "profile.$profile.strip=\"none\"" "${package_levels[@]}"
     build_s=$(( $(date +%s) - started ))
     bin="$work/$profile/bootstrap"
     mkdir -p "$work/$profile"

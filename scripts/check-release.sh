@@ -3,7 +3,10 @@
 # given (default x86_64; `scripts/check-release.sh arm64 x86_64` for both) it builds
 # target/lambda/<fn>/bootstrap.zip with cargo-lambda, then checks that the zip exists, holds an
 # executable `bootstrap` for that architecture, and that the binary needs no glibc symbol newer
-# than Amazon Linux 2023's 2.34. Prints each zip's size.
+# than Amazon Linux 2023's 2.34, and that it is linked position-dependent (ELF type EXEC; see
+# functions/no-pie.rs), so a toolchain or linker change that brings PIE back fails here rather
+# than silently adding the dynamic loader's relocations to every cold start. Prints each zip's
+# size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -39,6 +42,12 @@ for arch in "${archs[@]}"; do
         if ! readelf -h "$bin" | grep -q "Machine:.*$machine"; then
             echo "FAIL $fn ($arch): bootstrap is not an $machine binary"; failed=1; continue
         fi
+        # A position-independent executable is ELF type DYN; a position-dependent one EXEC.
+        elf_type="$(readelf -h "$bin" | awk '$1 == "Type:" {print $2}')"
+        if [ "$elf_type" != EXEC ]; then
+            echo "FAIL $fn ($arch): bootstrap is ELF type ${elf_type:-unknown}, not EXEC: it was linked position-independent (see functions/no-pie.rs)"
+            failed=1; continue
+        fi
         # The newest GLIBC_x.y version the binary asks the dynamic linker for.
         newest="$(readelf --version-info --wide "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V -u | tail -1)"
         newest="${newest:-none}"
@@ -47,8 +56,8 @@ for arch in "${archs[@]}"; do
             failed=1; continue
         fi
         zip_size=$(stat -c %s "$zip"); bin_size=$(stat -c %s "$bin")
-        printf 'ok   %-10s %-7s zip %6d KiB  bootstrap %6d KiB  newest glibc symbol %s\n' \
-            "$fn" "$arch" $((zip_size / 1024)) $((bin_size / 1024)) "$newest"
+        printf 'ok   %-10s %-7s zip %6d KiB  bootstrap %6d KiB  newest glibc symbol %s, ELF %s\n' \
+            "$fn" "$arch" $((zip_size / 1024)) $((bin_size / 1024)) "$newest" "$elf_type"
     done
 done
 [ "$failed" = 0 ] || die "the release build check failed"

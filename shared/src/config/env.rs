@@ -1,6 +1,7 @@
 //! A read-only view of environment variables, so settings can be parsed from a map in tests.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use super::ConfigError;
 
@@ -8,30 +9,41 @@ use super::ConfigError;
 /// write `FOO=` when they mean "no value".
 #[derive(Debug, Clone, Default)]
 pub struct Env {
-    vars: HashMap<String, String>,
+    vars: Arc<HashMap<String, String>>,
 }
 
+/// The process environment as first read: a function's `main` and the shared start-up both
+/// ask for it, and copying every variable into a map is a few percent of a cold start's
+/// instructions, so the second asker shares the first one's map.
+static PROCESS: OnceLock<Arc<HashMap<String, String>>> = OnceLock::new();
+
 impl Env {
-    /// The process environment, read once (at cold start).
+    /// The process environment, read once per process (at cold start); later changes to the
+    /// environment are not seen, as nothing of ours sets variables after start.
     pub fn process() -> Self {
         Self {
-            vars: std::env::vars().collect(),
+            vars: PROCESS
+                .get_or_init(|| Arc::new(std::env::vars().collect()))
+                .clone(),
         }
     }
 
     /// A map of the given pairs, for tests: the process environment is never touched.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Self {
-            vars: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            vars: Arc::new(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
         }
     }
 
-    /// Returns a copy with `name` set, for tests and for local runs that fill in defaults.
+    /// Returns a copy with `name` set, for tests and for local runs that fill in defaults
+    /// (the process map itself is left as it is).
     pub fn with(mut self, name: &str, value: &str) -> Self {
-        self.vars.insert(name.to_owned(), value.to_owned());
+        Arc::make_mut(&mut self.vars).insert(name.to_owned(), value.to_owned());
         self
     }
 
@@ -91,6 +103,18 @@ mod tests {
         let env = Env::from_pairs(&[("A", "  "), ("B", " x ")]);
         assert_eq!(env.get("A"), None);
         assert_eq!(env.get("B").as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn the_process_environment_is_read_once_and_a_copy_with_a_value_leaves_it_alone() {
+        let first = Env::process();
+        let second = Env::process();
+        assert!(Arc::ptr_eq(&first.vars, &second.vars));
+        let name = "TICKWATCH_ENV_TEST_ONLY_IN_THE_COPY";
+        let changed = second.with(name, "x");
+        assert_eq!(changed.get(name).as_deref(), Some("x"));
+        assert_eq!(Env::process().get(name), None);
+        assert_eq!(first.get(name), None);
     }
 
     #[test]
