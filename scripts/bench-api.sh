@@ -71,6 +71,7 @@ if [ "$PIN" = 1 ]; then
     for pid in "$postmaster" $(pgrep -P "$postmaster"); do taskset -pc "$DB_CPU" "$pid" >/dev/null; done
 fi
 db_url="postgres://postgres@127.0.0.1:$pg_port/postgres"
+pg_migrate "$db_url"
 psql() { "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "$db_url" "$@"; }
 
 api_port="$(free_port)"

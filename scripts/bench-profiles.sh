@@ -88,7 +88,7 @@ for spec in $profiles; do
     if [ "$migrated" = 0 ]; then
         # Migrate once, as the migrator does on a deployment; the starts are then timed with
         # DB_MIGRATE=false, as every other function starts in the cloud.
-        BENCH_SUMMARY="" "$bench" --runs 1 "migrate=$bin@$event" >/dev/null
+        pg_migrate "$DATABASE_URL"
         migrated=1
     fi
     instructions="$(DB_MIGRATE=false callgrind_instructions "$bench" "$work" "$profile" "$bin" "$event")" \

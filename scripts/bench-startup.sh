@@ -97,24 +97,15 @@ export METRICS_SINK=none LOG_FORMAT=json AWS_REGION=us-east-1 RUST_LOG=warn API_
 # HTTP client, no source settings) at start.
 export API_WRITE_AUTHORIZER=gateway
 
-# migrate_with DETECTOR [bench-startup options]: as in the cloud, where the migrator runs once
-# per deployment and every other function starts with DB_MIGRATE=false, the first
-# architecture's detector migrates the database once, and every start is timed without the
-# migration check (building refinery's runner costs about four million instructions, more than
-# the rest).
-migrated=""
-migrate_with() {
-    [ -n "$migrated" ] && return 0
-    local detector="$1"; shift
-    BENCH_SUMMARY="" DB_MIGRATE=true "$bench" --runs 1 "$@" "migrate=$detector@events/detector-scheduled.json" >/dev/null
-    migrated=1
-}
+# As in the cloud, where the migrator applies the migrations once per deployment and every
+# other function, built without them, only checks the schema version on its first use
+# (DB_MIGRATE=false), the database is migrated once here and every start is timed against it.
+pg_migrate "$DATABASE_URL"
 export DB_MIGRATE=false
 
 if [[ " $arches " == *" x86_64 "* ]]; then
     say "x86_64: build, then start-up natively"
     stage x86_64
-    migrate_with "$work/x86_64/detector/bootstrap"
     echo
     echo "x86_64 start-up, $runs runs each (load $(load)):"
     mapfile -t entries < <(starts x86_64)
@@ -137,7 +128,6 @@ if [[ " $arches " == *" arm64 "* ]]; then
         if why="$(qemu_aarch64_missing)"; then
             say "arm64 start-up not measured (zip sizes only): $why"
         else
-            migrate_with "$work/arm64/detector/bootstrap" --runner "$(qemu_aarch64_command)"
             mapfile -t entries < <(starts arm64)
             echo
             echo "arm64 start-up under $(qemu-aarch64 --version | head -1), $runs runs each (load $(load));"

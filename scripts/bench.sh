@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 say "building the benchmark (bench profile)"
-cargo build --profile bench -p tickwatch --example bench_backfill  # the bench profile writes to target/release
+cargo build --profile bench -p tickwatch --features migrations --example bench_backfill  # the bench profile writes to target/release
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 
 if [ -z "${DATABASE_URL:-}" ]; then

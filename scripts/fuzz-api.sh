@@ -34,6 +34,7 @@ require_pg
 pg_port="$(free_port)"
 pg_start "$RUN_DIR/pg" "$pg_port"
 db_url="postgres://postgres@127.0.0.1:$pg_port/postgres"
+pg_migrate "$db_url"
 
 key="fuzz-key-$(date +%s)-0123456789"
 api_port="$(free_port)"

@@ -30,7 +30,7 @@ const BACKFILL_DAYS: i64 = 3;
 async fn main() -> anyhow::Result<()> {
     let env = Env::process();
     let settings = Settings::from_env(&env).context("reading settings")?;
-    tickwatch::telemetry::init(settings.log_format);
+    tickwatch::telemetry::init(settings.log_format, settings.log_filter.clone());
     let source = seed::source_from_env(&env)?;
     let tick = Duration::from_secs(env.parse_or("TICK_SECONDS", 20u64)?.max(1));
     let port: u16 = env.parse_or("PORT", 8080)?;

@@ -74,3 +74,11 @@ make_certs() {
     chmod 600 "$out/server.key"
     if [ "$(id -u)" = 0 ]; then chown postgres "$out/server.key" "$out/server.crt"; fi
 }
+
+# pg_migrate URL: applies the migrations and grants the roles in the database at URL, as the
+# migrator function does on a deployment. Every other function is built without the
+# migrations and only checks, on first use, that the schema is the one it was built for.
+pg_migrate() {
+    cargo build --quiet -p tickwatch-local --bin migrate
+    DATABASE_URL="$1" "${CARGO_TARGET_DIR:-target}/debug/migrate" || die "could not migrate the database at $1"
+}

@@ -45,7 +45,7 @@ impl Resources {
     /// Builds everything from the process environment.
     pub async fn from_env(function: &'static str) -> Result<Self, StartupError> {
         let settings = Settings::from_process_env()?;
-        crate::telemetry::init(settings.log_format);
+        crate::telemetry::init(settings.log_format, settings.log_filter.clone());
         let aws = Aws::lazy();
         // Only a database secret needs AWS before the first connection.
         let db = Db::connect_lazy(&settings.database, &aws).await?;

@@ -1,4 +1,5 @@
 use futures::future::join_all;
+use tickwatch::db::{Db, DbError, SCHEMA_VERSION};
 use tickwatch_tests::TestDb;
 
 async fn tables(test_db: &TestDb) -> Vec<String> {
@@ -91,5 +92,105 @@ async fn two_pools_migrating_at_the_same_moment_both_succeed() {
     assert_eq!(
         history as usize, applied,
         "each migration was applied exactly once"
+    );
+}
+
+/// A pool as the cloud's functions start (`DB_MIGRATE=false`, and in their builds no
+/// migrations at all): its first use only checks the schema version.
+async fn checking(test_db: &TestDb) -> Db {
+    tickwatch_tests::connect(&test_db.url, &[("DB_MIGRATE", "false")]).await
+}
+
+#[tokio::test]
+async fn a_function_that_does_not_migrate_refuses_a_database_never_migrated_until_it_is() {
+    let test_db = TestDb::empty().await;
+    let db = checking(&test_db).await;
+    let error = db.ensure_migrated().await.expect_err("no schema yet");
+    assert!(
+        matches!(error, DbError::SchemaBehind { found: None, expected } if expected == SCHEMA_VERSION),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("schema version {SCHEMA_VERSION}")),
+        "{text}"
+    );
+    assert!(text.contains("run the migrator"), "{text}");
+    assert!(
+        tables(&test_db).await.is_empty(),
+        "the check changes nothing"
+    );
+    // The refusal is not remembered: once the migrator ran, the same pool goes on.
+    test_db.db.migrate().await.expect("the migrator migrates");
+    db.ensure_migrated().await.expect("current now");
+}
+
+#[tokio::test]
+async fn a_function_that_does_not_migrate_refuses_an_older_schema_naming_both_versions() {
+    let test_db = TestDb::migrated().await;
+    // This build's newest migration, as if not applied yet.
+    test_db
+        .raw()
+        .await
+        .execute(
+            "DELETE FROM refinery_schema_history WHERE version = $1",
+            &[&SCHEMA_VERSION],
+        )
+        .await
+        .expect("forget the newest migration");
+    let error = checking(&test_db)
+        .await
+        .ensure_migrated()
+        .await
+        .expect_err("older schema");
+    let older = SCHEMA_VERSION - 1;
+    assert!(
+        matches!(error, DbError::SchemaBehind { found: Some(found), expected }
+            if found == older && expected == SCHEMA_VERSION),
+        "{error:?}"
+    );
+    assert!(!error.is_unavailable(), "a deployment fault, not an outage");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the database schema is at version {older}, older than version {SCHEMA_VERSION} this build needs: \
+             run the migrator first (locally: cargo run -p tickwatch-local --bin migrate)"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_function_that_does_not_migrate_runs_on_a_newer_schema_and_checks_once() {
+    let test_db = TestDb::migrated().await;
+    let db = checking(&test_db).await;
+    db.ensure_migrated()
+        .await
+        .expect("the schema it was built for");
+    // A later deployment's migrator ran first, as it does before the functions are updated.
+    let admin = test_db.raw().await;
+    admin
+        .execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             VALUES ($1, 'a_later_deployment', now()::text, '0')",
+            &[&(SCHEMA_VERSION + 1)],
+        )
+        .await
+        .expect("a newer migration");
+    checking(&test_db)
+        .await
+        .ensure_migrated()
+        .await
+        .expect("a newer schema runs on");
+    // Once per process: the pool that checked asks no more, even with the history gone...
+    admin
+        .batch_execute("DROP TABLE refinery_schema_history")
+        .await
+        .expect("drop the history");
+    db.ensure_migrated().await.expect("checked once already");
+    // ...while a new process checks, and refuses.
+    let error = checking(&test_db).await.ensure_migrated().await;
+    assert!(
+        matches!(error, Err(DbError::SchemaBehind { found: None, .. })),
+        "{error:?}"
     );
 }

@@ -25,12 +25,18 @@ pub fn init_logging() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
+            use tracing_subscriber::layer::SubscriberExt as _;
+            use tracing_subscriber::util::SubscriberInitExt as _;
+            let filter = std::env::var("TEST_LOG")
+                .ok()
+                .and_then(|value| tickwatch::telemetry::parse_filter(&value).ok())
+                .unwrap_or_else(|| {
+                    tracing_subscriber::filter::Targets::new().with_default(tracing::Level::DEBUG)
+                });
             let _ = tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("TEST_LOG")
-                        .unwrap_or_else(|_| "debug".into()),
-                )
                 .with_test_writer()
+                .finish()
+                .with(filter)
                 .try_init();
         }
     });

@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let env = Env::process();
     let settings = Settings::from_env(&env).context("reading settings")?;
-    tickwatch::telemetry::init(settings.log_format);
+    tickwatch::telemetry::init(settings.log_format, settings.log_filter.clone());
     let symbol = Symbol::parse(symbol).with_context(|| format!("SYMBOL={symbol:?}"))?;
     let input = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
     let db = Db::connect(&settings.database, None)

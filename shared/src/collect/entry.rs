@@ -40,7 +40,7 @@ impl CollectorFunction {
     /// cargo lambda loop) loads nothing.
     pub async fn from_env(env: &Env) -> Result<Self, StartupError> {
         let observability = Observability::from_env(env)?;
-        crate::telemetry::init(observability.log_format);
+        crate::telemetry::init(observability.log_format, observability.log_filter.clone());
         let aws = Aws::lazy();
         let settings = CollectorSettings::from_env(env)?
             .resolve_keys(Some(&aws))

@@ -83,9 +83,10 @@ pub struct DatabaseSettings {
     /// The server cancels a statement running longer than this; a connection whose server
     /// answers nothing for this long plus a second is given up by the client.
     pub statement_timeout: Duration,
-    /// Whether this process applies pending migrations on first use. Off for the cloud's
-    /// functions, whose roles may not run DDL: the migrator function applies them once per
-    /// deployment.
+    /// Whether this process applies pending migrations on first use (`DB_MIGRATE`); otherwise
+    /// it only checks the schema version. On by default in builds with the `migrations`
+    /// feature (local runs, tests); off, and refused when asked for, in builds without it
+    /// (every cloud function but the migrator, whose roles may not run DDL anyway).
     pub migrate: bool,
 }
 
@@ -215,9 +216,23 @@ impl DatabaseSettings {
             connect_timeout,
             pool_wait_timeout,
             statement_timeout,
-            migrate: env.flag("DB_MIGRATE", true)?,
+            migrate: migrate_setting(env, cfg!(feature = "migrations"))?,
         })
     }
+}
+
+/// `DB_MIGRATE`, given whether this build can migrate: by default it does when it can, and a
+/// build without the `migrations` feature refuses `DB_MIGRATE=true` at start rather than
+/// quietly only checking the schema.
+fn migrate_setting(env: &Env, built_in: bool) -> Result<bool, ConfigError> {
+    let migrate = env.flag("DB_MIGRATE", built_in)?;
+    if migrate && !built_in {
+        return Err(ConfigError::NotBuiltIn {
+            name: "DB_MIGRATE",
+            feature: "migrations",
+        });
+    }
+    Ok(migrate)
 }
 
 #[cfg(test)]
@@ -335,6 +350,29 @@ mod tests {
             assert_eq!(err.variable(), "DB_READ_LANES", "{bad}");
             assert!(err.to_string().contains("below DB_POOL_SIZE (2)"), "{err}");
         }
+    }
+
+    #[test]
+    fn db_migrate_defaults_to_what_the_build_can_do_and_is_refused_where_it_cannot() {
+        let unset = Env::default();
+        assert!(migrate_setting(&unset, true).expect("valid"));
+        assert!(!migrate_setting(&unset, false).expect("valid"));
+        let off = Env::from_pairs(&[("DB_MIGRATE", "false")]);
+        assert!(!migrate_setting(&off, true).expect("valid"));
+        assert!(!migrate_setting(&off, false).expect("valid"));
+        let on = Env::from_pairs(&[("DB_MIGRATE", "true")]);
+        assert!(migrate_setting(&on, true).expect("valid"));
+        let refused = migrate_setting(&on, false).expect_err("refused");
+        assert_eq!(refused.variable(), "DB_MIGRATE");
+        assert_eq!(
+            refused.to_string(),
+            "DB_MIGRATE needs the `migrations` feature of the tickwatch crate, which this function is built without"
+        );
+        let bad = Env::from_pairs(&[("DB_MIGRATE", "sometimes")]);
+        assert_eq!(
+            migrate_setting(&bad, false).expect_err("bad").variable(),
+            "DB_MIGRATE"
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod variables;
 
 use std::time::Duration;
 
+use tracing_subscriber::filter::Targets;
+
 pub use collector::{CollectorSettings, HttpSettings, SourceKey, SourceSettings};
 pub use database::{Credentials, DatabaseSettings, TlsMode};
 pub use env::Env;
@@ -48,8 +50,9 @@ pub enum ConfigError {
         /// Why the secret could not be read: the call failed, or the value has the wrong shape.
         source: SecretError,
     },
-    /// The setting asks for an AWS client this function was built without (each function
-    /// links only the clients it calls; see the features of the `tickwatch` crate).
+    /// The setting asks for a part this function was built without: an AWS client, or the
+    /// migrations (each function links only what it uses; see the features of the
+    /// `tickwatch` crate).
     #[error(
         "{name} needs the `{feature}` feature of the tickwatch crate, which this function is built without"
     )]
@@ -113,6 +116,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// How log lines look.
     pub log_format: LogFormat,
+    /// Which log lines are written (`RUST_LOG`, default `info`).
+    pub log_filter: Targets,
     /// True inside AWS Lambda, where defaults lean towards the cloud (JSON logs, CloudWatch).
     pub on_lambda: bool,
 }
@@ -125,12 +130,15 @@ pub struct Observability {
     pub metrics: MetricsSettings,
     /// How log lines look.
     pub log_format: LogFormat,
+    /// Which log lines are written (`RUST_LOG`, default `info`).
+    pub log_filter: Targets,
     /// True inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set); it picks the defaults.
     pub on_lambda: bool,
 }
 
 impl Observability {
-    /// Reads `LOG_FORMAT`, `METRICS_SINK` and `METRICS_NAMESPACE` from `env`; fails on a bad value.
+    /// Reads `LOG_FORMAT`, `RUST_LOG`, `METRICS_SINK` and `METRICS_NAMESPACE` from `env`; fails
+    /// on a bad value.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = Settings::observability(env)?;
         Ok(settings)
@@ -150,6 +158,7 @@ impl Settings {
             database: DatabaseSettings::from_env(env)?,
             metrics: observability.metrics,
             log_format: observability.log_format,
+            log_filter: observability.log_filter,
             on_lambda: observability.on_lambda,
         })
     }
@@ -161,6 +170,11 @@ impl Settings {
             "pretty" => Ok(LogFormat::Pretty),
             _ => Err("expected json or pretty".to_owned()),
         })?;
+        // Refused like any other malformed setting, rather than logging at a level nobody
+        // asked for: a typo would otherwise hide the very lines it was meant to show.
+        let log_filter = env
+            .parse_with("RUST_LOG", crate::telemetry::parse_filter)?
+            .unwrap_or_else(crate::telemetry::default_filter);
         let sink = env.parse_with("METRICS_SINK", |v| match v {
             "cloudwatch" => Ok(MetricsSinkKind::CloudWatch),
             "emf" => Ok(MetricsSinkKind::Emf),
@@ -191,6 +205,7 @@ impl Settings {
             } else {
                 LogFormat::Pretty
             }),
+            log_filter,
             on_lambda,
         })
     }
@@ -236,6 +251,8 @@ mod tests {
         let url = ("DATABASE_URL", "postgres://u:p@localhost/db");
         for (pair, variable) in [
             (("LOG_FORMAT", "xml"), "LOG_FORMAT"),
+            (("RUST_LOG", "tickwatch=loud"), "RUST_LOG"),
+            (("RUST_LOG", "info,tickwatch[span{id=1}]=debug"), "RUST_LOG"),
             (("METRICS_SINK", "statsd"), "METRICS_SINK"),
             (("METRICS_NAMESPACE", "AWS/Lambda"), "METRICS_NAMESPACE"),
             (("DB_POOL_SIZE", "0"), "DB_POOL_SIZE"),

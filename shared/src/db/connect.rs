@@ -145,6 +145,7 @@ pub(crate) struct Connector {
 pub(crate) struct Opened {
     pub client: Client,
     pub task: JoinHandle<()>,
+    #[cfg_attr(not(feature = "migrations"), allow(dead_code))]
     pub patience: Arc<Patience>,
 }
 

@@ -43,6 +43,16 @@ pub(crate) async fn run(client: &mut Client, patience: &Patience) -> Result<usiz
     Ok(report.applied_migrations().len())
 }
 
+/// The newest embedded migration's version, as refinery reads the file names.
+#[cfg(test)]
+pub(crate) fn newest_version() -> Option<i32> {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(refinery::Migration::version)
+        .max()
+}
+
 /// Whether the newest applied migration is the newest embedded one, same version and same
 /// checksum. One simple query (one round trip); any failure, such as the history table not
 /// existing yet, means "not known to be up to date".

@@ -1,5 +1,6 @@
 //! The PostgreSQL adapter: a small connection pool (TLS through rustls, credentials from a URL,
-//! a secret or IAM), embedded migrations, and one module of queries per table.
+//! a secret or IAM), the schema version check (and, with the `migrations` feature, the
+//! embedded migrations and the roles), and one module of queries per table.
 
 pub mod announcements;
 pub mod anomalies;
@@ -11,8 +12,11 @@ pub mod detector_state;
 pub mod gaps;
 mod iam;
 mod lanes;
+#[cfg(feature = "migrations")]
 mod migrate;
+#[cfg(feature = "migrations")]
 pub mod roles;
+mod schema;
 pub mod scores;
 mod secret_login;
 pub mod stats;
@@ -31,6 +35,7 @@ pub use iam::IamTokenError;
 
 use crate::config::DatabaseSettings;
 
+pub use schema::SCHEMA_VERSION;
 pub use watchdog::COOL_DOWN;
 
 /// A failure talking to the database. [`DbError::is_unavailable`] tells a caller whether the
@@ -73,8 +78,19 @@ pub enum DbError {
     },
     /// Applying the embedded migrations failed; the schema is left as the failed step found it
     /// and the next cold start tries again.
+    #[cfg(feature = "migrations")]
     #[error("database migration failed: {0}")]
     Migration(#[source] Box<refinery::Error>),
+    /// The database's schema is older than the one this build was compiled against (or it has
+    /// never been migrated): the migrator has not applied this build's migrations yet. Checked
+    /// again on the next use, so the function recovers by itself once the migrator ran.
+    #[error("{}", schema_behind(*.found, *.expected))]
+    SchemaBehind {
+        /// The newest migration applied, `None` when the database has no migration history.
+        found: Option<i32>,
+        /// [`SCHEMA_VERSION`]: the newest migration of this build.
+        expected: i32,
+    },
     /// The TLS configuration could not be built; a configuration fault, not worth a retry.
     #[error("database TLS setup failed: {0}")]
     Tls(#[source] TlsError),
@@ -205,6 +221,19 @@ impl From<tokio_postgres::Error> for DbError {
     }
 }
 
+/// The message of [`DbError::SchemaBehind`]: both versions, and the fix.
+fn schema_behind(found: Option<i32>, expected: i32) -> String {
+    let fix = "run the migrator first (locally: cargo run -p tickwatch-local --bin migrate)";
+    match found {
+        Some(found) => format!(
+            "the database schema is at version {found}, older than version {expected} this build needs: {fix}"
+        ),
+        None => format!(
+            "the database has no migration history, and this build needs schema version {expected}: {fix}"
+        ),
+    }
+}
+
 /// Renders an error with its causes, which tokio-postgres keeps out of its own `Display`.
 fn chain(error: &tokio_postgres::Error) -> String {
     let mut text = error.to_string();
@@ -231,16 +260,21 @@ fn chain(error: &tokio_postgres::Error) -> String {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// The pool's connector and settings, for the migrations' session of their own.
+    #[cfg_attr(not(feature = "migrations"), allow(dead_code))]
     connector: Arc<connect::Connector>,
+    #[cfg_attr(not(feature = "migrations"), allow(dead_code))]
     config: tokio_postgres::Config,
     health: Arc<watchdog::Health>,
     target: String,
     tls: &'static str,
     connect_timeout: Duration,
-    migrated: Arc<tokio::sync::OnceCell<usize>>,
+    /// Set once the first use migrated or checked the schema ([`Db::ensure_migrated`]).
+    migrated: Arc<tokio::sync::OnceCell<()>>,
     /// Connections shared by concurrent reads ([`Db::reader`]).
     lanes: Arc<lanes::Lanes>,
-    /// Whether [`Db::ensure_migrated`] applies migrations (`DB_MIGRATE`).
+    /// Whether [`Db::ensure_migrated`] applies migrations (`DB_MIGRATE`) or only checks.
+    #[cfg(feature = "migrations")]
     migrates: bool,
 }
 
@@ -318,6 +352,7 @@ impl Db {
             connect_timeout: settings.connect_timeout,
             migrated: Default::default(),
             lanes: Arc::new(lanes::Lanes::new(settings.read_lanes)),
+            #[cfg(feature = "migrations")]
             migrates: settings.migrate,
         })
     }
@@ -371,6 +406,7 @@ impl Db {
     /// the migrations run on a session of their own, outside the pool: once the migration lock
     /// is held (which proves the server answers), their statements may take as long as they
     /// need, since a half-applied migration helps nobody.
+    #[cfg(feature = "migrations")]
     pub async fn migrate(&self) -> Result<usize, DbError> {
         let pooled = self.client().await?;
         if migrate::up_to_date(&pooled).await {
@@ -397,21 +433,38 @@ impl Db {
         applied
     }
 
-    /// Migrates once per process: the first caller applies pending migrations, later callers
-    /// return at once. Functions call this on their first invocation, not at cold start, so a
-    /// start never waits on the network.
+    /// Once per process, on the first caller: applies pending migrations (`DB_MIGRATE=true`,
+    /// builds with the `migrations` feature), or else checks in one query that the schema is
+    /// not older than this build's ([`DbError::SchemaBehind`]). Later callers return at once;
+    /// a failure is not remembered, so the next caller tries again. Functions call this on
+    /// their first invocation, not at cold start, so a start never waits on the network.
     pub async fn ensure_migrated(&self) -> Result<(), DbError> {
-        if !self.migrates {
-            return Ok(());
+        self.migrated.get_or_try_init(|| self.first_use()).await?;
+        Ok(())
+    }
+
+    #[cfg(feature = "migrations")]
+    async fn first_use(&self) -> Result<(), DbError> {
+        if self.migrates {
+            self.migrate().await.map(drop)
+        } else {
+            self.check_schema().await
         }
-        self.migrated
-            .get_or_try_init(|| self.migrate())
-            .await
-            .map(|_| ())
+    }
+
+    #[cfg(not(feature = "migrations"))]
+    async fn first_use(&self) -> Result<(), DbError> {
+        self.check_schema().await
+    }
+
+    async fn check_schema(&self) -> Result<(), DbError> {
+        let client = self.client().await?;
+        schema::check(&client).await.map(drop)
     }
 
     /// Applies pending migrations, then creates the functions' roles and grants each exactly
     /// its privileges ([`roles`]): the migrator function's whole job.
+    #[cfg(feature = "migrations")]
     pub async fn migrate_with_roles(&self) -> Result<usize, DbError> {
         let applied = self.migrate().await?;
         roles::ensure(&self.client().await?).await?;

@@ -45,7 +45,7 @@ impl Notifier {
     pub async fn from_env(env: &crate::config::Env) -> Result<Self, crate::startup::StartupError> {
         use crate::startup::StartupError;
         let observability = crate::config::Observability::from_env(env)?;
-        crate::telemetry::init(observability.log_format);
+        crate::telemetry::init(observability.log_format, observability.log_filter.clone());
         let settings = NotifySettings::from_env(env)?;
         let http = crate::providers::http::build_client(&crate::config::HttpSettings::default())
             .map_err(StartupError::HttpClient)?;
