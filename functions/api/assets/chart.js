@@ -26,10 +26,11 @@
 
   function fromLocation() {
     var match = /^\/chart\/([^/]+)\/?$/.exec(location.pathname);
-    var range = new URLSearchParams(location.search).get("range");
+    // Case-insensitive, as the buttons read "7D"; only RANGES' own keys (not "toString").
+    var range = (new URLSearchParams(location.search).get("range") || "").toLowerCase();
     return {
       symbol: match ? decodeURIComponent(match[1]).toUpperCase() : null,
-      range: RANGES[range] ? range : DEFAULT_RANGE,
+      range: Object.prototype.hasOwnProperty.call(RANGES, range) ? range : DEFAULT_RANGE,
     };
   }
 
