@@ -4,13 +4,14 @@
 //! pays the dynamic loader's relocations, which the functions no longer do. The other
 //! binaries of this crate (the local runner, the importer, the benchmark runner) stay as the
 //! toolchain links them.
+
+include!("../functions/no-pie.rs");
+
 #[allow(
     clippy::print_stdout,
     reason = "a build script speaks to cargo through its standard output"
 )]
 fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo:rustc-link-arg-bin=hello-lambda=-no-pie");
-    }
+    println!("cargo::rerun-if-changed=build.rs");
+    link_position_dependent(NoPie::Bin("hello-lambda"));
 }

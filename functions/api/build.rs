@@ -8,6 +8,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+include!("../no-pie.rs");
+
 /// (URL name, file under `assets/`, content type).
 const ASSETS: &[(&str, &str, &str)] = &[
     ("chart.html", "chart.html", "text/html; charset=utf-8"),
@@ -41,9 +43,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 fn main() {
     // Linked position-dependent, like every function: see `functions/no-pie.rs`.
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo::rustc-link-arg-bins=-no-pie");
-    }
+    link_position_dependent(NoPie::AllBins);
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let out = Path::new(&out_dir);
     let mut table = String::from("&[\n");
