@@ -5,14 +5,30 @@
 # executable `bootstrap` for that architecture, and that the binary needs no glibc symbol newer
 # than Amazon Linux 2023's 2.34, and that it is linked position-dependent (ELF type EXEC; see
 # functions/no-pie.rs), so a toolchain or linker change that brings PIE back fails here rather
-# than silently adding the dynamic loader's relocations to every cold start. Prints each zip's
-# size.
+# than silently adding the dynamic loader's relocations to every cold start; and that the zip
+# is within its size limit: 3 MiB (3,145,728 bytes), the package size issue 13 set, since
+# Lambda downloads and unpacks every byte of it at each cold start. Prints each zip's size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 source scripts/lib/lambda.sh
 
 GLIBC_CEILING="2.34"
+# The largest zip a function may have, in bytes, and the exceptions (function=bytes): the
+# api's zip is still above 3 MiB on x86_64 until its docs page stops carrying the vendored
+# renderer (another change), so until then it is held to about the size it has (3,262,431
+# bytes on 2026-11-30), which stops it from growing; remove the exception once it fits.
+ZIP_LIMIT=3145728
+ZIP_LIMIT_EXCEPTIONS=(api=3300000)
+
+# zip_limit FUNCTION: the limit in bytes for FUNCTION's zip.
+zip_limit() {
+    local exception
+    for exception in "${ZIP_LIMIT_EXCEPTIONS[@]}"; do
+        if [ "${exception%%=*}" = "$1" ]; then echo "${exception#*=}"; return; fi
+    done
+    echo "$ZIP_LIMIT"
+}
 command -v readelf >/dev/null || die "readelf not found: install binutils (apt-get install binutils)"
 command -v unzip >/dev/null || die "unzip not found: install it (apt-get install unzip)"
 ensure_cargo_lambda
@@ -56,8 +72,13 @@ for arch in "${archs[@]}"; do
             failed=1; continue
         fi
         zip_size=$(stat -c %s "$zip"); bin_size=$(stat -c %s "$bin")
-        printf 'ok   %-10s %-7s zip %6d KiB  bootstrap %6d KiB  newest glibc symbol %s, ELF %s\n' \
-            "$fn" "$arch" $((zip_size / 1024)) $((bin_size / 1024)) "$newest" "$elf_type"
+        limit=$(zip_limit "$fn")
+        if [ "$zip_size" -gt "$limit" ]; then
+            echo "FAIL $fn ($arch): bootstrap.zip is $zip_size bytes ($((zip_size / 1024)) KiB), over its limit of $limit bytes ($((limit / 1024)) KiB) by $((zip_size - limit))"
+            failed=1; continue
+        fi
+        printf 'ok   %-10s %-7s zip %6d KiB (limit %d)  bootstrap %6d KiB  newest glibc symbol %s, ELF %s\n' \
+            "$fn" "$arch" $((zip_size / 1024)) $((limit / 1024)) $((bin_size / 1024)) "$newest" "$elf_type"
     done
 done
 [ "$failed" = 0 ] || die "the release build check failed"
