@@ -173,7 +173,8 @@ impl HttpConnector for ReqwestConnector {
                 .try_into_http1x()
                 .map_err(|e| ConnectorError::user(e.into()))?;
             let (parts, body) = request.into_parts();
-            // Every call we make (Secrets Manager, CloudWatch, STS) has a body in memory.
+            // Every call we make (Secrets Manager, CloudWatch, SQS, Lambda, SNS, EventBridge) has
+            // a body in memory.
             let body = body.bytes().map(<[u8]>::to_vec).ok_or_else(|| {
                 ConnectorError::user("a streaming request body cannot be sent".into())
             })?;
