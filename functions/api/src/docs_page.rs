@@ -620,22 +620,9 @@ impl<'a> Document<'a> {
                 self.limits(target, None, html);
             }
             stack.push(name.to_owned());
-            let result = self.expand(target, at, stack, html);
+            let result = self.fields(target, at, stack, html);
             stack.pop();
             return result;
-        }
-        self.expand(schema, at, stack, html)
-    }
-
-    fn expand(
-        &self,
-        schema: &Value,
-        at: &str,
-        stack: &mut Vec<String>,
-        html: &mut String,
-    ) -> Result<()> {
-        if schema.get("$ref").is_some() {
-            return self.fields(schema, at, stack, html);
         }
         if let Some(alternatives) = schema.get("oneOf").and_then(Value::as_array) {
             for alternative in alternatives {
