@@ -14,21 +14,9 @@ source scripts/lib/common.sh
 source scripts/lib/lambda.sh
 
 GLIBC_CEILING="2.34"
-# The largest zip a function may have, in bytes, and the exceptions (function=bytes): the
-# api's zip is still above 3 MiB on x86_64 until its docs page stops carrying the vendored
-# renderer (another change), so until then it is held to about the size it has (3,262,431
-# bytes on 2026-11-30), which stops it from growing; remove the exception once it fits.
+# The largest zip a function may have, in bytes: 3 MiB, the aim of issue 13.
 ZIP_LIMIT=3145728
-ZIP_LIMIT_EXCEPTIONS=(api=3300000)
 
-# zip_limit FUNCTION: the limit in bytes for FUNCTION's zip.
-zip_limit() {
-    local exception
-    for exception in "${ZIP_LIMIT_EXCEPTIONS[@]}"; do
-        if [ "${exception%%=*}" = "$1" ]; then echo "${exception#*=}"; return; fi
-    done
-    echo "$ZIP_LIMIT"
-}
 command -v readelf >/dev/null || die "readelf not found: install binutils (apt-get install binutils)"
 command -v unzip >/dev/null || die "unzip not found: install it (apt-get install unzip)"
 ensure_cargo_lambda
@@ -72,7 +60,7 @@ for arch in "${archs[@]}"; do
             failed=1; continue
         fi
         zip_size=$(stat -c %s "$zip"); bin_size=$(stat -c %s "$bin")
-        limit=$(zip_limit "$fn")
+        limit=$ZIP_LIMIT
         if [ "$zip_size" -gt "$limit" ]; then
             echo "FAIL $fn ($arch): bootstrap.zip is $zip_size bytes ($((zip_size / 1024)) KiB), over its limit of $limit bytes ($((limit / 1024)) KiB) by $((zip_size - limit))"
             failed=1; continue
