@@ -81,6 +81,18 @@ pub enum DbError {
     #[cfg(feature = "migrations")]
     #[error("database migration failed: {0}")]
     Migration(#[source] Box<refinery::Error>),
+    /// The migrations recorded in the database are not this build's: one was rewritten after
+    /// the database was migrated (before anything is deployed the history may be rewritten,
+    /// and a development database then has to be made again), or the database was migrated by
+    /// a build with migrations this one lacks. Nothing was applied.
+    #[cfg(feature = "migrations")]
+    #[error("{}", history_diverged(.applied, .here.as_deref()))]
+    HistoryDiverged {
+        /// The applied migration that does not match, as `V<n>__<name>`.
+        applied: String,
+        /// This build's migration of the same version, if it has one.
+        here: Option<String>,
+    },
     /// The database's schema is older than the one this build was compiled against (or it has
     /// never been migrated): the migrator has not applied this build's migrations yet. Checked
     /// again on the next use, so the function recovers by itself once the migrator ran.
@@ -232,6 +244,19 @@ fn schema_behind(found: Option<i32>, expected: i32) -> String {
             "the database has no migration history, and this build needs schema version {expected}: {fix}"
         ),
     }
+}
+
+/// The message of [`DbError::HistoryDiverged`]: what differs, and the fix for a local database.
+#[cfg(feature = "migrations")]
+fn history_diverged(applied: &str, here: Option<&str>) -> String {
+    let difference = match here {
+        Some(here) => format!("applied migration {applied} is not this build's {here}"),
+        None => format!("applied migration {applied} is not among this build's"),
+    };
+    format!(
+        "the database's schema history differs from this build's ({difference}): \
+         for a local database, run `make clean-db` once (it deletes its data) and start again"
+    )
 }
 
 /// Renders an error with its causes, which tokio-postgres keeps out of its own `Display`.
