@@ -27,6 +27,7 @@ async fn migrating_an_empty_database_creates_every_table() {
         tables(&test_db).await,
         [
             "anomalies",
+            "anomaly_series_counts",
             "candle_scores",
             "candle_series_counts",
             "candles",
