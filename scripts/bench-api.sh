@@ -45,9 +45,23 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 RUN_DIR="$(mktemp -d /tmp/tickwatch-bench.XXXXXX)"
 chmod 755 "$RUN_DIR"
 API_PID=""
+# The api's process: API_PID is the background subshell that started it; the api is that
+# subshell's child (on_client_cpu is a function, so bash forks for it), or the subshell itself
+# where bash ran the command in place.
+api_pid() {
+    local child
+    child="$(pgrep -P "$API_PID" | head -1 || true)"
+    echo "${child:-$API_PID}"
+}
 cleanup() {
     local status=$?
-    if [ -n "$API_PID" ]; then kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; fi
+    if [ -n "$API_PID" ]; then
+        # The api itself first: it runs as a child of the background subshell API_PID, and
+        # would outlive it (a stray api after every run).
+        kill "$(api_pid)" 2>/dev/null || true
+        kill "$API_PID" 2>/dev/null || true
+        wait "$API_PID" 2>/dev/null || true
+    fi
     if [ -n "${PG_BIN:-}" ]; then pg_stop "$RUN_DIR/pg"; fi
     rm -rf "$RUN_DIR"
     exit "$status"
@@ -102,13 +116,9 @@ statement() {
         -e "s/\$4/'9999-12-31T23:59:59Z'/" -e "s/\$5/$1/" shared/sql/history.sql
 }
 
-# The api's CPU time so far (user + system), in clock ticks. API_PID is the background
-# subshell that started it; the api is that subshell's child, or the subshell itself where bash
-# ran the command in place.
+# The api's CPU time so far (user + system), in clock ticks.
 api_cpu_ticks() {
-    local pid
-    pid="$(pgrep -P "$API_PID" | head -1)"
-    awk '{print $14 + $15}' "/proc/${pid:-$API_PID}/stat"
+    awk '{print $14 + $15}' "/proc/$(api_pid)/stat"
 }
 
 # run_wrk URL [CONNECTIONS]: "req/s p50 p99 cpu" after a warm-up of the same shape, where cpu
