@@ -24,7 +24,6 @@ pub mod symbols;
 mod tls;
 mod watchdog;
 
-use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -261,17 +260,7 @@ fn history_diverged(applied: &str, here: Option<&str>) -> String {
 
 /// Renders an error with its causes, which tokio-postgres keeps out of its own `Display`.
 fn chain(error: &tokio_postgres::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    crate::telemetry::error_chain(error)
 }
 
 /// A pool of connections to the tickwatch database. Cheap to clone; build it once per cold
