@@ -1,6 +1,8 @@
-//! Gzips the web pages and the vendored libraries once, at build time, so the binary carries
+//! Gzips the web pages and the vendored library once, at build time, so the binary carries
 //! them compressed (the chart page's JavaScript is a third of its size gzipped) and serves them
-//! without compressing per request. Writes `assets.rs`, a table the `web` module includes.
+//! without compressing per request, and renders the `/docs` page from the committed
+//! `openapi.json` (see `src/docs_page.rs`; a document it cannot render fails the build). Writes
+//! `assets.rs`, a table the `web` module includes.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -8,30 +10,24 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+#[path = "src/docs_page.rs"]
+mod docs_page;
+
 /// (URL name, file under `assets/`, content type).
 const ASSETS: &[(&str, &str, &str)] = &[
     ("chart.html", "chart.html", "text/html; charset=utf-8"),
-    ("docs.html", "docs.html", "text/html; charset=utf-8"),
     ("chart.js", "chart.js", "text/javascript; charset=utf-8"),
     ("chart.css", "chart.css", "text/css; charset=utf-8"),
+    ("docs.css", "docs.css", "text/css; charset=utf-8"),
     (
         "lightweight-charts-5.2.1.js",
         "vendor/lightweight-charts-5.2.1.js",
         "text/javascript; charset=utf-8",
     ),
-    (
-        "rapidoc-9.3.8.js",
-        "vendor/rapidoc-9.3.8.js",
-        "text/javascript; charset=utf-8",
-    ),
 ];
 
 /// The licences page: every vendored library's licence, in one text file.
-const LICENCES: &[&str] = &[
-    "vendor/lightweight-charts-5.2.1.LICENSE",
-    "vendor/rapidoc-9.3.8.LICENSE",
-    "vendor/rapidoc-9.3.8.THIRD-PARTY-LICENSES",
-];
+const LICENCES: &[&str] = &["vendor/lightweight-charts-5.2.1.LICENSE"];
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -75,6 +71,15 @@ fn main() {
         licences.extend(b"\n\n");
     }
     add("licenses", "text/plain; charset=utf-8", &licences);
+    println!("cargo::rerun-if-changed=openapi.json");
+    println!("cargo::rerun-if-changed=src/docs_page.rs");
+    let text = std::fs::read_to_string("openapi.json").expect("read openapi.json");
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("functions/api/openapi.json is not JSON: {error}"));
+    let page = docs_page::render(&document).unwrap_or_else(|error| {
+        panic!("functions/api/openapi.json cannot be rendered into the /docs page: {error}")
+    });
+    add("docs.html", "text/html; charset=utf-8", page.as_bytes());
     table.push(']');
     std::fs::write(out.join("assets.rs"), table).expect("write the asset table");
 }

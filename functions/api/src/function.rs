@@ -54,12 +54,18 @@ pub async fn wire(
 /// one wake-up of the server) per request. On the current-thread runtime a woken task waits
 /// its turn behind the requests already ready, so the statements of all of them leave in one
 /// write (pipelined on the read lanes, see `tickwatch::db::Db::reader`).
+///
+/// The worker count is the one read here: left to itself, tokio would ask for the CPU count
+/// again, and on Linux each ask reads `/proc/self/cgroup` and the cgroup's CPU quota files
+/// (six system calls and their parsing at every cold start).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let mut builder = if cpus == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
-        tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(cpus);
+        builder
     };
     builder.enable_all().build()
 }

@@ -9,6 +9,8 @@
 pub mod auth;
 mod csv;
 pub mod deadline;
+#[cfg(test)]
+mod docs_page;
 mod encode;
 pub mod error;
 mod extract;

@@ -1,6 +1,7 @@
 //! The pages a person opens in a browser: the chart at `/` and `/chart/{symbol}`, the API docs
 //! at `/docs`, and their assets under `/assets/`. Everything is embedded in the binary,
-//! gzipped at build time (see `build.rs`): no CDN, nothing to build or install.
+//! gzipped at build time (see `build.rs`, which also renders the docs page from
+//! `openapi.json`): no CDN, nothing to build or install.
 //!
 //! Responses carry the gzip bytes to every client that accepts gzip (every browser) and are
 //! inflated on the fly for the rare one that does not. Vendored libraries have their version
@@ -37,7 +38,7 @@ pub struct Asset {
 pub static ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 /// Pages may run only their own scripts and talk only to this API. Inline styles are allowed
-/// because the docs renderer builds its shadow DOM with `<style>` elements.
+/// because the chart library adds a `<style>` element of its own; the docs page has none.
 const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
@@ -124,12 +125,13 @@ pub async fn chart_symbol(_symbol: SymbolPath, headers: HeaderMap) -> Response {
     page("chart.html", &headers)
 }
 
-/// The API reference, rendered in the browser from `/openapi.json`.
+/// The API reference: `openapi.json` rendered into static HTML when the API was built (see
+/// `docs_page`), so it needs no script.
 pub async fn docs(headers: HeaderMap) -> Response {
     page("docs.html", &headers)
 }
 
-/// A script, a stylesheet or the licences of the vendored libraries.
+/// A script, a stylesheet or the licence of the vendored library.
 pub async fn assets(AssetName(name): AssetName, headers: HeaderMap) -> Response {
     match asset(&name).filter(|a| !a.name.ends_with(".html")) {
         Some(asset) => serve(asset, &headers),

@@ -448,17 +448,20 @@ async fn the_docs_page_renders_every_path_of_the_openapi_document() {
         .expect("open the docs");
     browser
         .wait_until(
-            "the rendered reference",
-            "(() => { const d = document.querySelector('rapi-doc'); return d && d.shadowRoot && d.shadowRoot.textContent.includes('/v1/prices/{symbol}/history'); })()",
+            "the reference",
+            "document.readyState === 'complete' && document.body.innerText.includes('/v1/prices/{symbol}/history')",
         )
         .await;
-    let text = browser
-        .eval("document.querySelector('rapi-doc').shadowRoot.textContent")
-        .await;
+    let text = browser.eval("document.body.innerText").await;
     let text = text.as_str().unwrap_or_default();
     for path in &paths {
         assert!(text.contains(path.as_str()), "{path} is rendered");
     }
+    // The stylesheet applied: the method badges are coloured boxes, not plain text.
+    let badge = browser
+        .eval("getComputedStyle(document.querySelector('.method.get')).backgroundColor")
+        .await;
+    assert_eq!(badge.as_str(), Some("rgb(9, 105, 218)"), "{badge:?}");
     browser.screenshot("docs.png").await;
     let console = browser.console().await;
     assert_eq!(

@@ -1,5 +1,6 @@
 //! The embedded pages over HTTP: gzip for clients that take it, plain bytes for those that do
-//! not, revalidation by ETag, the error envelope for bad paths, and the chart page's weight.
+//! not, revalidation by ETag, the error envelope for bad paths, the chart page's weight, and
+//! the docs page as the document it is rendered from.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -65,7 +66,48 @@ async fn an_unchanged_asset_is_revalidated_and_vendored_libraries_are_cached_for
     assert!(library.text().contains("Lightweight Charts"));
     let licences = get_with(&app, "/assets/licenses", &[]).await;
     let licences = licences.text();
-    assert!(licences.contains("Apache License") && licences.contains("MIT License"));
+    assert!(licences.contains("lightweight-charts-5.2.1") && licences.contains("Apache License"));
+    assert!(
+        !licences.contains("rapidoc"),
+        "only the libraries the pages load are listed"
+    );
+}
+
+/// The docs page is rendered from the same document `/openapi.json` serves: every operation
+/// in it has its heading, and the page is static HTML behind the pages' content policy.
+#[tokio::test]
+async fn the_docs_page_shows_every_operation_of_the_served_document_without_a_script() {
+    let app = TestApp::spawn().await;
+    let document = get_with(&app, "/openapi.json", &[]).await.json();
+    let reply = get_with(&app, "/docs", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["content-type"], "text/html; charset=utf-8");
+    assert!(reply.headers.contains_key("content-security-policy"));
+    assert!(
+        reply.body.len() < 20 * 1024,
+        "{} bytes gzipped",
+        reply.body.len()
+    );
+    let page = String::from_utf8(gunzip(&reply.body)).expect("UTF-8");
+    assert!(!page.contains("<script"), "no script on the docs page");
+    assert!(page.contains("href=\"/openapi.json\""));
+    assert!(page.contains("href=\"/assets/docs.css\""));
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            let heading = format!(
+                "{}</span> <code>{}</code></a></h3>",
+                method.to_uppercase(),
+                path
+            );
+            assert!(page.contains(&heading), "{method} {path} has a heading");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 15, "{operations} operations");
+    let style = get_with(&app, "/assets/docs.css", &[]).await;
+    assert_eq!(style.status, StatusCode::OK);
+    assert_eq!(style.headers["content-type"], "text/css; charset=utf-8");
 }
 
 #[tokio::test]
