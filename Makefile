@@ -31,6 +31,10 @@ check: ## type-check everything quickly
 run: ## run the pipeline locally: throwaway PostgreSQL, synthetic prices, API on :8080
 	@scripts/run.sh $(ARGS)
 
+.PHONY: clean-db
+clean-db: ## delete make run's local database (stopped first); the next make run starts empty
+	@scripts/clean-db.sh
+
 .PHONY: import
 import: ## import a CSV of candles (the columns history?format=csv exports) into make run's database: make import SYMBOL=BTC FILE=history.csv
 	@SYMBOL="$(SYMBOL)" FILE="$(FILE)" scripts/import.sh

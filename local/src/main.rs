@@ -18,7 +18,7 @@ use anyhow::Context;
 use chrono::Utc;
 use tickwatch::collect::Collector;
 use tickwatch::config::{CollectorSettings, Env, Settings};
-use tickwatch::db::Db;
+use tickwatch::db::{Db, DbError};
 use tickwatch::detect::run::{Detection, Request, handle_request};
 use tickwatch::notify::{Notifier, NotifySettings};
 use tickwatch::startup::Resources;
@@ -38,9 +38,11 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&settings.database, None)
         .await
         .context("building the database pool")?;
-    db.ensure_migrated()
-        .await
-        .context("migrating the database")?;
+    db.ensure_migrated().await.map_err(|error| match error {
+        // Its message is the whole story, fix included: one line, not a chain.
+        DbError::HistoryDiverged { .. } => anyhow::Error::new(error),
+        error => anyhow::Error::new(error).context("migrating the database"),
+    })?;
     tracing::info!(database = db.target(), "database ready");
 
     let resources = Resources::offline("local", settings, db.clone());

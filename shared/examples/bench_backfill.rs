@@ -208,14 +208,15 @@ struct Variant {
 #[derive(Clone, Copy)]
 enum Integrity {
     Unchecked,
-    /// A foreign key to `symbols`, checked row by row (what `candles` had before V8).
+    /// A foreign key to `symbols`, checked row by row (what `candles` had before V7).
     ForeignKey,
     /// The check `candles` makes now: the batch's symbols looked up and locked once.
     SymbolCheck,
 }
 
-/// The insert trigger of `candles` (its function has the trigger's name).
+/// The insert trigger of `candles` and its function (which its update trigger shares).
 const RECORD: &str = "candles_inserted";
+const RECORD_FUNCTION: &str = "candles_written";
 
 /// A statement trigger making only the symbol check of `candles`, for twins without the rest
 /// of its trigger.
@@ -257,7 +258,7 @@ async fn breakdown(
     let mut variants = [
         variant("COPY, no symbol check, no trigger", Unchecked, false, false),
         variant(
-            "COPY + per-row foreign key (before V8)",
+            "COPY + per-row foreign key (before V7)",
             ForeignKey,
             false,
             false,
@@ -302,7 +303,7 @@ async fn breakdown(
             sql += &format!(
                 "CREATE TRIGGER {RECORD} AFTER INSERT ON {table}
                  REFERENCING NEW TABLE AS inserted
-                 FOR EACH STATEMENT EXECUTE FUNCTION {RECORD}();"
+                 FOR EACH STATEMENT EXECUTE FUNCTION {RECORD_FUNCTION}();"
             );
         }
         client.batch_execute(&sql).await?;

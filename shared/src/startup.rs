@@ -88,7 +88,10 @@ impl Resources {
 /// (its format is itself a setting), and Lambda records stderr in the function's log group.
 #[allow(clippy::print_stderr)]
 pub fn exit_with(function: &str, error: &StartupError) -> ! {
-    eprintln!("{function}: cannot start: {}", chain(error));
+    eprintln!(
+        "{function}: cannot start: {}",
+        crate::telemetry::error_chain(error)
+    );
     std::process::exit(2)
 }
 
@@ -99,18 +102,4 @@ pub fn or_exit<T, E: Into<StartupError>>(function: &str, result: Result<T, E>) -
         Ok(value) => value,
         Err(error) => exit_with(function, &error.into()),
     }
-}
-
-/// The error and the causes its own message does not already tell, joined with `: `.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text = format!("{text}: {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -61,11 +61,72 @@ pub fn init(format: LogFormat, filter: Targets) {
     };
 }
 
+/// An error and the causes its own message does not already tell, joined with `: `: how a
+/// log line or an exit message renders a chain. Many of our errors put their cause's text in
+/// their own message (a line logged with `%error` then still says why), so printing every
+/// link, as anyhow's `{:#}` does, would say the same thing twice.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use tracing::Level;
 
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Link {
+        text: &'static str,
+        #[source]
+        cause: Option<Box<Link>>,
+    }
+
+    fn link(text: &'static str, cause: Option<Link>) -> Link {
+        Link {
+            text,
+            cause: cause.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn a_chain_tells_each_cause_once() {
+        // A message that already carries its cause's text (DbError::Query does).
+        let told = link(
+            "database query failed: db error: ERROR: no such table",
+            Some(link("db error", Some(link("ERROR: no such table", None)))),
+        );
+        assert_eq!(
+            error_chain(&told),
+            "database query failed: db error: ERROR: no such table"
+        );
+        let untold = link(
+            "storing a batch",
+            Some(link("the database did not answer", None)),
+        );
+        assert_eq!(
+            error_chain(&untold),
+            "storing a batch: the database did not answer"
+        );
+        assert_eq!(
+            format!("{:#}", anyhow::Error::new(told))
+                .matches("no such table")
+                .count(),
+            2,
+            "what anyhow prints"
+        );
+    }
 
     #[test]
     fn the_default_is_info_everywhere() {

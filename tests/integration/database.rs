@@ -85,11 +85,8 @@ async fn the_watch_list_supports_insert_replace_list_and_delete() {
 
 #[tokio::test]
 async fn upserting_the_same_candles_twice_changes_nothing_the_second_time() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let batch: Vec<_> = (0..24)
         .map(|h| candle("BTC", h, Decimal::from(100 + h)))
         .collect();
@@ -105,11 +102,8 @@ async fn upserting_the_same_candles_twice_changes_nothing_the_second_time() {
 
 #[tokio::test]
 async fn disagreeing_copies_inside_one_batch_are_all_refused_and_exact_repeats_stored_once() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let batch = [
         candle("BTC", 1, dec!(10)),
         candle("BTC", 1, dec!(11)),
@@ -131,11 +125,8 @@ async fn disagreeing_copies_inside_one_batch_are_all_refused_and_exact_repeats_s
 
 #[tokio::test]
 async fn sub_cent_prices_come_back_exactly() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["SHIB"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("SHIB"))
-        .await
-        .expect("watch");
     let price = dec!(0.000012345678901234);
     candles::upsert(&client, &[candle("SHIB", 3, price)], UpsertMode::Replace)
         .await
@@ -150,11 +141,8 @@ async fn sub_cent_prices_come_back_exactly() {
 
 #[tokio::test]
 async fn merging_quotes_keeps_the_open_and_widens_the_range() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     for price in [dec!(100), dec!(120), dec!(90), dec!(105)] {
         candles::upsert(&client, &[candle("BTC", 5, price)], UpsertMode::MergeQuote)
             .await
@@ -172,11 +160,8 @@ async fn merging_quotes_keeps_the_open_and_widens_the_range() {
 
 #[tokio::test]
 async fn the_schema_itself_refuses_an_inconsistent_candle() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let err = client
         .execute(
             "INSERT INTO candles (symbol, interval, open_time, open, high, low, close, source)
@@ -207,11 +192,8 @@ fn event(at: chrono::DateTime<Utc>, severity: Severity, score: f64) -> Event {
 
 #[tokio::test]
 async fn events_keep_their_identity_and_record_when_their_severity_rises() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let at = Utc
         .with_ymd_and_hms(2026, 1, 1, 7, 0, 0)
         .single()
@@ -256,11 +238,8 @@ async fn events_keep_their_identity_and_record_when_their_severity_rises() {
 
 #[tokio::test]
 async fn writing_candles_records_where_the_detector_must_recompute_once_per_statement() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let at = |h: i64| {
         Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
             .single()
@@ -363,11 +342,8 @@ async fn writing_candles_records_where_the_detector_must_recompute_once_per_stat
 
 #[tokio::test]
 async fn the_watermark_only_moves_forward() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let at = Utc
         .with_ymd_and_hms(2026, 1, 1, 7, 0, 0)
         .single()
@@ -394,9 +370,18 @@ pub(crate) async fn counts_match_a_real_count(client: &tickwatch::db::Client) {
     let kept = tickwatch::db::stats::candle_counts(client)
         .await
         .expect("kept counts");
+    kept_counts_match_a_real_count(client, kept, "candles").await;
+}
+
+/// A summary's counts per series, as `stats` reads it, against counting `table` itself.
+async fn kept_counts_match_a_real_count(
+    client: &tickwatch::db::Client,
+    kept: Vec<tickwatch::db::stats::SeriesCount>,
+    table: &str,
+) {
     let real: Vec<(String, String, i64)> = client
         .query(
-            "SELECT symbol, interval, count(*) FROM candles GROUP BY 1, 2 ORDER BY 1, 2",
+            &format!("SELECT symbol, interval, count(*) FROM {table} GROUP BY 1, 2 ORDER BY 1, 2"),
             &[],
         )
         .await
@@ -408,18 +393,97 @@ pub(crate) async fn counts_match_a_real_count(client: &tickwatch::db::Client) {
         .into_iter()
         .map(|c| (c.symbol, c.interval, c.rows))
         .collect();
-    assert_eq!(kept, real);
+    assert_eq!(kept, real, "{table}");
+}
+
+async fn anomaly_counts_match_a_real_count(client: &tickwatch::db::Client) -> Vec<i64> {
+    let kept = tickwatch::db::stats::anomaly_counts(client)
+        .await
+        .expect("kept counts");
+    let rows = kept.iter().map(|c| c.rows).collect();
+    kept_counts_match_a_real_count(client, kept, "anomalies").await;
+    rows
+}
+
+/// What `/metrics` reports per series is kept by triggers on `anomalies` (a scrape reads a
+/// few rows, never the table): every way events come and go keeps it equal to a real count.
+#[tokio::test]
+async fn anomaly_counts_follow_inserts_updates_deletes_cascades_and_truncates() {
+    let test_db = TestDb::watching(&["BTC", "ETH"]).await;
+    let client = test_db.raw().await;
+    let at = |hour: u32| {
+        Utc.with_ymd_and_hms(2026, 1, 1, hour, 0, 0)
+            .single()
+            .expect("valid time")
+    };
+    let mut btc = Vec::new();
+    for hour in [0, 4, 8] {
+        let event = event(at(hour), Severity::Medium, 0.4);
+        btc.push(
+            anomalies::insert(&client, &sym("BTC"), Interval::OneHour, &event)
+                .await
+                .expect("insert"),
+        );
+    }
+    anomalies::insert(
+        &client,
+        &sym("ETH"),
+        Interval::OneHour,
+        &event(at(2), Severity::High, 0.7),
+    )
+    .await
+    .expect("insert");
+    assert_eq!(anomaly_counts_match_a_real_count(&client).await, [3, 1]);
+
+    // One statement over both series (grouped once), then the detector's kind of update,
+    // which changes no count, and a hand-made one that moves an event to another series.
+    client
+        .execute(
+            "INSERT INTO anomalies (symbol, interval, start_time, end_time, peak_time, candles,
+                                    score, severity, kind, methods)
+             SELECT symbol, interval, start_time + interval '1 day', end_time + interval '1 day',
+                    peak_time + interval '1 day', candles, score, severity, kind, methods
+             FROM anomalies",
+            &[],
+        )
+        .await
+        .expect("a copy of every event");
+    assert_eq!(anomaly_counts_match_a_real_count(&client).await, [6, 2]);
+    assert!(
+        anomalies::update(&client, btc[0], &event(at(0), Severity::High, 0.6))
+            .await
+            .expect("rescored")
+    );
+    assert_eq!(anomaly_counts_match_a_real_count(&client).await, [6, 2]);
+    client
+        .execute(
+            "UPDATE anomalies SET symbol = 'ETH' WHERE id = $1",
+            &[&btc[1]],
+        )
+        .await
+        .expect("moved");
+    assert_eq!(anomaly_counts_match_a_real_count(&client).await, [5, 3]);
+
+    assert_eq!(
+        anomalies::delete(&client, &btc[2..]).await.expect("delete"),
+        1
+    );
+    assert_eq!(anomaly_counts_match_a_real_count(&client).await, [4, 3]);
+    symbols::delete(&client, &sym("ETH"))
+        .await
+        .expect("unwatch: its events cascade");
+    assert_eq!(anomaly_counts_match_a_real_count(&client).await, [4]);
+    client
+        .batch_execute("TRUNCATE anomalies")
+        .await
+        .expect("truncate");
+    assert!(anomaly_counts_match_a_real_count(&client).await.is_empty());
 }
 
 #[tokio::test]
 async fn series_counts_follow_inserts_updates_deletes_cascades_and_truncates() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC", "ETH"]).await;
     let client = test_db.raw().await;
-    for symbol in ["BTC", "ETH"] {
-        symbols::upsert(&client, &watched(symbol))
-            .await
-            .expect("watch");
-    }
     let btc: Vec<_> = (0..10)
         .map(|h| candle("BTC", h, Decimal::from(100 + h)))
         .collect();
@@ -514,13 +578,8 @@ async fn rescan_state(client: &tickwatch::db::Client, symbol: &str) -> (u32, i64
 /// outbox row with its own first and last candle, and a rescan from its own earliest candle.
 #[tokio::test]
 async fn one_statement_over_several_series_records_each_series_apart() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC", "ETH"]).await;
     let client = test_db.raw().await;
-    for symbol in ["BTC", "ETH"] {
-        symbols::upsert(&client, &watched(symbol))
-            .await
-            .expect("watch");
-    }
     let mut batch: Vec<_> = (0..5).map(|h| candle("BTC", h, dec!(100))).collect();
     batch.extend((2..4).map(|h| candle("ETH", h, dec!(5))));
     candles::upsert(&client, &batch, UpsertMode::Replace)
@@ -604,11 +663,8 @@ fn minute_candles(symbol: &str, count: usize, close: impl Fn(usize) -> Decimal) 
 
 #[tokio::test]
 async fn a_large_batch_goes_through_copy_and_stays_idempotent_and_exact() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let count = candles::COPY_FROM * 2 + 7;
     let batch = minute_candles("BTC", count, |i| dec!(0.000012345678) + Decimal::from(i));
     let first = candles::upsert(&client, &batch, UpsertMode::Replace)
@@ -640,13 +696,8 @@ async fn a_large_batch_goes_through_copy_and_stays_idempotent_and_exact() {
 
 #[tokio::test]
 async fn a_large_batch_of_quotes_merges_like_a_small_one() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC", "ETH"]).await;
     let client = test_db.raw().await;
-    for symbol in ["BTC", "ETH"] {
-        symbols::upsert(&client, &watched(symbol))
-            .await
-            .expect("watch");
-    }
     let count = candles::COPY_FROM + 1;
     let first = minute_candles("BTC", count, |i| Decimal::from(100 + i));
     let second = minute_candles("BTC", count, |i| Decimal::from(100 + i) - dec!(0.5));
@@ -692,11 +743,8 @@ async fn a_large_batch_of_quotes_merges_like_a_small_one() {
 
 #[tokio::test]
 async fn a_refused_large_batch_stores_nothing_and_leaves_nothing_behind_for_the_next() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let unwatched = minute_candles("NOPE", candles::COPY_FROM, |i| Decimal::from(1 + i));
     candles::upsert(&client, &unwatched, UpsertMode::Replace)
         .await
@@ -718,15 +766,12 @@ async fn a_refused_large_batch_stores_nothing_and_leaves_nothing_behind_for_the_
 /// [`candles::COPY_FROM`]) and through COPY and the staging table.
 #[tokio::test]
 async fn on_both_upsert_paths_corrections_stick_and_repeated_keys_are_refused() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["ARR", "COPY"]).await;
     let client = test_db.raw().await;
     for (symbol, count) in [
         ("ARR", candles::COPY_FROM - 10),
         ("COPY", candles::COPY_FROM + 10),
     ] {
-        symbols::upsert(&client, &watched(symbol))
-            .await
-            .expect("watch");
         let feed = minute_candles(symbol, count, |i| Decimal::from(100 + i));
         candles::upsert(&client, &feed, UpsertMode::Replace)
             .await
@@ -973,11 +1018,8 @@ async fn assert_the_correction_survived_the_race(
 
 #[tokio::test]
 async fn an_append_that_meets_a_concurrent_correction_falls_back_to_merging_around_it() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let feed = minute_candles("BTC", candles::COPY_FROM * 2, |i| Decimal::from(100 + i));
     let corrected = Candle {
         close: feed[300].low,
@@ -1007,11 +1049,8 @@ async fn an_append_that_meets_a_concurrent_correction_falls_back_to_merging_arou
 
 #[tokio::test]
 async fn inside_a_callers_transaction_a_refused_append_leaves_the_transaction_usable() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let feed = minute_candles("BTC", candles::COPY_FROM + 40, |i| Decimal::from(50 + i));
     let corrected = Candle {
         close: feed[3].high,
@@ -1043,11 +1082,8 @@ async fn inside_a_callers_transaction_a_refused_append_leaves_the_transaction_us
 
 #[tokio::test]
 async fn a_large_batch_into_an_empty_span_is_appended_with_the_same_bookkeeping() {
-    let test_db = TestDb::migrated().await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
-    symbols::upsert(&client, &watched("BTC"))
-        .await
-        .expect("watch");
     let feed = minute_candles("BTC", candles::COPY_FROM * 3, |i| Decimal::from(10 + i));
     // Stored rows before and after the batch's span do not stop the append; the gap between
     // them is what a repair fills.

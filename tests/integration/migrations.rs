@@ -27,6 +27,7 @@ async fn migrating_an_empty_database_creates_every_table() {
         tables(&test_db).await,
         [
             "anomalies",
+            "anomaly_series_counts",
             "candle_scores",
             "candle_series_counts",
             "candles",
@@ -69,7 +70,64 @@ async fn an_edited_newest_migration_is_still_caught_after_the_quick_check() {
         .migrate()
         .await
         .expect_err("a divergent migration is refused");
-    assert!(error.to_string().contains("migration"), "{error}");
+    assert!(
+        matches!(&error, DbError::HistoryDiverged { here: Some(_), .. }),
+        "{error:?}"
+    );
+}
+
+/// A database migrated before a migration was rewritten (nothing deployed yet, so the history
+/// may be): the refusal names the migration that differs and, in one line, the fix.
+#[tokio::test]
+async fn a_rewritten_migration_is_refused_in_one_line_naming_the_fix() {
+    let test_db = TestDb::migrated().await;
+    let client = test_db.raw().await;
+    client
+        .execute(
+            "UPDATE refinery_schema_history SET name = 'as_it_was_first_written', checksum = '1'
+             WHERE version = $1",
+            &[&SCHEMA_VERSION],
+        )
+        .await
+        .expect("rewrite history");
+    let error = test_db
+        .db
+        .migrate()
+        .await
+        .expect_err("a rewritten migration");
+    let here = format!("V{SCHEMA_VERSION}__");
+    assert!(
+        matches!(&error, DbError::HistoryDiverged { applied, here: Some(ours) }
+            if applied == &format!("V{SCHEMA_VERSION}__as_it_was_first_written")
+                && ours.starts_with(&here)),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(!text.contains('\n'), "{text}");
+    assert!(text.contains("as_it_was_first_written"), "{text}");
+    assert!(text.contains("`make clean-db`"), "{text}");
+    assert!(!error.is_unavailable(), "a fault of the database's history");
+
+    // A migration this build does not have at all (a later one, then deleted) likewise.
+    let test_db = TestDb::migrated().await;
+    test_db
+        .raw()
+        .await
+        .execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             SELECT $1, 'since_deleted', applied_on, '0' FROM refinery_schema_history
+             WHERE version = 1",
+            &[&(SCHEMA_VERSION + 1)],
+        )
+        .await
+        .expect("a migration this build lacks");
+    let error = test_db.db.migrate().await.expect_err("a missing migration");
+    assert!(
+        matches!(&error, DbError::HistoryDiverged { applied, here: None }
+            if applied == &format!("V{}__since_deleted", SCHEMA_VERSION + 1)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("`make clean-db`"), "{error}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tickwatch::db::symbols;
-use tickwatch_tests::{TestDb, sym, watched};
+use tickwatch_tests::{TestDb, sym};
 use tokio_postgres::error::SqlState;
 
 /// One hourly candle of `symbol` per hour in `hours`, as one statement.
@@ -33,20 +33,9 @@ async fn candles_of(client: &tickwatch::db::Client, symbol: &str) -> i64 {
         .get(0)
 }
 
-async fn watched_db(names: &[&str]) -> TestDb {
-    let test_db = TestDb::migrated().await;
-    let client = test_db.raw().await;
-    for name in names {
-        symbols::upsert(&client, &watched(name))
-            .await
-            .expect("watch");
-    }
-    test_db
-}
-
 #[tokio::test]
 async fn candles_of_an_unknown_symbol_are_refused_with_the_foreign_key_code() {
-    let test_db = watched_db(&["BTC"]).await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let client = test_db.raw().await;
     let alone = client
         .batch_execute(&insert_sql("NOPE", 0..2))
@@ -91,7 +80,7 @@ async fn candles_of_an_unknown_symbol_are_refused_with_the_foreign_key_code() {
 
 #[tokio::test]
 async fn unwatching_a_symbol_removes_its_candles_and_only_them() {
-    let test_db = watched_db(&["BTC", "ETH"]).await;
+    let test_db = TestDb::watching(&["BTC", "ETH"]).await;
     let client = test_db.raw().await;
     client
         .batch_execute(&format!(
@@ -124,7 +113,7 @@ async fn unwatching_a_symbol_removes_its_candles_and_only_them() {
 
 #[tokio::test]
 async fn a_symbol_with_candles_cannot_be_renamed_one_without_can() {
-    let test_db = watched_db(&["BTC", "ETH"]).await;
+    let test_db = TestDb::watching(&["BTC", "ETH"]).await;
     let client = test_db.raw().await;
     client
         .batch_execute(&insert_sql("BTC", 0..1))
@@ -149,7 +138,7 @@ async fn a_symbol_with_candles_cannot_be_renamed_one_without_can() {
 /// takes the candles the write committed.
 #[tokio::test]
 async fn a_delete_racing_a_write_waits_and_then_takes_its_candles() {
-    let test_db = watched_db(&["BTC"]).await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let writer = test_db.raw().await;
     let deleter = test_db.raw().await;
     writer.batch_execute("BEGIN").await.expect("begin");
@@ -176,7 +165,7 @@ async fn a_delete_racing_a_write_waits_and_then_takes_its_candles() {
 /// A delete that commits while a write waits for its symbol makes the write fail, whole.
 #[tokio::test]
 async fn a_write_racing_a_committed_delete_is_refused() {
-    let test_db = watched_db(&["BTC"]).await;
+    let test_db = TestDb::watching(&["BTC"]).await;
     let writer = test_db.raw().await;
     let deleter = test_db.raw().await;
     deleter.batch_execute("BEGIN").await.expect("begin");

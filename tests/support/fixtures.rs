@@ -77,6 +77,16 @@ pub async fn watch_synthetic(test_db: &TestDb, symbol: &str, interval: Interval)
 }
 
 impl TestDb {
+    /// A migrated database with `symbols` on the watch list, each as [`watched`] makes it
+    /// (hourly synthetic crypto): the set-up of most tests of what the database keeps.
+    pub async fn watching(symbols: &[&str]) -> Self {
+        let test_db = Self::migrated().await;
+        for symbol in symbols {
+            test_db.watch(&watched(symbol)).await;
+        }
+        test_db
+    }
+
     /// Puts `entry` on the watch list through the library's own upsert.
     pub async fn watch(&self, entry: &WatchedSymbol) {
         symbols::upsert(&self.raw().await, entry)

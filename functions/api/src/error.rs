@@ -314,7 +314,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(
                     status = self.status.as_u16(),
                     code = self.code,
-                    error = format!("{source:#}"),
+                    error = tickwatch::telemetry::error_chain(source.as_ref()),
                     "request failed"
                 );
             }

@@ -383,7 +383,6 @@ async fn deliver(
 fn add_stored(outcome: &mut SymbolOutcome, stored: &super::store::Stored) {
     outcome.stored += stored.stored;
     outcome.unchanged += stored.unchanged;
-    outcome.duplicates += stored.duplicates;
     for (reason, n) in &stored.rejected {
         *outcome.rejected.entry(reason.clone()).or_default() += n;
     }

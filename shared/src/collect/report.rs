@@ -122,9 +122,8 @@ pub struct SymbolOutcome {
     pub unchanged: u64,
     /// Accepted candles handed to the writer's queue (stored asynchronously, in the cloud).
     pub queued: u64,
-    /// Items dropped because the same response held a later one for the same candle.
-    pub duplicates: u64,
-    /// Rejected items, by reason (`non_positive_price`, `high_below_low`, …).
+    /// Rejected items, by reason (`non_positive_price`, `high_below_low`, …; a repeat of a
+    /// candle in the same response is `duplicate_open_time`).
     pub rejected: BTreeMap<String, u64>,
     /// Open time of the newest accepted candle.
     pub newest: Option<DateTime<Utc>>,
@@ -152,7 +151,6 @@ impl SymbolOutcome {
             stored: 0,
             unchanged: 0,
             queued: 0,
-            duplicates: 0,
             rejected: BTreeMap::new(),
             newest: None,
             gaps: GapCounts::default(),

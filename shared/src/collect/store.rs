@@ -21,9 +21,8 @@ pub struct Stored {
     pub stored: u64,
     /// Accepted candles the database already held unchanged.
     pub unchanged: u64,
-    /// Candles dropped because the batch held a later one for the same bucket.
-    pub duplicates: u64,
-    /// Candles refused, by reason.
+    /// Candles refused, by reason; a repeat of a bucket in the batch is one of them
+    /// (`duplicate_open_time`).
     pub rejected: BTreeMap<String, u64>,
     /// Buckets of the batch's span still missing afterwards (`None`: the batch covers no span).
     pub still_missing: Option<u64>,

@@ -38,9 +38,26 @@ pub(crate) async fn run(client: &mut Client, patience: &Patience) -> Result<usiz
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
         .await;
-    let report = outcome.map_err(|e| DbError::Migration(Box::new(e)))?;
+    let report = outcome.map_err(refused)?;
     unlocked?;
     Ok(report.applied_migrations().len())
+}
+
+/// Tells a history that does not match this build's migrations (refinery refuses it before
+/// applying anything) from a migration that failed.
+fn refused(error: refinery::Error) -> DbError {
+    use refinery::error::Kind;
+    match error.kind() {
+        Kind::DivergentVersion(applied, here) => DbError::HistoryDiverged {
+            applied: applied.to_string(),
+            here: Some(here.to_string()),
+        },
+        Kind::MissingVersion(applied) => DbError::HistoryDiverged {
+            applied: applied.to_string(),
+            here: None,
+        },
+        _ => DbError::Migration(Box::new(error)),
+    }
 }
 
 /// The newest embedded migration's version, as refinery reads the file names.

@@ -24,7 +24,6 @@ pub mod symbols;
 mod tls;
 mod watchdog;
 
-use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,6 +80,18 @@ pub enum DbError {
     #[cfg(feature = "migrations")]
     #[error("database migration failed: {0}")]
     Migration(#[source] Box<refinery::Error>),
+    /// The migrations recorded in the database are not this build's: one was rewritten after
+    /// the database was migrated (before anything is deployed the history may be rewritten,
+    /// and a development database then has to be made again), or the database was migrated by
+    /// a build with migrations this one lacks. Nothing was applied.
+    #[cfg(feature = "migrations")]
+    #[error("{}", history_diverged(.applied, .here.as_deref()))]
+    HistoryDiverged {
+        /// The applied migration that does not match, as `V<n>__<name>`.
+        applied: String,
+        /// This build's migration of the same version, if it has one.
+        here: Option<String>,
+    },
     /// The database's schema is older than the one this build was compiled against (or it has
     /// never been migrated): the migrator has not applied this build's migrations yet. Checked
     /// again on the next use, so the function recovers by itself once the migrator ran.
@@ -234,19 +245,22 @@ fn schema_behind(found: Option<i32>, expected: i32) -> String {
     }
 }
 
+/// The message of [`DbError::HistoryDiverged`]: what differs, and the fix for a local database.
+#[cfg(feature = "migrations")]
+fn history_diverged(applied: &str, here: Option<&str>) -> String {
+    let difference = match here {
+        Some(here) => format!("applied migration {applied} is not this build's {here}"),
+        None => format!("applied migration {applied} is not among this build's"),
+    };
+    format!(
+        "the database's schema history differs from this build's ({difference}): \
+         for a local database, run `make clean-db` once (it deletes its data) and start again"
+    )
+}
+
 /// Renders an error with its causes, which tokio-postgres keeps out of its own `Display`.
 fn chain(error: &tokio_postgres::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    crate::telemetry::error_chain(error)
 }
 
 /// A pool of connections to the tickwatch database. Cheap to clone; build it once per cold

@@ -85,7 +85,7 @@ pub async fn unassigned_tables(client: &impl GenericClient) -> Result<Vec<String
 /// Tables no function role writes: summaries kept by triggers through `SECURITY DEFINER`
 /// functions that the migrations' role owns, so a role that writes candles keeps them right
 /// without any privilege of its own on them.
-const READ_ONLY_TABLES: &[&str] = &["candle_series_counts"];
+const READ_ONLY_TABLES: &[&str] = &["anomaly_series_counts", "candle_series_counts"];
 
 async fn tables(client: &impl GenericClient) -> Result<Vec<String>, DbError> {
     Ok(client

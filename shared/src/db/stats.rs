@@ -56,7 +56,7 @@ pub struct SeriesCount {
 }
 
 /// Candles stored per (symbol, interval), read from the summary the `candles` triggers keep
-/// (migration V2): a few rows however long the history grows, so a scrape never counts the
+/// (migration V3): a few rows however long the history grows, so a scrape never counts the
 /// table.
 pub async fn candle_counts(client: &impl GenericClient) -> Result<Vec<SeriesCount>, DbError> {
     counts(
@@ -67,11 +67,13 @@ pub async fn candle_counts(client: &impl GenericClient) -> Result<Vec<SeriesCoun
     .await
 }
 
-/// Anomalies stored per (symbol, interval).
+/// Events stored per (symbol, interval), read from the summary the `anomalies` triggers keep
+/// (migration V8), for the same reason as [`candle_counts`].
 pub async fn anomaly_counts(client: &impl GenericClient) -> Result<Vec<SeriesCount>, DbError> {
     counts(
         client,
-        "SELECT symbol, interval, count(*) AS n FROM anomalies GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT symbol, interval, anomalies AS n FROM anomaly_series_counts
+         WHERE anomalies > 0 ORDER BY 1, 2",
     )
     .await
 }

@@ -43,12 +43,6 @@ named_enum!(
         Drop => "drop",
         /// Volume far above the usual, whatever the price did.
         VolumeSpike => "volume_spike",
-        /// Price stretched far above its recent level; no current detector produces it.
-        Overbought => "overbought",
-        /// Price stretched far below its recent level; no current detector produces it.
-        Oversold => "oversold",
-        /// The close left its Bollinger bands; no current detector produces it.
-        BandBreach => "band_breach",
         /// Many candles moving far more than usual, none of them extreme alone.
         VolatilityBurst => "volatility_burst",
         /// An unusual combination of features (isolation forest) with no single clear reading.

@@ -175,8 +175,14 @@ pub async fn list(
 /// Counts of events in a range.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnomalyStats {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
+    /// Start of the range counted, inclusive (`from`, or `to` less `days`); null when the
+    /// request left the range open at that end: every event since the first is counted.
+    #[schema(required = true)]
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range counted, exclusive (`to`, or now with `days`); null when the request
+    /// left the range open at that end.
+    #[schema(required = true)]
+    pub to: Option<DateTime<Utc>>,
     pub total: i64,
     pub by_method: BTreeMap<String, i64>,
     pub by_kind: BTreeMap<String, i64>,
@@ -207,9 +213,12 @@ pub async fn stats(
             Some(symbol) => ApiError::unknown_symbol(symbol),
             None => ApiError::not_found("unknown_symbol", "the symbol is not on the watch list"),
         })?;
+    // An open end is the earliest or latest instant a query may reach: say "open", not a
+    // year 1 or 9999 nobody asked for.
+    let bound = |at: DateTime<Utc>, open: DateTime<Utc>| (at != open).then_some(at);
     Ok(Json(AnomalyStats {
-        from: range.from,
-        to: range.to,
+        from: bound(range.from, tickwatch::model::EARLIEST),
+        to: bound(range.to, tickwatch::model::LATEST),
         total: counts.total,
         by_method: counts.by_method.into_iter().collect(),
         by_kind: counts.by_kind.into_iter().collect(),

@@ -200,6 +200,9 @@ async fn anomaly_parameters_are_checked() {
 async fn stats_count_events_by_method_kind_severity_and_symbol_over_a_range() {
     let app = seeded().await;
     let body = app.get("/v1/anomalies/stats").await.json();
+    // No range asked for: both ends open, said as null rather than as year 1 and 9999.
+    assert_eq!(body["from"], serde_json::Value::Null, "{body}");
+    assert_eq!(body["to"], serde_json::Value::Null, "{body}");
     assert_eq!(body["total"], 65);
     assert_eq!(body["by_method"]["zscore"], 60);
     assert_eq!(body["by_method"]["iqr"], 20);
@@ -215,11 +218,25 @@ async fn stats_count_events_by_method_kind_severity_and_symbol_over_a_range() {
         .get("/v1/anomalies/stats?symbol=BTC&from=2026-01-01T00:00:00Z&to=2026-01-01T06:00:00Z")
         .await
         .json();
+    assert_eq!(ranged["from"], "2026-01-01T00:00:00Z");
+    assert_eq!(ranged["to"], "2026-01-01T06:00:00Z");
     assert_eq!(ranged["total"], 6);
+    let open_ended = app
+        .get("/v1/anomalies/stats?from=2026-01-01T00:00:00Z")
+        .await
+        .json();
+    assert_eq!(open_ended["from"], "2026-01-01T00:00:00Z");
+    assert_eq!(open_ended["to"], serde_json::Value::Null, "{open_ended}");
     assert_eq!(ranged["by_method"]["iqr"], 2);
     assert_eq!(ranged["by_symbol"].as_object().map(|o| o.len()), Some(1));
     let empty = app.get("/v1/anomalies/stats?days=1").await.json();
     assert_eq!(empty["total"], 0);
+    // `days` counts back from now: both ends are instants, a day apart.
+    let end = |key: &str| {
+        chrono::DateTime::parse_from_rfc3339(empty[key].as_str().expect("an instant"))
+            .expect("RFC 3339")
+    };
+    assert_eq!(end("to") - end("from"), TimeDelta::days(1), "{empty}");
     assert_eq!(empty["by_method"], serde_json::json!({}));
 }
 

@@ -64,6 +64,26 @@ async fn metrics_are_prometheus_text_with_counts_per_series() {
         let value = line.rsplit(' ').next().expect("a value");
         assert!(value.parse::<f64>().is_ok(), "{line}");
     }
+
+    // A scrape reads the counts the triggers keep, never the events themselves: with the
+    // table locked against every reader it still answers, with the same count.
+    let locker = app.db.unbounded().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE anomalies IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock the events");
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(5), app.get("/metrics"))
+        .await
+        .expect("a scrape does not wait on the events table");
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(
+        reply
+            .text()
+            .contains("tickwatch_anomalies{symbol=\"BTC\",interval=\"1h\"} 1\n"),
+        "{}",
+        reply.text()
+    );
+    locker.batch_execute("ROLLBACK").await.expect("unlock");
 }
 
 #[tokio::test]
