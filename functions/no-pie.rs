@@ -9,7 +9,7 @@
 // loader patches each one before `main`: tens of thousands of them, about a fifth of a cold
 // start's instructions. Linked at a fixed address, the linker resolves them instead and the
 // binary loses its relocation table too. The cost is ASLR for the executable's own image
-// (shared libraries, stack and heap are still randomised); see the README's Benchmarks.
+// (shared libraries, stack and heap are still randomised); see docs/performance.md.
 // `scripts/check-release.sh` fails when a release bootstrap is not ELF type EXEC.
 
 /// Which binaries of the crate being built are linked position-dependent.
