@@ -24,12 +24,15 @@ pub mod server;
 pub mod settings;
 mod state;
 
+use std::convert::Infallible;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
 
 pub use auth::{ApiKey, load_api_key};
 pub use server::{ServerLimits, serve};
@@ -39,10 +42,14 @@ pub use state::AppState;
 /// The largest request body accepted: a full batch of corrections fits easily.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
+/// The whole API as one service: what [`app`] builds, and what the Lambda runtime, the local
+/// server and the tests call.
+pub type App = BoxCloneSyncService<Request, Response, Infallible>;
+
 /// Every route of the API, with the error envelope for unknown routes and methods, and the
 /// layers every request passes, outermost first: its id and log line, the limits on its line
 /// and headers, its time budget, the body limit.
-pub fn app(state: AppState) -> Router {
+pub fn app(state: AppState) -> App {
     use routes::{anomalies, collect, corrections, health, import, prices, scores, symbols, web};
     let routes = Router::new()
         .route("/", get(web::chart))
@@ -75,27 +82,31 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/anomalies/stats", get(anomalies::stats))
         .route("/v1/anomalies/{symbol}/latest", get(anomalies::latest))
         .fallback(routes::not_found)
-        .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state.clone());
     // The layers wrap the router once, not each route: `Router::layer` clones and boxes every
     // layer into each of the 25 routes, about a sixth of the api's cold start (callgrind).
-    let layered = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(state, edge))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .service(routes);
-    Router::new().fallback_service(layered)
+    // Boxed as a service, not nested in an outer `Router`, which would route every request a
+    // second time only to reach its fallback.
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(state, edge))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .service(routes),
+    )
 }
 
 /// What every request passes before its route, in order: its id and log line
 /// ([`request_id`]), the limits on its line and headers ([`limits`]), its time budget
-/// ([`deadline`]). One middleware, not three: each `from_fn` layer costs every request a clone
-/// of the service below it and two boxed futures.
+/// ([`deadline`]); and on its way out, the envelope for axum's own 405
+/// ([`routes::method_not_allowed`]). One middleware, not three: each `from_fn` layer costs
+/// every request a clone of the service below it and two boxed futures.
 async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     request_id::traced(request, async |request| {
         if let Err(refused) = limits::check(&request) {
             return refused.into_response();
         }
-        deadline::within_budget(&state, request, next).await
+        let response = deadline::within_budget(&state, request, next).await;
+        routes::method_not_allowed(response)
     })
     .await
 }

@@ -7,9 +7,9 @@ use tickwatch::startup::{Resources, or_exit};
 const FUNCTION: &str = "api";
 
 fn main() -> Result<(), lambda_http::Error> {
-    api::function::runtime()?.block_on(async {
+    let env = Env::process();
+    api::function::runtime(&env)?.block_on(async {
         let resources = or_exit(FUNCTION, Resources::from_env(FUNCTION).await);
-        let env = Env::process();
         let (state, settings) = or_exit(FUNCTION, api::function::wire(&resources, &env).await);
         api::function::run(state, settings, &env).await
     })

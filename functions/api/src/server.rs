@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
+use axum::body::Body;
 use axum::http::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -33,6 +33,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
+use tower::ServiceExt as _;
+use tower::util::MapRequest;
 
 use crate::error::{ErrorBody, ErrorEnvelope};
 
@@ -69,7 +71,7 @@ impl Default for ServerLimits {
 /// (up to ten seconds).
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: crate::App,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -111,7 +113,7 @@ pub async fn serve(
             ));
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(app.clone().map_request(into_axum as IntoAxum));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -129,13 +131,21 @@ pub async fn serve(
     Ok(())
 }
 
+/// How a request read by hyper becomes one the [`crate::App`] takes: only its body's type
+/// changes.
+type IntoAxum = fn(hyper::Request<hyper::body::Incoming>) -> axum::extract::Request;
+
+fn into_axum(request: hyper::Request<hyper::body::Incoming>) -> axum::extract::Request {
+    request.map(Body::new)
+}
+
 /// One connection: hyper serves it over [`Guarded`]; if hyper gave up on a request itself,
 /// the envelope goes out on the socket it hands back.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     builder: &hyper::server::conn::http1::Builder,
-    service: TowerToHyperService<Router>,
+    service: TowerToHyperService<MapRequest<crate::App, IntoAxum>>,
     watcher: hyper_util::server::graceful::Watcher,
     limits: ServerLimits,
 ) {

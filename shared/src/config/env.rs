@@ -1,7 +1,7 @@
 //! A read-only view of environment variables, so settings can be parsed from a map in tests.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::ConfigError;
 
@@ -9,22 +9,20 @@ use super::ConfigError;
 /// write `FOO=` when they mean "no value".
 #[derive(Debug, Clone, Default)]
 pub struct Env {
+    /// Values of this view itself: every value of a test's map, or a local run's defaults.
     vars: Arc<HashMap<String, String>>,
+    /// Whether a name not in `vars` is looked up in the process environment.
+    process: bool,
 }
 
-/// The process environment as first read: a function's `main` and the shared start-up both
-/// ask for it, and copying every variable into a map is a few percent of a cold start's
-/// instructions, so the second asker shares the first one's map.
-static PROCESS: OnceLock<Arc<HashMap<String, String>>> = OnceLock::new();
-
 impl Env {
-    /// The process environment, read once per process (at cold start); later changes to the
-    /// environment are not seen, as nothing of ours sets variables after start.
+    /// The process environment. Each lookup reads the one variable it names: a start-up
+    /// looks up a few dozen names, and copying every variable into a map first cost more
+    /// (its allocations and hashing were about 4% of the api's cold start).
     pub fn process() -> Self {
         Self {
-            vars: PROCESS
-                .get_or_init(|| Arc::new(std::env::vars().collect()))
-                .clone(),
+            vars: Arc::default(),
+            process: true,
         }
     }
 
@@ -37,11 +35,12 @@ impl Env {
                     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                     .collect(),
             ),
+            process: false,
         }
     }
 
     /// Returns a copy with `name` set, for tests and for local runs that fill in defaults
-    /// (the process map itself is left as it is).
+    /// (the process environment itself is left as it is).
     pub fn with(mut self, name: &str, value: &str) -> Self {
         Arc::make_mut(&mut self.vars).insert(name.to_owned(), value.to_owned());
         self
@@ -49,10 +48,12 @@ impl Env {
 
     /// The trimmed value of `name`; `None` when unset or blank.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.vars
-            .get(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+        let trimmed = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        match self.vars.get(name) {
+            Some(value) => trimmed(value),
+            None if self.process => std::env::var(name).ok().and_then(|value| trimmed(&value)),
+            None => None,
+        }
     }
 
     /// The value of `name`, or [`ConfigError::Missing`] with `hint` when it is unset or blank.
@@ -106,15 +107,16 @@ mod tests {
     }
 
     #[test]
-    fn the_process_environment_is_read_once_and_a_copy_with_a_value_leaves_it_alone() {
-        let first = Env::process();
-        let second = Env::process();
-        assert!(Arc::ptr_eq(&first.vars, &second.vars));
+    fn the_process_environment_is_seen_and_a_copy_with_a_value_leaves_it_alone() {
+        let path = std::env::var("PATH").expect("tests run with a PATH");
+        assert_eq!(Env::process().get("PATH").as_deref(), Some(path.trim()));
         let name = "TICKWATCH_ENV_TEST_ONLY_IN_THE_COPY";
-        let changed = second.with(name, "x");
+        let changed = Env::process().with(name, "x").with("PATH", "/only/here");
         assert_eq!(changed.get(name).as_deref(), Some("x"));
+        assert_eq!(changed.get("PATH").as_deref(), Some("/only/here"));
         assert_eq!(Env::process().get(name), None);
-        assert_eq!(first.get(name), None);
+        assert_eq!(Env::process().get("PATH").as_deref(), Some(path.trim()));
+        assert_eq!(Env::from_pairs(&[]).get("PATH"), None);
     }
 
     #[test]

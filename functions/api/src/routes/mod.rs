@@ -11,7 +11,9 @@ pub mod scores;
 pub mod symbols;
 pub mod web;
 
-use axum::http::Uri;
+use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
@@ -21,7 +23,20 @@ pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found("unknown_route", format!("no route for {path}"))
 }
 
-/// 405 for a known path with a method it does not serve.
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::method_not_allowed()
+/// 405 for a known path with a method it does not serve, in the envelope. axum answers it
+/// itself, with an empty body and the `allow` header; this puts the envelope in that answer
+/// (keeping the header) and passes every other response as it is. Set on the router instead
+/// (`method_not_allowed_fallback`), the envelope cost every cold start a pass over all routes.
+pub fn method_not_allowed(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(ALLOW).cloned();
+    let mut enveloped = ApiError::method_not_allowed().into_response();
+    if let Some(allow) = allow {
+        enveloped.headers_mut().insert(ALLOW, allow);
+    }
+    enveloped
 }

@@ -184,7 +184,12 @@ async fn serve(app: &TestApp) -> String {
         .expect("a free port");
     let address = listener.local_addr().expect("address");
     let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(api::serve(
+        listener,
+        router,
+        api::ServerLimits::default(),
+        std::future::pending(),
+    ));
     format!("http://{address}")
 }
 

@@ -21,7 +21,7 @@ const PATIENCE: Duration = Duration::from_millis(1500);
 
 struct FaultApp {
     cluster: Cluster,
-    router: axum::Router,
+    router: api::App,
 }
 
 impl FaultApp {

@@ -1,7 +1,6 @@
 //! `TestApp`: a migrated database of its own, the router over it, and helpers to seed rows
 //! through the library's own queries and to send requests.
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -25,7 +24,7 @@ pub const KEY: &str = "test-key-0123456789abcdef";
 
 pub struct TestApp {
     pub db: TestDb,
-    pub router: Router,
+    pub router: api::App,
 }
 
 pub struct Reply {

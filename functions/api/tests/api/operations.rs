@@ -98,6 +98,13 @@ async fn unknown_routes_and_methods_answer_with_the_envelope() {
     app.write(http::Method::PATCH, "/v1/symbols", None)
         .await
         .expect_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    // The envelope keeps the methods the path does serve.
+    let delete = app.write(http::Method::DELETE, "/v1/symbols", None).await;
+    delete.expect_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(delete.headers["allow"], "GET,HEAD");
+    let post = app.write(http::Method::POST, "/v1/symbols/BTC", None).await;
+    post.expect_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(post.headers["allow"], "PUT,DELETE");
 }
 
 #[tokio::test]
