@@ -7,20 +7,17 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Time kept back from a Lambda invocation's own deadline to send the answer in.
 const ANSWER_MARGIN: Duration = Duration::from_millis(300);
 
-/// Runs the request within its budget (the last step of `crate::edge`).
-pub async fn within_budget(state: &AppState, request: Request, next: Next) -> Response {
-    let budget = budget(&request, state.request_timeout());
-    match tokio::time::timeout(budget, next.run(request)).await {
+/// Runs `serve` within `budget` (see [`budget`]): past it, the envelope with 503 `timeout`.
+pub async fn within(budget: Duration, serve: impl Future<Output = Response>) -> Response {
+    match tokio::time::timeout(budget, serve).await {
         Ok(response) => response,
         Err(_) => ApiError::deadline_exceeded(budget).into_response(),
     }
@@ -30,7 +27,7 @@ pub async fn within_budget(state: &AppState, request: Request, next: Next) -> Re
 /// deadline already past when the request starts is no deadline: Lambda never hands over an
 /// expired invocation, but local emulators (`cargo lambda watch` without `--timeout`) send
 /// the time of the invocation itself.
-fn budget(request: &Request, configured: Duration) -> Duration {
+pub fn budget(request: &Request, configured: Duration) -> Duration {
     let Some(context) = request.lambda_context_ref() else {
         return configured;
     };

@@ -4,11 +4,11 @@
 
 use std::borrow::Cow;
 
-use axum::extract::rejection::RawPathParamsRejection;
-use axum::extract::{FromRequest, FromRequestParts, RawPathParams};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
+use crate::router::PathParams;
 
 /// `axum::extract::Query` answering with the envelope.
 #[derive(Debug, FromRequestParts)]
@@ -23,27 +23,26 @@ pub struct ApiJson<T>(pub T);
 /// One path parameter by name, percent-decoded.
 pub(crate) async fn path_param<S: Send + Sync>(
     parts: &mut Parts,
-    state: &S,
+    _state: &S,
     name: &str,
 ) -> Result<String, ApiError> {
-    let params = RawPathParams::from_request_parts(parts, state).await?;
-    params
-        .iter()
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+    let raw = parts
+        .extensions
+        .get::<PathParams>()
+        .and_then(|params| params.get(name))
         // Only a route without this parameter could get here: a programming error.
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("the route has no path parameter {name}"))
+        })?;
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_path",
+                "the path holds bytes that are not valid UTF-8 once percent-decoded",
+            )
         })
-}
-
-impl From<RawPathParamsRejection> for ApiError {
-    fn from(_: RawPathParamsRejection) -> Self {
-        ApiError::bad_request(
-            "invalid_path",
-            "the path holds bytes that are not valid UTF-8 once percent-decoded",
-        )
-    }
 }
 
 /// The query string as name/value pairs, percent-decoded. Each typed parameter reads its own
