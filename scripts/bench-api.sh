@@ -14,6 +14,9 @@
 # give the database the same CPU and the ratio measures what the API and HTTP add on the
 # client side (BENCH_PIN=0 lets the scheduler place everything, as before). The output says
 # which split was used, with the load average before each run: the machine may be shared.
+# Each endpoint is measured in BENCH_ROUNDS (default 3) rounds, each an api run then a pgbench
+# run; the round with the median ratio is printed, with every round's ratio beside it, since a
+# single pair moves by a tenth between runs on a shared machine (both sides do).
 # BENCH_SECONDS (default 15) sets each run's length; BENCH_BIN skips the build and runs that
 # binary; API_ENV adds settings to the api's environment (e.g. "DB_READ_LANES=0" to compare).
 # Not part of CI.
@@ -26,6 +29,8 @@ source scripts/lib/bench.sh
 command -v wrk >/dev/null || die "wrk not found: install it with 'apt-get install wrk'"
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup"
 SECONDS_PER_RUN="${BENCH_SECONDS:-15}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a whole number of rounds, at least 1 (got '$ROUNDS')"
 CONNECTIONS=32
 PIN="${BENCH_PIN:-1}"
 [ "$(nproc)" -ge 2 ] || PIN=0
@@ -121,26 +126,37 @@ api_cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$(api_pid)/stat"
 }
 
-# run_wrk URL [CONNECTIONS]: "req/s p50 p99 cpu" after a warm-up of the same shape, where cpu
-# is the api's own CPU time per request in microseconds: unlike req/s and latency, which the
-# machine's other load moves, it counts only the api's work.
+# run_wrk URL [CONNECTIONS]: "req/s p50 p99 cpu wrk_cpu" after a warm-up of the same shape,
+# where cpu is the api's own CPU time per request in microseconds: unlike req/s and latency,
+# which the machine's other load moves, it counts only the api's work. wrk_cpu is the load
+# generator's, which shares the api's CPU: the two add up to what one request costs that CPU.
 run_wrk() {
     local connections="${2:-$CONNECTIONS}" threads="$GENERATOR_THREADS"
     [ "$connections" -lt 2 ] && threads=1
     on_client_cpu wrk -t"$threads" -c"$connections" -d2s "$1" >/dev/null
     local before after
     before="$(api_cpu_ticks)"
-    on_client_cpu wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$1" >"$RUN_DIR/wrk.txt"
+    # In a subshell of its own, whose `times` then reports wrk's CPU time alone.
+    (
+        on_client_cpu wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$1" >"$RUN_DIR/wrk.txt"
+        times >"$RUN_DIR/wrk.times"
+    )
     after="$(api_cpu_ticks)"
-    local rps p50 p99 requests cpu
+    local rps p50 p99 requests cpu wrk_cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$RUN_DIR/wrk.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$RUN_DIR/wrk.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$RUN_DIR/wrk.txt")
     requests=$(awk '/ requests in / {print $1}' "$RUN_DIR/wrk.txt")
     cpu=$(awk -v a="$before" -v b="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
         'BEGIN {printf "%.0fus", (b - a) / hz * 1e6 / n}')
+    # The children's line of `times`: "XmY.YYYs XmY.YYYs" (user, system).
+    wrk_cpu=$(awk -v n="$requests" 'NR == 2 {
+        total = 0
+        for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); total += t[1] * 60 + t[2] }
+        printf "%.0fus", total * 1e6 / n
+    }' "$RUN_DIR/wrk.times")
     if grep -q "Non-2xx" "$RUN_DIR/wrk.txt"; then cat "$RUN_DIR/wrk.txt" >&2; die "wrk saw errors"; fi
-    echo "$rps $p50 $p99 $cpu"
+    echo "$rps $p50 $p99 $cpu $wrk_cpu"
 }
 
 # run_pgbench LIMIT [CONNECTIONS]: "tps p50 p99" of the API's own statement.
@@ -160,18 +176,26 @@ run_pgbench() {
     echo "$tps $p50 $p99"
 }
 
-printf '\n%-22s %12s %9s %9s %14s %9s %9s %7s %11s %12s\n' endpoint "api req/s" p50 p99 "pgbench tps" p50 p99 ratio "load (1 min)" "api CPU/req"
+printf '\n%-22s %12s %9s %9s %14s %9s %9s %7s %11s %12s %12s  %s\n' endpoint "api req/s" p50 p99 "pgbench tps" p50 p99 ratio "load (1 min)" "api CPU/req" "wrk CPU/req" "every round's ratio"
 for case in "latest|/v1/prices/S3/latest|1" "history?limit=100|/v1/prices/S3/history?limit=100|101"; do
     IFS='|' read -r name path limit <<<"$case"
     curl -fsS "$base$path" >/dev/null || die "GET $path failed"
-    api_load="$(load)"
-    read -r rps ap50 ap99 cpu < <(run_wrk "$base$path")
-    pg_load="$(load)"
-    read -r tps pp50 pp99 < <(run_pgbench "$limit")
-    ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN {printf "%.2f", a / b}')
-    printf '%-22s %12s %9s %9s %14.0f %9s %9s %7s %11s %12s\n' "$name" "$rps" "$ap50" "$ap99" "$tps" "$pp50" "$pp99" "${ratio}x" "$api_load/$pg_load" "$cpu"
-    summary_add "$name, $CONNECTIONS connections: api req/s / pgbench tps" "${ratio}x" ">= 0.5x"
+    : >"$RUN_DIR/rounds"
+    for _ in $(seq 1 "$ROUNDS"); do
+        api_load="$(load)"
+        read -r rps ap50 ap99 cpu wrk_cpu < <(run_wrk "$base$path")
+        pg_load="$(load)"
+        read -r tps pp50 pp99 < <(run_pgbench "$limit")
+        ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN {printf "%.2f", a / b}')
+        echo "$ratio $rps $ap50 $ap99 $tps $pp50 $pp99 $api_load/$pg_load $cpu $wrk_cpu" >>"$RUN_DIR/rounds"
+    done
+    # The round with the median ratio (the lower middle one of an even count).
+    read -r ratio rps ap50 ap99 tps pp50 pp99 loads cpu wrk_cpu < <(sort -n "$RUN_DIR/rounds" | sed -n "$(((ROUNDS + 1) / 2))p")
+    every="$(cut -d' ' -f1 "$RUN_DIR/rounds" | sed 's/$/x/' | paste -sd' ')"
+    printf '%-22s %12s %9s %9s %14.0f %9s %9s %7s %11s %12s %12s  %s\n' "$name" "$rps" "$ap50" "$ap99" "$tps" "$pp50" "$pp99" "${ratio}x" "$loads" "$cpu" "$wrk_cpu" "$every"
+    summary_add "$name, $CONNECTIONS connections: api req/s / pgbench tps (median of $ROUNDS rounds)" "${ratio}x" ">= 0.5x"
     summary_add "$name, $CONNECTIONS connections: api CPU per request (not a ratio: load-independent)" "$cpu" "lower"
+    summary_add "$name, $CONNECTIONS connections: wrk CPU per request, on the api's CPU" "$wrk_cpu" "-"
     summary_add "$name, $CONNECTIONS connections: api p99 (pgbench p99)" "$ap99 ($pp99)" "$([ "$limit" = 1 ] && echo '< 10 ms' || echo '< 20 ms')"
 done
 
@@ -179,7 +203,7 @@ done
 # median against pgbench's mean. At one connection pgbench's per-transaction log reads its
 # clock lazily (most transactions are logged as 0 us), so its median cannot be had; its mean
 # (elapsed time / transactions) is exact, and at one connection close to its median.
-read -r _ ap50 _ < <(run_wrk "$base/v1/prices/S3/latest" 1)
+read -r _ ap50 _ _ _ < <(run_wrk "$base/v1/prices/S3/latest" 1)
 run_pgbench 1 1 >/dev/null
 pg_mean="$(awk -F' = ' '/^latency average/ {split($2, a, " "); print a[1]}' "$RUN_DIR/pgbench.txt")"
 overhead=$(awk -v a="$(to_ms "$ap50")" -v p="$pg_mean" 'BEGIN {printf "%.3f", a - p}')
@@ -193,4 +217,4 @@ if [ "$PIN" = 1 ]; then
 else
     split="nothing pinned: the api, PostgreSQL and the load generator share $(nproc) CPUs"
 fi
-say "$CONNECTIONS connections, ${SECONDS_PER_RUN} s per run; $split; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+say "$CONNECTIONS connections, ${SECONDS_PER_RUN} s per run, $ROUNDS rounds per endpoint; $split; load average now $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -858,6 +858,14 @@ async fn backend_pid(client: &tickwatch::db::Client) -> i32 {
         .get(0)
 }
 
+async fn plan_cache_mode(client: &tickwatch::db::Client) -> String {
+    client
+        .query_one("SHOW plan_cache_mode", &[])
+        .await
+        .expect("the setting")
+        .get(0)
+}
+
 #[tokio::test]
 async fn concurrent_reads_share_a_lane_and_a_lane_whose_connection_died_opens_another() {
     let test_db = TestDb::migrated().await;
@@ -876,6 +884,9 @@ async fn concurrent_reads_share_a_lane_and_a_lane_whose_connection_died_opens_an
         a,
         "a caller that asks for a connection of its own never gets the lane's"
     );
+    // The lane plans its statements once; a connection of one's own keeps the server's choice.
+    assert_eq!(plan_cache_mode(&first).await, "force_generic_plan");
+    assert_eq!(plan_cache_mode(&exclusive).await, "auto");
     drop((first, second));
 
     let killed: bool = test_db

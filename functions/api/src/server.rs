@@ -21,7 +21,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -256,7 +256,7 @@ impl Refusal {
             status.canonical_reason().unwrap_or("Error"),
             body.len(),
             crate::request_id::HEADER,
-            uuid::Uuid::new_v4(),
+            crate::request_id::fresh(),
         )
         .into_bytes();
         out.extend_from_slice(&body);
@@ -447,9 +447,11 @@ fn automatic_answer(buf: &[u8]) -> Option<(usize, StatusCode)> {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         ),
     ];
-    // Every response passes here, so the scan is one vectorised search for the common prefix;
-    // only its (rare) hits are looked at closely.
-    memchr::memmem::find_iter(buf, b"HTTP/1.1 4").find_map(|start| {
+    // Every response passes here, so the scan is one vectorised search for the common prefix,
+    // with a searcher built once; only its (rare) hits are looked at closely.
+    static CLIENT_ERROR: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"HTTP/1.1 4"));
+    CLIENT_ERROR.find_iter(buf).find_map(|start| {
         let head = &buf[start..];
         let (_, status) = STATUS_LINES
             .iter()

@@ -31,6 +31,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 pub use deadpool_postgres::Object as Client;
 pub use iam::IamTokenError;
+pub use lanes::GENERIC_PLANS;
 
 use crate::config::DatabaseSettings;
 

@@ -132,6 +132,19 @@ pub async fn range(
         .collect()
 }
 
+/// The statement of [`page_watched`]: symbol, interval (NULL: the symbol's own), from,
+/// before, limit.
+pub const PAGE_SQL: &str = "SELECT COALESCE($2::text, s.interval) AS series_interval, c.*
+     FROM symbols s
+     LEFT JOIN LATERAL (
+         SELECT open_time, p, score, severity, readings, facts FROM candle_scores
+         WHERE symbol = s.symbol AND interval = COALESCE($2::text, s.interval)
+           AND open_time >= $3 AND open_time < $4
+         ORDER BY open_time DESC
+         LIMIT $5
+     ) c ON true
+     WHERE s.symbol = $1";
+
 /// Scores of a watched symbol with `from <= open_time < before`, newest first, at most
 /// `limit`, in one statement that also answers whether the symbol is watched: `Ok(None)` means
 /// it is not. `interval` defaults to the symbol's own.
@@ -143,20 +156,7 @@ pub async fn page_watched(
     before: DateTime<Utc>,
     limit: i64,
 ) -> Result<Option<(Interval, Vec<CandleScore>)>, DbError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT COALESCE($2::text, s.interval) AS series_interval, c.*
-             FROM symbols s
-             LEFT JOIN LATERAL (
-                 SELECT open_time, p, score, severity, readings, facts FROM candle_scores
-                 WHERE symbol = s.symbol AND interval = COALESCE($2::text, s.interval)
-                   AND open_time >= $3 AND open_time < $4
-                 ORDER BY open_time DESC
-                 LIMIT $5
-             ) c ON true
-             WHERE s.symbol = $1",
-        )
-        .await?;
+    let statement = client.prepare_cached(PAGE_SQL).await?;
     let rows = client
         .query(
             &statement,

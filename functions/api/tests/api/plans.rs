@@ -1,9 +1,12 @@
-//! The API's history and anomaly queries use the indexes: on a table of a million candles, no
-//! plan (custom or generic, with and without a cursor, for every filter combination) scans
-//! `candles` or `anomalies` sequentially. The tiny `symbols` table may be read whole.
+//! The API's reads use the indexes: on a table of a million candles, no plan of a statement
+//! that takes a read lane (history, scores, anomaly pages; custom or generic, with and without
+//! a cursor, for every filter combination) scans `candles`, `candle_scores` or `anomalies`
+//! sequentially. The tiny `symbols` table may be read whole. Lanes run on generic plans (see
+//! `tickwatch::db::lanes`), so these plans are the ones the API's reads get.
 
 use tickwatch::db::anomalies::{AnomalyFilter, page_sql};
 use tickwatch::db::candles::HISTORY_SQL;
+use tickwatch::db::scores::PAGE_SQL as SCORES_SQL;
 use tickwatch::model::{Method, Severity};
 use tickwatch_tests::TestDb;
 
@@ -15,6 +18,8 @@ INSERT INTO candles (symbol, interval, open_time, open, high, low, close, volume
     SELECT 'S' || (i % 10), '1m', timestamptz '2020-01-01' + (i / 10) * interval '1 minute',
            100, 101, 99, 100, 1, 'synthetic'
     FROM generate_series(0, 999999) i;
+INSERT INTO candle_scores (symbol, interval, open_time, p, score)
+    SELECT symbol, interval, open_time, 0.5, 0 FROM candles;
 INSERT INTO anomalies (symbol, interval, start_time, end_time, peak_time, candles, score,
                        severity, kind, methods)
     SELECT 'S' || (i % 10), '1m', t, t + interval '2 minutes', t, 3, 0.5,
@@ -53,13 +58,15 @@ async fn plans(client: &tokio_postgres::Client, sql: &str, types: &str, args: &s
 
 fn assert_no_big_seq_scan(plan: &str, what: &str) {
     assert!(
-        !plan.contains("Seq Scan on candles") && !plan.contains("Seq Scan on anomalies"),
+        !plan.contains("Seq Scan on candles")
+            && !plan.contains("Seq Scan on candle_scores")
+            && !plan.contains("Seq Scan on anomalies"),
         "{what} scans a big table sequentially:\n{plan}"
     );
 }
 
 #[tokio::test]
-async fn history_and_anomaly_queries_use_indexes_on_a_million_candles() {
+async fn lane_reads_use_indexes_on_a_million_candles() {
     let db = TestDb::migrated().await;
     let client = db.unbounded().await;
     client.batch_execute(LOAD).await.expect("bulk load");
@@ -81,6 +88,13 @@ async fn history_and_anomaly_queries_use_indexes_on_a_million_candles() {
             assert!(
                 plan.contains("candles_pkey"),
                 "history uses the key:\n{plan}"
+            );
+        }
+        for plan in plans(&client, SCORES_SQL, history_types, args).await {
+            assert_no_big_seq_scan(&plan, &format!("scores({args})"));
+            assert!(
+                plan.contains("candle_scores_pkey"),
+                "scores use the key:\n{plan}"
             );
         }
     }
