@@ -850,20 +850,24 @@ async fn on_both_upsert_paths_corrections_stick_and_repeated_keys_are_refused() 
     }
 }
 
-async fn backend_pid(client: &tickwatch::db::Client) -> i32 {
+/// The one value `sql` answers on `client`.
+async fn value<T: for<'a> tokio_postgres::types::FromSql<'a>>(
+    client: &tickwatch::db::Client,
+    sql: &str,
+) -> T {
     client
-        .query_one("SELECT pg_backend_pid()", &[])
+        .query_one(sql, &[])
         .await
-        .expect("a pid")
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .get(0)
 }
 
+async fn backend_pid(client: &tickwatch::db::Client) -> i32 {
+    value(client, "SELECT pg_backend_pid()").await
+}
+
 async fn plan_cache_mode(client: &tickwatch::db::Client) -> String {
-    client
-        .query_one("SHOW plan_cache_mode", &[])
-        .await
-        .expect("the setting")
-        .get(0)
+    value(client, "SHOW plan_cache_mode").await
 }
 
 #[tokio::test]
