@@ -71,8 +71,15 @@ async fn an_edited_newest_migration_is_still_caught_after_the_quick_check() {
         .await
         .expect_err("a divergent migration is refused");
     assert!(
-        matches!(&error, DbError::HistoryDiverged { here: Some(_), .. }),
+        matches!(&error, DbError::HistoryDiverged { applied, here: Some(ours) } if applied == ours),
         "{error:?}"
+    );
+    // Same version and name: the message says the file was edited, not that two differ.
+    assert!(
+        error
+            .to_string()
+            .contains("differs from this build's file of that name"),
+        "{error}"
     );
 }
 

@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use tickwatch::config::{DatabaseSettings, Env};
-use tickwatch::db::{Db, roles};
+use tickwatch::db::{Db, DbError, roles};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -13,6 +13,11 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&settings, None)
         .await
         .context("building the database pool")?;
-    roles::migrate(&db).await.context("migrating")?;
+    roles::migrate(&db).await.map_err(|error| match error {
+        // Its message is the whole story, `make clean-db` included: one line, as `make run`
+        // prints it.
+        DbError::HistoryDiverged { .. } => anyhow::Error::new(error),
+        error => anyhow::Error::new(error).context("migrating"),
+    })?;
     Ok(())
 }

@@ -250,6 +250,10 @@ fn schema_behind(found: Option<i32>, expected: i32) -> String {
 #[cfg(feature = "migrations")]
 fn history_diverged(applied: &str, here: Option<&str>) -> String {
     let difference = match here {
+        // Same version and name: the file itself was edited after it was applied.
+        Some(here) if here == applied => {
+            format!("applied migration {applied} differs from this build's file of that name")
+        }
         Some(here) => format!("applied migration {applied} is not this build's {here}"),
         None => format!("applied migration {applied} is not among this build's"),
     };
