@@ -68,6 +68,24 @@ fn main() {
         report.rows.extend(external_rows(&series, &path));
     }
     println!("{}", report.table());
+    print_calibration(&report);
+}
+
+/// How often the consensus reached each severity on the quiet series, against the scale.
+fn print_calibration(report: &Report) {
+    println!("\ncalibration on quiet series (consensus; candles at or above each floor):");
+    println!("| severity | floor | expected | observed | observed / expected |");
+    println!("|---|---|---|---|---|");
+    for level in &report.calibration {
+        println!(
+            "| {} | {:.3} | {:.1} | {} | {:.2} |",
+            level.severity.as_str(),
+            tickwatch::detect::recurrence::severity_floor(level.severity),
+            level.expected,
+            level.observed,
+            level.ratio()
+        );
+    }
 }
 
 fn scores_hash(series: &[LabelledSeries], config: &DetectorConfig) -> u64 {

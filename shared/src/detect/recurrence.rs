@@ -66,14 +66,19 @@ pub fn score_over(p: f64, candle_seconds: f64) -> f64 {
     score_of_days(candle_seconds / DAY_SECONDS / p.max(f64::MIN_POSITIVE))
 }
 
-/// The score at which each severity starts.
-pub fn severity_floor(severity: Severity) -> f64 {
-    score_of_days(match severity {
+/// The recurrence time, in days, at which each severity starts.
+pub fn floor_days(severity: Severity) -> f64 {
+    match severity {
         Severity::Low => WEEK_DAYS,
         Severity::Medium => MONTH_DAYS,
         Severity::High => YEAR_DAYS,
         Severity::Critical => DECADE_DAYS,
-    })
+    }
+}
+
+/// The score at which each severity starts.
+pub fn severity_floor(severity: Severity) -> f64 {
+    score_of_days(floor_days(severity))
 }
 
 /// The severity of a score, `None` below weekly.

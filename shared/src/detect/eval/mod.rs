@@ -26,7 +26,7 @@ use self::generator::{Injection, LabelledSeries, Market, Role, WARM_UP, generate
 use self::nab::{Tally, Window};
 use super::rolling::ExactMoments;
 use super::{DetectorConfig, Scorer, Series, recurrence};
-use crate::model::Method;
+use crate::model::{Method, Severity};
 
 /// Returns in the baseline's window.
 pub const BASELINE_WINDOW: usize = 1_000;
@@ -254,6 +254,58 @@ pub struct Report {
     pub candles: usize,
     /// The big moves (≥ 6σ, one candle) the consensus missed, for the breakdown.
     pub misses: Vec<Miss>,
+    /// How often the consensus reached each severity on quiet series, against the scale's
+    /// promise; the same at every threshold.
+    pub calibration: Vec<Calibration>,
+}
+
+/// How often the consensus scores a candle of a quiet series at or above a severity's floor,
+/// against how often a calibrated `p` would. A floor at a recurrence of `T` days is reached by
+/// `span / T` candles of a series spanning `span` days, whatever its interval (the score is on
+/// the calendar scale, see [`recurrence`]). A ratio above 1: `p` overstates rarity there, and
+/// alerts come more often than the scale promises; below 1, it understates it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// The severity whose floor is counted.
+    pub severity: Severity,
+    /// Candles of quiet series at or above the floor (after the warm-up).
+    pub observed: usize,
+    /// What a calibrated `p` gives: the quiet series' days over the floor's recurrence.
+    pub expected: f64,
+}
+
+impl Calibration {
+    /// One per severity, nothing counted yet.
+    pub fn levels() -> Vec<Self> {
+        [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .map(|severity| Self {
+            severity,
+            observed: 0,
+            expected: 0.0,
+        })
+        .collect()
+    }
+
+    /// Observed over expected (1 is calibrated; NaN before anything was expected).
+    pub fn ratio(&self) -> f64 {
+        self.observed as f64 / self.expected
+    }
+}
+
+/// Adds one quiet series to `levels`: its judged candles' consensus scores, and the days they
+/// span.
+pub fn calibrate(levels: &mut [Calibration], scores: &[Option<f64>], span_days: f64) {
+    for level in levels {
+        let floor = recurrence::severity_floor(level.severity);
+        level.observed += scores.iter().flatten().filter(|s| **s >= floor).count();
+        level.expected += span_days / recurrence::floor_days(level.severity);
+    }
 }
 
 /// A big move the consensus missed, and what came closest to catching it.
@@ -438,8 +490,10 @@ pub fn evaluate_at(
             series: series.len(),
             candles: 0,
             misses: Vec::new(),
+            calibration: Vec::new(),
         })
         .collect();
+    let mut calibration = Calibration::levels();
     for s in series {
         let prepared = Series::new(&s.candles);
         let interval = s.market.interval();
@@ -480,6 +534,10 @@ pub fn evaluate_at(
         let spans: Vec<(usize, usize)> = s.labels.iter().map(|l| (l.start, l.end)).collect();
         let windows = nab::windows(s.candles.len(), &spans);
         let consensus = methods.len();
+        if s.role == Role::Quiet {
+            let judged = &row_scores[consensus][WARM_UP.min(s.candles.len())..];
+            calibrate(&mut calibration, judged, judged_weeks(s) * 7.0);
+        }
         for report in &mut reports {
             report.candles += s.candles.len();
             let flagged = |values: &[Option<f64>]| -> Vec<bool> {
@@ -533,6 +591,9 @@ pub fn evaluate_at(
             }
         }
     }
+    for report in &mut reports {
+        report.calibration.clone_from(&calibration);
+    }
     reports
 }
 
@@ -554,6 +615,15 @@ pub fn event_onsets(flagged: &[bool], merge_within: usize) -> Vec<bool> {
         .collect()
 }
 
+/// The calendar weeks a series spans after its warm-up: the time its judged candles cover.
+fn judged_weeks(s: &LabelledSeries) -> f64 {
+    let span = match (s.candles.get(WARM_UP), s.candles.last()) {
+        (Some(a), Some(b)) => b.open_time - a.open_time,
+        _ => TimeDelta::zero(),
+    };
+    span.num_seconds() as f64 / (7.0 * 86_400.0)
+}
+
 /// Adds what `detections` did on `s` to `row`.
 fn tally(row: &mut Row, s: &LabelledSeries, detections: &[bool], merge_within: usize) {
     match s.role {
@@ -569,11 +639,7 @@ fn tally(row: &mut Row, s: &LabelledSeries, detections: &[bool], merge_within: u
                 last = Some(i);
             }
             row.quiet_alerts += alerts;
-            let span = match (s.candles.get(WARM_UP), s.candles.last()) {
-                (Some(a), Some(b)) => b.open_time - a.open_time,
-                _ => TimeDelta::zero(),
-            };
-            row.quiet_weeks += span.num_seconds() as f64 / (7.0 * 86_400.0);
+            row.quiet_weeks += judged_weeks(s);
         }
         Role::Labelled => {
             let spans: Vec<(usize, usize)> = s.labels.iter().map(|l| (l.start, l.end)).collect();
@@ -709,6 +775,27 @@ mod tests {
         assert!(z > 7.9 && z < 8.0);
     }
 
+    #[test]
+    fn calibration_counts_candles_at_each_floor_against_the_span_over_its_recurrence() {
+        let mut levels = Calibration::levels();
+        // One score under every floor, then one at or above each floor in turn.
+        let scores = [Some(0.1), None, Some(0.2), Some(0.4), Some(0.6), Some(0.9)];
+        calibrate(&mut levels, &scores, 70.0);
+        calibrate(&mut levels, &[Some(0.781)], 3652.5);
+        let observed: Vec<usize> = levels.iter().map(|l| l.observed).collect();
+        assert_eq!(observed, [5, 4, 3, 2]);
+        let expected: Vec<f64> = levels.iter().map(|l| l.expected).collect();
+        let days = 70.0 + 3652.5;
+        for (got, want) in
+            expected
+                .iter()
+                .zip([days / 7.0, days / 30.436_875, days / 365.25, days / 3652.5])
+        {
+            assert!((got - want).abs() < 1e-9, "{got} against {want}");
+        }
+        assert!((levels[3].ratio() - 2.0 / (days / 3652.5)).abs() < 1e-12);
+    }
+
     /// The regression guard `make test` runs: a small held-out set, thresholds that can fail.
     #[test]
     fn the_consensus_beats_every_method_and_the_baseline_on_a_small_held_out_set() {
@@ -753,5 +840,17 @@ mod tests {
             "{table}"
         );
         assert_eq!(consensus.flat_findings, 0, "{table}");
+        // Calibration is reported for every severity, over the quiet series' judged weeks.
+        let weeks: f64 = series
+            .iter()
+            .filter(|s| s.role == Role::Quiet)
+            .map(judged_weeks)
+            .sum();
+        assert!(weeks > 0.0);
+        assert_eq!(report.calibration.len(), 4);
+        for level in &report.calibration {
+            let want = weeks * 7.0 / recurrence::floor_days(level.severity);
+            assert!((level.expected - want).abs() < 1e-6, "{level:?}");
+        }
     }
 }
