@@ -71,20 +71,31 @@ fn main() {
     print_calibration(&report);
 }
 
-/// How often the consensus reached each severity on the quiet series, against the scale.
+/// How often each method and the consensus reached each severity on the quiet series,
+/// against a calibrated `p` (observed / expected candles; 1 is calibrated).
 fn print_calibration(report: &Report) {
-    println!("\ncalibration on quiet series (consensus; candles at or above each floor):");
-    println!("| severity | floor | expected | observed | observed / expected |");
-    println!("|---|---|---|---|---|");
-    for level in &report.calibration {
-        println!(
-            "| {} | {:.3} | {:.1} | {} | {:.2} |",
-            level.severity.as_str(),
-            tickwatch::detect::recurrence::severity_floor(level.severity),
-            level.expected,
-            level.observed,
-            level.ratio()
-        );
+    println!(
+        "\ncalibration on quiet series (candles at or above each floor, observed / expected):"
+    );
+    let Some((_, first)) = report.calibration.first() else {
+        return;
+    };
+    print!("{:<18}", "detector");
+    for level in first {
+        print!(" {:>9}", level.severity.as_str());
+    }
+    println!();
+    print!("{:<18}", "expected candles");
+    for level in first {
+        print!(" {:>9.1}", level.expected);
+    }
+    println!();
+    for (name, levels) in &report.calibration {
+        print!("{name:<18}");
+        for level in levels {
+            print!(" {:>8.2}x", level.ratio());
+        }
+        println!();
     }
 }
 

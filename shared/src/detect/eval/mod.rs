@@ -254,9 +254,10 @@ pub struct Report {
     pub candles: usize,
     /// The big moves (≥ 6σ, one candle) the consensus missed, for the breakdown.
     pub misses: Vec<Miss>,
-    /// How often the consensus reached each severity on quiet series, against the scale's
-    /// promise; the same at every threshold.
-    pub calibration: Vec<Calibration>,
+    /// How often each method and the consensus reached each severity on quiet series,
+    /// against the scale's promise, by row name (the methods, then [`CONSENSUS`]); the same
+    /// at every threshold.
+    pub calibration: Vec<(String, Vec<Calibration>)>,
 }
 
 /// How often the consensus scores a candle of a quiet series at or above a severity's floor,
@@ -493,7 +494,13 @@ pub fn evaluate_at(
             calibration: Vec::new(),
         })
         .collect();
-    let mut calibration = Calibration::levels();
+    // The methods' rows, then the consensus: the first `methods.len() + 1` score rows.
+    let mut calibration: Vec<(String, Vec<Calibration>)> = methods
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .chain([CONSENSUS.to_owned()])
+        .map(|name| (name, Calibration::levels()))
+        .collect();
     for s in series {
         let prepared = Series::new(&s.candles);
         let interval = s.market.interval();
@@ -535,8 +542,11 @@ pub fn evaluate_at(
         let windows = nab::windows(s.candles.len(), &spans);
         let consensus = methods.len();
         if s.role == Role::Quiet {
-            let judged = &row_scores[consensus][WARM_UP.min(s.candles.len())..];
-            calibrate(&mut calibration, judged, judged_weeks(s) * 7.0);
+            let from = WARM_UP.min(s.candles.len());
+            let days = judged_weeks(s) * 7.0;
+            for ((_, levels), scores) in calibration.iter_mut().zip(&row_scores) {
+                calibrate(levels, &scores[from..], days);
+            }
         }
         for report in &mut reports {
             report.candles += s.candles.len();
@@ -847,10 +857,16 @@ mod tests {
             .map(judged_weeks)
             .sum();
         assert!(weeks > 0.0);
-        assert_eq!(report.calibration.len(), 4);
-        for level in &report.calibration {
-            let want = weeks * 7.0 / recurrence::floor_days(level.severity);
-            assert!((level.expected - want).abs() < 1e-6, "{level:?}");
+        let names: Vec<&str> = report.calibration.iter().map(|(n, _)| n.as_str()).collect();
+        let rows: Vec<&str> = method_rows(&report).map(|r| r.name.as_str()).collect();
+        assert_eq!(names[..names.len() - 1], rows[..]);
+        assert_eq!(names.last(), Some(&CONSENSUS));
+        for (name, levels) in &report.calibration {
+            assert_eq!(levels.len(), 4, "{name}");
+            for level in levels {
+                let want = weeks * 7.0 / recurrence::floor_days(level.severity);
+                assert!((level.expected - want).abs() < 1e-6, "{name}: {level:?}");
+            }
         }
     }
 }
