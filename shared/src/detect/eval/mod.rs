@@ -278,19 +278,14 @@ pub struct Calibration {
 impl Calibration {
     /// One per severity, nothing counted yet.
     pub fn levels() -> Vec<Self> {
-        [
-            Severity::Low,
-            Severity::Medium,
-            Severity::High,
-            Severity::Critical,
-        ]
-        .into_iter()
-        .map(|severity| Self {
-            severity,
-            observed: 0,
-            expected: 0.0,
-        })
-        .collect()
+        Severity::ALL
+            .iter()
+            .map(|&severity| Self {
+                severity,
+                observed: 0,
+                expected: 0.0,
+            })
+            .collect()
     }
 
     /// Observed over expected (1 is calibrated; NaN before anything was expected).
